@@ -1,0 +1,1 @@
+"""The ``cdpclient`` command: a thin typer layer over the :mod:`cdpclient` library."""

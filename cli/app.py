@@ -1,0 +1,107 @@
+"""The typer application behind the ``cdpclient`` command.
+
+Each command module under ``cli/`` exposes ``register(app)``; this module only
+assembles them and owns the one place where errors become exit codes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any, Sequence
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from cdpclient.errors import CDPClientError
+from cli import common
+
+# Command modules, in the order their commands appear in --help.
+COMMAND_MODULES = (
+    "cli.targets",     # targets, info
+    "cli.capture",     # snapshot, cpu, sample, timeline, report
+    "cli.store",       # ls, show, rm, prune, import, export, store reindex
+    "cli.analyze",     # top, diff, retainers, leaks
+    "cli.profiles",    # flame
+    "cli.demo",        # demo
+)
+
+
+class OneLineGroup(TyperGroup):
+    """Turns every failure into one line on stderr and an exit code.
+
+    2 for usage errors, 1 for runtime failures, 130 for Ctrl-C.  With
+    ``--debug`` (or ``CDPCLIENT_DEBUG=1``) runtime errors re-raise with their
+    traceback.
+    """
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if "--debug" in argv:
+            common.state.debug = True
+        try:
+            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            common.fail(f"{exc.format_message()}{hint}", code=2)
+        except click.ClickException as exc:
+            common.fail(exc.format_message(), code=exc.exit_code)
+        except click.Abort:
+            common.fail("interrupted", code=130)
+        except KeyboardInterrupt:
+            common.fail("interrupted", code=130)
+        except CDPClientError as exc:
+            if common.state.debug:
+                raise
+            common.fail(str(exc), code=1)
+        except BrokenPipeError:
+            sys.exit(1)
+        except Exception as exc:  # a bug of ours: still one line unless --debug
+            if common.state.debug:
+                raise
+            common.fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", code=1)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
+app = typer.Typer(
+    cls=OneLineGroup,
+    name="cdpclient",
+    help=(
+        "Capture and compare heap snapshots and profiles of live Node.js processes "
+        "over the Chrome DevTools Protocol.\n\n"
+        "Examples:\n\n"
+        "  cdpclient targets 127.0.0.1:9229\n\n"
+        "  cdpclient info 127.0.0.1:9229 --json\n\n"
+        "  cdpclient snapshot 127.0.0.1:9229 --count 3 --every 30s --gc\n\n"
+        "  cdpclient leaks 01J8 01J9 01JA"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for errors."),
+) -> None:
+    common.state.debug = common.state.debug or debug or os.environ.get("CDPCLIENT_DEBUG") == "1"
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    app(args=argv, prog_name="cdpclient")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,242 @@
+"""What every command shares: error exits, output, the asyncio runner, and target options.
+
+Commands that talk to a target declare a ``spec: TargetSpec`` parameter and
+use :func:`target_command`; it adds ENDPOINT and the Kubernetes options to the
+command's signature, so every such command accepts the same way of naming a
+target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import inspect
+import json
+import sys
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, NoReturn, Sequence, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+DEFAULT_ENDPOINT = "127.0.0.1:9229"
+
+
+@dataclasses.dataclass
+class _State:
+    debug: bool = False
+
+
+state = _State()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line on stderr and exit with ``code``."""
+    message = " ".join(str(message).split()) if "\n" in str(message) else str(message)
+    typer.echo(f"cdpclient: error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def warn(message: str) -> None:
+    typer.echo(f"cdpclient: warning: {message}", err=True)
+
+
+def note(message: str) -> None:
+    """A progress or status line for humans, on stderr (stdout stays for results)."""
+    typer.echo(message, err=True)
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run a coroutine; Ctrl-C cancels it (so its cleanup runs) and exits 130."""
+    try:
+        return asyncio.run(_as_coro(coro))
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+
+
+async def _as_coro(aw: Awaitable[T]) -> T:
+    return await aw
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, align: str | None = None) -> str:
+    """A plain text table. ``align`` is one char per column: 'l' or 'r'."""
+    body = [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in body:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    align = align or "l" * len(headers)
+
+    def fmt(cells: Sequence[str]) -> str:
+        parts = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align)]
+        return "  ".join(parts).rstrip()
+
+    lines = [fmt(list(headers)), fmt(["-" * w for w in widths])]
+    lines.extend(fmt(row) for row in body)
+    return "\n".join(lines)
+
+
+def human_bytes(n: float | int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"  # pragma: no cover
+
+
+def parse_labels(values: Sequence[str] | None) -> dict[str, str]:
+    """``["k=v", ...]`` to a dict; a malformed one is a usage error (exit 2)."""
+    labels: dict[str, str] = {}
+    for item in values or ():
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"label {item!r} is not of the form key=value", param_hint="--label")
+        labels[key.strip()] = val.strip()
+    return labels
+
+
+# --- naming a target -------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class TargetSpec:
+    """How the user named a target: an endpoint, or a pod / selector."""
+
+    endpoint: str | None = None
+    target_id: str | None = None
+    pod: str | None = None
+    selector: str | None = None
+    namespace: str | None = None
+    context: str | None = None
+    container: str | None = None
+    kubeconfig: str | None = None
+    inspect_port: int = 9229
+    pid: int | None = None
+    kubectl: str | None = None
+    keep_inspector: bool = False
+
+    @property
+    def is_kube(self) -> bool:
+        return bool(self.pod or self.selector)
+
+    @property
+    def resolved_endpoint(self) -> str:
+        return self.endpoint or DEFAULT_ENDPOINT
+
+
+_K8S = "Kubernetes"
+_TARGET_PARAMS = [
+    inspect.Parameter("endpoint", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str | None,
+                      default=typer.Argument(None, metavar="[ENDPOINT]", show_default=False,
+                                             help="host:port, http://host:port or a ws:// debugger URL "
+                                                  f"(default {DEFAULT_ENDPOINT}).")),
+    inspect.Parameter("target_id", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                      default=typer.Option(None, "--target", help="Target id when the inspector lists several.")),
+    inspect.Parameter("pod", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                      default=typer.Option(None, "--pod", help="Kubernetes pod to reach instead of ENDPOINT.",
+                                           rich_help_panel=_K8S)),
+    inspect.Parameter("selector", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                      default=typer.Option(None, "--selector", "-l", help="Label selector: every matching pod.",
+                                           rich_help_panel=_K8S)),
+    inspect.Parameter("namespace", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                      default=typer.Option(None, "--namespace", "-n", help="Kubernetes namespace.",
+                                           rich_help_panel=_K8S)),
+    inspect.Parameter("context", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                      default=typer.Option(None, "--context", help="kubeconfig context.", rich_help_panel=_K8S)),
+    inspect.Parameter("container", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                      default=typer.Option(None, "--container", "-c",
+                                           help="Container (default: the pod's default container).",
+                                           rich_help_panel=_K8S)),
+    inspect.Parameter("kubeconfig", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                      default=typer.Option(None, "--kubeconfig", help="kubeconfig file.", rich_help_panel=_K8S)),
+    inspect.Parameter("inspect_port", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+                      default=typer.Option(9229, "--inspect-port", help="Inspector port inside the pod.",
+                                           rich_help_panel=_K8S)),
+    inspect.Parameter("pid", inspect.Parameter.KEYWORD_ONLY, annotation=int | None,
+                      default=typer.Option(None, "--pid", help="Node process id inside the container "
+                                                                "(default: found by scanning /proc).",
+                                           rich_help_panel=_K8S)),
+    inspect.Parameter("kubectl", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                      default=typer.Option(None, "--kubectl", help="kubectl binary to use.", rich_help_panel=_K8S)),
+    inspect.Parameter("keep_inspector", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                      default=typer.Option(False, "--keep-inspector",
+                                           help="Leave an inspector this run opened open afterwards.",
+                                           rich_help_panel=_K8S)),
+]
+_TARGET_NAMES = [p.name for p in _TARGET_PARAMS]
+
+
+def target_command(fn: Callable[..., T]) -> Callable[..., T]:
+    """Give a command ENDPOINT and the target options, delivered as ``spec: TargetSpec``."""
+    sig = inspect.signature(fn)
+    own = [p for name, p in sig.parameters.items() if name != "spec"]
+    positional = [p for p in own if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keyword = [p.replace(kind=p.KEYWORD_ONLY) for p in own if p not in positional]
+    params = positional + [_TARGET_PARAMS[0]] + keyword + _TARGET_PARAMS[1:]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        bound = inspect.Signature(params).bind(*args, **kwargs)
+        values = dict(bound.arguments)
+        spec = TargetSpec(**{name: values.pop(name) for name in _TARGET_NAMES if name in values})
+        if spec.pod and spec.selector:
+            raise typer.BadParameter("give --pod or --selector, not both")
+        if spec.is_kube and spec.endpoint:
+            raise typer.BadParameter("give ENDPOINT or --pod/--selector, not both")
+        return fn(spec=spec, **values)
+
+    wrapper.__signature__ = inspect.Signature(params, return_annotation=sig.return_annotation)  # type: ignore[attr-defined]
+    return wrapper
+
+
+@contextlib.asynccontextmanager
+async def open_target(spec: TargetSpec, **connect_kwargs: Any) -> AsyncIterator[Any]:
+    """Connect to the one target ``spec`` names: an endpoint or a single pod.
+
+    Yields a :class:`cdpclient.Target`.  Warnings from the library (a
+    non-loopback address, an inspector opened by SIGUSR1) are printed on stderr.
+    """
+    import cdpclient
+
+    if spec.selector:
+        raise typer.BadParameter("--selector names a fleet; this command takes one target (use --pod)")
+    if spec.pod:
+        from cdpclient import kube
+
+        async with kube.attach_pod(
+            spec.pod, namespace=spec.namespace, context=spec.context, container=spec.container,
+            kubeconfig=spec.kubeconfig, inspect_port=spec.inspect_port, pid=spec.pid,
+            kubectl=spec.kubectl, keep_inspector=spec.keep_inspector, on_event=note, **connect_kwargs,
+        ) as target:
+            yield target
+        return
+    async with cdpclient.connect(spec.resolved_endpoint, target_id=spec.target_id, on_warning=warn,
+                                 **connect_kwargs) as target:
+        yield target
+
+
+# --- the recordings store -------------------------------------------------------
+
+StoreOption = typer.Option(None, "--store", envvar="CDPCLIENT_STORE", show_envvar=True,
+                           help="Recordings store directory (default ./recordings).")
