@@ -11,12 +11,16 @@ import os
 import sys
 from typing import Any, Sequence
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from cdpclient.errors import CDPClientError
 from cli import common
+
+try:  # typer 0.29+ vendors click as typer._click; older typer depends on click itself
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exc  # type: ignore[no-redef]
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
@@ -44,12 +48,12 @@ class OneLineGroup(TyperGroup):
             common.state.debug = True
         try:
             rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.UsageError as exc:
+        except click_exc.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
             common.fail(f"{exc.format_message()}{hint}", code=2)
-        except click.ClickException as exc:
+        except click_exc.ClickException as exc:
             common.fail(exc.format_message(), code=exc.exit_code)
-        except click.Abort:
+        except click_exc.Abort:
             common.fail("interrupted", code=130)
         except KeyboardInterrupt:
             common.fail("interrupted", code=130)
