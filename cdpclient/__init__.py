@@ -1,1 +1,78 @@
-"""cdpclient: capture and compare heap snapshots and profiles of live Node.js processes."""
+"""cdpclient: capture and compare heap snapshots and profiles of live Node.js processes.
+
+    async with cdpclient.connect("127.0.0.1:9229") as target:
+        info = await target.process_info()
+"""
+
+from __future__ import annotations
+
+from cdpclient.connection import DEFAULT_TIMEOUT, Connection, Subscription
+from cdpclient.discovery import Endpoint, TargetInfo, get_version, list_targets, parse_endpoint
+from cdpclient.errors import (
+    AmbiguousCapture,
+    AmbiguousTarget,
+    AnalysisError,
+    CaptureError,
+    CaptureNotFound,
+    CDPClientError,
+    CDPTimeout,
+    ConnectError,
+    ConnectionLost,
+    ConnectionRefused,
+    HandshakeRejected,
+    InvalidCaptureFile,
+    KubeError,
+    NotAnInspector,
+    ProtocolError,
+    SnapshotRefused,
+    StoreError,
+    TargetError,
+    TargetNotFound,
+    UsageError,
+)
+from cdpclient.target import ProcessInfo, Target, connect, open_target
+from cdpclient.units import format_duration, parse_duration, parse_size
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # connecting
+    "connect",
+    "open_target",
+    "Target",
+    "ProcessInfo",
+    "Connection",
+    "Subscription",
+    "DEFAULT_TIMEOUT",
+    # discovery
+    "Endpoint",
+    "TargetInfo",
+    "parse_endpoint",
+    "list_targets",
+    "get_version",
+    # units
+    "parse_duration",
+    "parse_size",
+    "format_duration",
+    # errors
+    "CDPClientError",
+    "ConnectError",
+    "ConnectionRefused",
+    "NotAnInspector",
+    "HandshakeRejected",
+    "TargetError",
+    "TargetNotFound",
+    "AmbiguousTarget",
+    "ProtocolError",
+    "CDPTimeout",
+    "ConnectionLost",
+    "UsageError",
+    "CaptureError",
+    "SnapshotRefused",
+    "StoreError",
+    "CaptureNotFound",
+    "AmbiguousCapture",
+    "InvalidCaptureFile",
+    "KubeError",
+    "AnalysisError",
+]

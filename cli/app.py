@@ -14,13 +14,15 @@ from typing import Any, Sequence
 import typer
 from typer.core import TyperGroup
 
-from cdpclient.errors import CDPClientError
+from cdpclient.errors import CDPClientError, UsageError
 from cli import common
 
 try:  # typer 0.29+ vendors click as typer._click; older typer depends on click itself
     from typer._click import exceptions as click_exc
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exc  # type: ignore[no-redef]
+
+NoArgsIsHelp: type[Exception] = getattr(click_exc, "NoArgsIsHelpError", ())  # type: ignore[assignment]
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
@@ -48,19 +50,22 @@ class OneLineGroup(TyperGroup):
             common.state.debug = True
         try:
             rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelp as exc:
+            typer.echo(exc.format_message())
+            return 0
         except click_exc.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
             common.fail(f"{exc.format_message()}{hint}", code=2)
         except click_exc.ClickException as exc:
             common.fail(exc.format_message(), code=exc.exit_code)
-        except click_exc.Abort:
+        except typer.Abort:
             common.fail("interrupted", code=130)
         except KeyboardInterrupt:
             common.fail("interrupted", code=130)
         except CDPClientError as exc:
             if common.state.debug:
                 raise
-            common.fail(str(exc), code=1)
+            common.fail(str(exc), code=2 if isinstance(exc, UsageError) else 1)
         except BrokenPipeError:
             sys.exit(1)
         except Exception as exc:  # a bug of ours: still one line unless --debug

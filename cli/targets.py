@@ -1,9 +1,84 @@
-"""Commands: (not yet written)."""
+"""Commands: ``targets`` and ``info``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+
+from cli import common
+from cli.common import TargetSpec, target_command
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    app.command("targets", epilog="Example: cdpclient targets 127.0.0.1:9229 --json")(targets)
+    app.command("info", epilog="Example: cdpclient info 127.0.0.1:9229 --json")(info)
+
+
+@target_command
+def targets(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
+    """List the inspector targets at ENDPOINT, with the Node/V8 version."""
+    rows = common.run(_targets(spec))
+    if as_json:
+        common.print_json(rows)
+        return
+    if rows:
+        typer.echo(f"{rows[0]['browser'] or 'unknown version'} (protocol {rows[0]['protocol_version'] or '?'})")
+    typer.echo(common.table([(r["id"], r["title"], r["url"], r["type"]) for r in rows],
+                            ["ID", "TITLE", "URL", "TYPE"]))
+
+
+async def _targets(spec: TargetSpec) -> list[dict[str, Any]]:
+    import cdpclient
+
+    if spec.is_kube:
+        async with common.open_target(spec) as target:
+            version = target.version or {}
+            return [_target_row(target.info, version)]
+    endpoint = cdpclient.parse_endpoint(spec.resolved_endpoint)
+    if endpoint.ws_url:
+        async with cdpclient.connect(endpoint, on_warning=common.warn) as target:
+            return [_target_row(target.info, {})]
+    if not cdpclient.discovery.is_loopback(endpoint.host):
+        common.warn(f"{endpoint.address} is not a loopback address: an open inspector grants code execution "
+                    "to anyone who reaches it")
+    version = await cdpclient.get_version(endpoint)
+    found = await cdpclient.list_targets(endpoint)
+    if spec.target_id:
+        found = [t for t in found if t.id.startswith(spec.target_id)]
+    return [_target_row(t, version) for t in found]
+
+
+def _target_row(info: Any, version: dict[str, Any]) -> dict[str, Any]:
+    return {**info.to_dict(), "browser": version.get("Browser"), "protocol_version": version.get("Protocol-Version")}
+
+
+@target_command
+def info(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
+    """Show the process behind a target: pid, Node version, uptime, heap, RSS, memory limit."""
+    data = common.run(_info(spec))
+    if as_json:
+        common.print_json(data)
+        return
+    hb = common.human_bytes
+    limit = data["memory_limit"]
+    lines = [
+        ("target", f"{data['target']['endpoint']}  ({data['target'].get('target_id')})"),
+        ("pid", data["pid"]),
+        ("node", f"{data['node_version']} (V8 {data['v8_version']}, {data['platform']}/{data['arch']})"),
+        ("uptime", f"{data['uptime_s']:.0f}s"),
+        ("command", " ".join([*data["argv"][:1], *data["exec_argv"], *data["argv"][1:]])),
+        ("heap used", f"{hb(data['heap_used'])} of {hb(data['heap_total'])} (V8 limit {hb(data['heap_size_limit'])})"),
+        ("rss", hb(data["rss"])),
+        ("external", f"{hb(data['external'])} (array buffers {hb(data['array_buffers'])})"),
+        ("memory limit", f"{hb(limit)}" + (f" (rss at {100 * data['rss'] / limit:.0f}%)" if limit else "")
+         if limit else "none known (no cgroup limit, no constrainedMemory)"),
+    ]
+    for key, value in lines:
+        typer.echo(f"{key + ':':<14}{value}")
+
+
+async def _info(spec: TargetSpec) -> dict[str, Any]:
+    async with common.open_target(spec) as target:
+        process = await target.process_info()
+        return {"target": target.identity, **process.to_dict()}

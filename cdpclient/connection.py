@@ -1,0 +1,326 @@
+"""One CDP session over a websocket: send commands, await replies, receive events.
+
+The bookkeeping lives in :mod:`cdpclient.protocol`; this module is the asyncio
+plumbing around it and the one boundary where websocket errors become
+cdpclient errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from typing import Any, AsyncIterator, Callable
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+
+from cdpclient.errors import (
+    CDPTimeout,
+    ConnectionLost,
+    ConnectionRefused,
+    HandshakeRejected,
+    NotAnInspector,
+)
+from cdpclient.protocol import Event, MalformedMessage, Protocol, Reply
+
+__all__ = ["Connection", "Subscription", "DEFAULT_TIMEOUT"]
+
+log = logging.getLogger("cdpclient")
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a command or event wait may take unless the caller says otherwise."""
+
+_USE_DEFAULT: Any = object()
+EventCallback = Callable[[dict[str, Any]], Any]
+
+
+class Connection:
+    """A CDP session.  Create with :meth:`open`; use as an async context manager.
+
+    * :meth:`send` runs a command and returns its ``result``; many may be in flight.
+    * :meth:`on` registers a callback for an event method; :meth:`wait_for`
+      awaits the next matching event; :meth:`subscribe` iterates them.
+    * When the socket closes, every pending call and waiter fails at once with
+      :class:`ConnectionLost`; nothing waits forever.
+
+    No websocket pings are sent: the Node inspector does not answer them, and a
+    client that expects pongs drops healthy sessions (see ``shared/FACTS.md``).
+    """
+
+    def __init__(self, ws: ClientConnection, url: str, *, default_timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        self.url = url
+        self.default_timeout = default_timeout
+        self._ws = ws
+        self._protocol = Protocol()
+        self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._listeners: dict[str, list[EventCallback]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = asyncio.Event()
+        self._close_reason: str | None = None
+        self.callback_errors: list[BaseException] = []
+        self._subscriptions: set[Subscription] = set()
+        self._reader = asyncio.create_task(self._read_loop(), name=f"cdp-reader {url}")
+
+    # --- opening and closing ---------------------------------------------------
+
+    @classmethod
+    async def open(cls, url: str, *, open_timeout: float = 10.0, retry_for: float = 3.0,
+                   default_timeout: float | None = DEFAULT_TIMEOUT) -> Connection:
+        """Open a session to a ``ws://`` debugger URL.
+
+        The Node inspector briefly answers ``400`` to a handshake right after
+        another session on the same target closed, so a rejected handshake is
+        retried with backoff for up to ``retry_for`` seconds before
+        :class:`HandshakeRejected` is raised.
+        """
+        deadline = time.monotonic() + retry_for
+        delay = 0.05
+        while True:
+            try:
+                ws = await ws_connect(
+                    url, ping_interval=None, ping_timeout=None, max_size=None, max_queue=64,
+                    open_timeout=open_timeout, close_timeout=2, compression=None,
+                    proxy=None,  # an inspector is reached directly, never through $HTTP_PROXY
+                )
+                return cls(ws, url, default_timeout=default_timeout)
+            except websockets.InvalidStatus as exc:
+                status = exc.response.status_code
+                if time.monotonic() >= deadline:
+                    raise HandshakeRejected(
+                        f"the inspector at {url} refused the session (HTTP {status}); "
+                        "another debugger may hold it, or the target id is stale", endpoint=url) from exc
+            except (websockets.InvalidHandshake, websockets.InvalidMessage) as exc:
+                raise NotAnInspector(f"{url} did not answer as a websocket inspector: {exc}", endpoint=url) from exc
+            except ConnectionRefusedError as exc:
+                raise ConnectionRefused(f"connection refused at {url}: is the inspector open?", endpoint=url) from exc
+            except (asyncio.TimeoutError, TimeoutError) as exc:
+                raise CDPTimeout(f"no websocket handshake from {url} within {open_timeout:g}s",
+                                 timeout=open_timeout) from exc
+            except OSError as exc:
+                raise ConnectionRefused(f"cannot reach {url}: {exc.strerror or exc}", endpoint=url) from exc
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def close(self) -> None:
+        """Close the session; pending calls fail with :class:`ConnectionLost`."""
+        if not self._closed.is_set():
+            self._close_reason = self._close_reason or "closed by the client"
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(asyncio.shield(self._reader), 3)
+        self._shutdown(self._close_reason or "closed by the client")
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._close_reason
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # --- commands ------------------------------------------------------------------
+
+    async def send(self, method: str, params: dict[str, Any] | None = None, *,
+                   timeout: float | None = _USE_DEFAULT) -> dict[str, Any]:
+        """Run ``method`` and return its ``result``.
+
+        Raises :class:`ProtocolError` for an error reply, :class:`CDPTimeout`
+        after ``timeout`` seconds (``None``: no limit; default
+        :attr:`default_timeout`), :class:`ConnectionLost` if the session ends first.
+        """
+        self._check_open(method)
+        timeout = self.default_timeout if timeout is _USE_DEFAULT else timeout
+        msg_id, text = self._protocol.request(method, params)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[msg_id] = future
+        try:
+            try:
+                await self._ws.send(text)
+            except websockets.ConnectionClosed as exc:
+                raise ConnectionLost(f"{method}: the connection closed ({self._describe_close(exc)})",
+                                     method=method) from exc
+            return await asyncio.wait_for(future, timeout)
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            raise CDPTimeout(f"{method} got no reply within {timeout:g}s", method=method, timeout=timeout) from exc
+        finally:
+            self._replies.pop(msg_id, None)
+            self._protocol.forget(msg_id)
+
+    # --- events --------------------------------------------------------------------
+
+    def on(self, method: str, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback(params)`` for each ``method`` event; returns a function that unregisters it.
+
+        The callback runs in the reader task, so events are handled in order
+        and the next message is read only after it returns: keep it quick (a
+        file write is fine).  If it returns an awaitable, that runs as a task.
+        Exceptions it raises are kept in :attr:`callback_errors`.
+        """
+        self._listeners.setdefault(method, []).append(callback)
+
+        def off() -> None:
+            with contextlib.suppress(ValueError, KeyError):
+                self._listeners[method].remove(callback)
+
+        return off
+
+    async def wait_for(self, method: str, predicate: Callable[[dict[str, Any]], bool] | None = None, *,
+                       timeout: float | None = _USE_DEFAULT) -> dict[str, Any]:
+        """Wait for the next ``method`` event whose params satisfy ``predicate``; return its params."""
+        self._check_open(method)
+        timeout = self.default_timeout if timeout is _USE_DEFAULT else timeout
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+        def deliver(params: dict[str, Any]) -> None:
+            if not future.done() and (predicate is None or predicate(params)):
+                future.set_result(params)
+
+        off = self.on(method, deliver)
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            done, _ = await asyncio.wait({future, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if future in done:
+                return future.result()
+            if closed in done:
+                raise ConnectionLost(f"the connection closed while waiting for {method} ({self._close_reason})",
+                                     method=method)
+            raise CDPTimeout(f"no {method} event within {timeout:g}s", method=method, timeout=timeout)
+        finally:
+            off()
+            closed.cancel()
+            future.cancel()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, method: str, *, maxsize: int = 0) -> AsyncIterator[Subscription]:
+        """Iterate over ``method`` events: ``async with conn.subscribe(m) as events: async for p in events``."""
+        sub = Subscription(self, method, maxsize)
+        self._subscriptions.add(sub)
+        off = self.on(method, sub._put)
+        try:
+            yield sub
+        finally:
+            off()
+            self._subscriptions.discard(sub)
+
+    # --- internals -----------------------------------------------------------------
+
+    def _check_open(self, method: str) -> None:
+        if self._closed.is_set():
+            raise ConnectionLost(f"{method}: the connection is closed ({self._close_reason})", method=method)
+
+    async def _read_loop(self) -> None:
+        reason = "the target closed the connection"
+        try:
+            async for data in self._ws:
+                try:
+                    message = self._protocol.receive(data)
+                except MalformedMessage as exc:
+                    log.debug("ignoring malformed message: %s", exc)
+                    continue
+                if isinstance(message, Reply):
+                    self._resolve(message)
+                elif isinstance(message, Event):
+                    self._dispatch(message)
+            reason = self._describe_close(None)
+        except websockets.ConnectionClosed as exc:
+            reason = self._describe_close(exc)
+        except Exception as exc:  # a transport fault: the session is over either way
+            reason = f"transport error: {exc}"
+        finally:
+            self._shutdown(self._close_reason or reason)
+
+    def _resolve(self, reply: Reply) -> None:
+        future = self._replies.get(reply.id)
+        if future is None or future.done():
+            return
+        if reply.error is not None:
+            future.set_exception(reply.error)
+        else:
+            future.set_result(reply.result or {})
+
+    def _dispatch(self, event: Event) -> None:
+        for callback in list(self._listeners.get(event.method, ())):
+            try:
+                result = callback(event.params)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(result)
+                    self._tasks.add(task)
+                    task.add_done_callback(self._task_done)
+            except Exception as exc:
+                self.callback_errors.append(exc)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.callback_errors.append(task.exception())  # type: ignore[arg-type]
+
+    def _shutdown(self, reason: str) -> None:
+        if self._closed.is_set():
+            return
+        self._close_reason = reason
+        self._closed.set()
+        self._protocol.fail_all()
+        for msg_id, future in list(self._replies.items()):
+            if not future.done():
+                future.set_exception(ConnectionLost(f"the connection closed: {reason}"))
+        for sub in list(self._subscriptions):
+            sub._close(reason)
+
+    def _describe_close(self, exc: websockets.ConnectionClosed | None) -> str:
+        rcvd = exc.rcvd if exc is not None else self._ws.close_rcvd
+        if rcvd is None:
+            return "the connection dropped (target exited or network lost)"
+        return f"closed by the target (code {rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''})"
+
+
+class Subscription:
+    """An async iterator over one event method's params; ends with :class:`ConnectionLost`."""
+
+    def __init__(self, connection: Connection, method: str, maxsize: int = 0) -> None:
+        self.method = method
+        self._connection = connection
+        self._queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue(maxsize)
+        if connection.closed:
+            self._close(connection.close_reason or "closed")
+
+    def _put(self, params: dict[str, Any]) -> None:
+        self._queue.put_nowait((True, params))
+
+    def _close(self, reason: str) -> None:
+        self._queue.put_nowait((False, reason))
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        ok, value = await self._queue.get()
+        if not ok:
+            self._queue.put_nowait((False, value))  # later calls see the end too
+            raise ConnectionLost(f"the connection closed while iterating {self.method} events ({value})",
+                                 method=self.method)
+        return value  # type: ignore[no-any-return]
+
+    async def get(self, timeout: float | None = None) -> dict[str, Any]:
+        """The next event's params, waiting at most ``timeout`` seconds."""
+        try:
+            return await asyncio.wait_for(self.__anext__(), timeout)
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            raise CDPTimeout(f"no {self.method} event within {timeout:g}s", method=self.method,
+                             timeout=timeout) from exc
+

@@ -1,0 +1,212 @@
+"""The object a runbook holds: a connected Node target.
+
+``async with cdpclient.connect("127.0.0.1:9229") as target:`` discovers the
+target, opens a CDP session, and closes it on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import uuid
+from typing import Any, AsyncIterator, Callable
+from urllib.parse import urlsplit
+
+from cdpclient.captures import CaptureMethods
+from cdpclient.connection import DEFAULT_TIMEOUT, Connection
+from cdpclient.discovery import (
+    Endpoint,
+    TargetInfo,
+    get_version,
+    is_loopback,
+    list_targets,
+    parse_endpoint,
+    resolve,
+    select_target,
+)
+from cdpclient.errors import CDPClientError, ProtocolError
+
+__all__ = ["Target", "ProcessInfo", "connect"]
+
+log = logging.getLogger("cdpclient")
+
+_UNLIMITED = 2**60  # process.constrainedMemory() answers 2**64 when there is no limit
+
+
+@dataclasses.dataclass
+class ProcessInfo:
+    """What ``cdpclient info`` shows about the process behind a target."""
+
+    pid: int
+    node_version: str
+    v8_version: str
+    platform: str
+    arch: str
+    uptime_s: float
+    title: str
+    argv: list[str]
+    exec_argv: list[str]
+    heap_used: int
+    heap_total: int
+    heap_size_limit: int
+    rss: int
+    external: int
+    array_buffers: int
+    cgroup_memory_limit: int | None
+    constrained_memory: int | None
+    memory_limit: int | None
+    """The tightest known limit on the process's memory (cgroup, constrainedMemory), or None."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# Evaluated in the target.  `require` is reachable only with includeCommandLineAPI.
+_PROCESS_INFO_JS = r"""
+(() => {
+  const mu = process.memoryUsage();
+  const out = {
+    pid: process.pid, node_version: process.version, v8_version: process.versions.v8,
+    platform: process.platform, arch: process.arch, uptime_s: process.uptime(), title: process.title,
+    argv: process.argv, exec_argv: process.execArgv,
+    heap_used: mu.heapUsed, heap_total: mu.heapTotal, rss: mu.rss, external: mu.external,
+    array_buffers: mu.arrayBuffers || 0, heap_size_limit: null, cgroup_memory_limit: null,
+    constrained_memory: null,
+  };
+  try { if (typeof process.constrainedMemory === 'function') out.constrained_memory = process.constrainedMemory(); } catch (e) {}
+  try { out.heap_size_limit = require('v8').getHeapStatistics().heap_size_limit; } catch (e) {}
+  try {
+    const fs = require('fs');
+    for (const f of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+      try {
+        const v = fs.readFileSync(f, 'utf8').trim();
+        if (v && v !== 'max') { out.cgroup_memory_limit = Number(v); }
+        break;
+      } catch (e) {}
+    }
+  } catch (e) {}
+  return out;
+})()
+"""
+
+
+class Target(CaptureMethods):
+    """A connected inspector target: one CDP session with a Node process.
+
+    Get one from :func:`connect`.  ``send`` runs raw CDP commands; the capture
+    methods (``heap_snapshot``, ``cpu_profile``, ...) come from
+    :class:`~cdpclient.captures.CaptureMethods`.
+    """
+
+    def __init__(self, connection: Connection, endpoint: Endpoint, info: TargetInfo,
+                 version: dict[str, Any] | None) -> None:
+        self.connection = connection
+        self.endpoint = endpoint
+        self.info = info
+        self.version = version
+        self.session_id = uuid.uuid4().hex[:16]
+        """Identifies this websocket session: V8 heap object ids are comparable only within one."""
+        self.identity: dict[str, Any] = {"endpoint": endpoint.address, "target_id": info.id, "url": info.url}
+        """What a capture records as its target; a pod attach adds Kubernetes fields."""
+
+    async def send(self, method: str, params: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Run a CDP command; see :meth:`Connection.send`."""
+        return await self.connection.send(method, params, **kwargs)
+
+    async def evaluate(self, expression: str, *, await_promise: bool = False, timeout: float | None = DEFAULT_TIMEOUT,
+                       include_command_line_api: bool = True) -> Any:
+        """Evaluate JavaScript in the target and return the value (by value).
+
+        A thrown JavaScript exception raises :class:`ProtocolError` with its text.
+        """
+        reply = await self.connection.send("Runtime.evaluate", {
+            "expression": expression, "returnByValue": True, "awaitPromise": await_promise,
+            "includeCommandLineAPI": include_command_line_api, "silent": True,
+        }, timeout=timeout)
+        details = reply.get("exceptionDetails")
+        if details:
+            exc = details.get("exception") or {}
+            text = exc.get("description") or details.get("text") or "exception"
+            raise ProtocolError("Runtime.evaluate", None, f"JavaScript threw: {text.splitlines()[0]}")
+        return reply.get("result", {}).get("value")
+
+    async def process_info(self) -> ProcessInfo:
+        """Pid, versions, uptime, heap and RSS, and the memory limit when it can be known."""
+        data = await self.evaluate(_PROCESS_INFO_JS)
+        with contextlib.suppress(CDPClientError):
+            usage = await self.connection.send("Runtime.getHeapUsage", timeout=10)
+            data["heap_used"] = int(usage.get("usedSize", data["heap_used"]))
+            data["heap_total"] = int(usage.get("totalSize", data["heap_total"]))
+        constrained = data.get("constrained_memory")
+        if constrained is not None and constrained >= _UNLIMITED:
+            constrained = None
+        cgroup = data.get("cgroup_memory_limit")
+        if cgroup is not None and cgroup >= _UNLIMITED:
+            cgroup = None
+        limits = [int(v) for v in (constrained, cgroup) if v]
+        return ProcessInfo(
+            pid=int(data["pid"]), node_version=data["node_version"], v8_version=data["v8_version"],
+            platform=data["platform"], arch=data["arch"], uptime_s=float(data["uptime_s"]), title=data["title"],
+            argv=list(data["argv"]), exec_argv=list(data["exec_argv"]), heap_used=int(data["heap_used"]),
+            heap_total=int(data["heap_total"]), heap_size_limit=int(data["heap_size_limit"] or 0),
+            rss=int(data["rss"]), external=int(data["external"]), array_buffers=int(data["array_buffers"]),
+            cgroup_memory_limit=int(cgroup) if cgroup else None,
+            constrained_memory=int(constrained) if constrained else None,
+            memory_limit=min(limits) if limits else None)
+
+    async def close(self) -> None:
+        """End the session (the inspector disables our agents; profilers we started stop)."""
+        await self.connection.close()
+
+    async def __aenter__(self) -> Target:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+@contextlib.asynccontextmanager
+async def connect(endpoint: str | Endpoint = "127.0.0.1:9229", *, target_id: str | None = None,
+                  timeout: float = 10.0, command_timeout: float | None = DEFAULT_TIMEOUT,
+                  on_warning: Callable[[str], None] | None = None) -> AsyncIterator[Target]:
+    """Connect to a Node inspector and yield a :class:`Target`; the session closes on exit.
+
+    ``endpoint`` is ``host:port``, ``http://host:port`` or a ``ws://`` debugger
+    URL (used directly, without discovery).  ``target_id`` picks one of several
+    targets.  ``timeout`` bounds discovery and the handshake;
+    ``command_timeout`` is the default for each command.  ``on_warning``
+    receives warnings (a non-loopback address); they go to the ``cdpclient``
+    logger otherwise.
+
+    Raises :class:`ConnectionRefused`, :class:`NotAnInspector`,
+    :class:`TargetNotFound`, :class:`AmbiguousTarget`,
+    :class:`HandshakeRejected` or :class:`CDPTimeout`.
+    """
+    target = await open_target(endpoint, target_id=target_id, timeout=timeout, command_timeout=command_timeout,
+                               on_warning=on_warning)
+    try:
+        yield target
+    finally:
+        await target.close()
+
+
+async def open_target(endpoint: str | Endpoint, *, target_id: str | None = None, timeout: float = 10.0,
+                      command_timeout: float | None = DEFAULT_TIMEOUT,
+                      on_warning: Callable[[str], None] | None = None) -> Target:
+    """Like :func:`connect`, but the caller closes the returned target (``await target.close()``)."""
+    ep = parse_endpoint(endpoint) if isinstance(endpoint, str) else endpoint
+    if not is_loopback(ep.host):
+        message = (f"{ep.address} is not a loopback address: an open inspector grants code execution to "
+                   "anyone who reaches it; prefer an SSH tunnel or kubectl port-forward")
+        (on_warning or log.warning)(message)
+    resolved = await resolve(ep)
+    version: dict[str, Any] | None = None
+    if resolved.ws_url:
+        target_path = urlsplit(resolved.ws_url).path.strip("/")
+        info = TargetInfo(id=target_path.rsplit("/", 1)[-1], title="", url="", type="node", ws_url=resolved.ws_url)
+    else:
+        version = await get_version(resolved, timeout=timeout)
+        info = select_target(await list_targets(resolved, timeout=timeout), target_id, resolved)
+    connection = await Connection.open(info.ws_url, open_timeout=timeout, default_timeout=command_timeout)
+    return Target(connection, ep, info, version)
