@@ -32,6 +32,7 @@ class NodeProcess:
     ws_url: str
     port: int
     output: list[str] = field(default_factory=list)
+    pump: threading.Thread | None = None
 
     @property
     def pid(self) -> int:
@@ -45,6 +46,7 @@ class NodeProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        self._close_pipe()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -52,7 +54,15 @@ class NodeProcess:
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
-                self.kill()
+                self.proc.kill()
+                self.proc.wait(10)
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self.pump is not None:
+            self.pump.join(5)
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
+            self.proc.stdout.close()
 
 
 def start_node(script: str | Path, *args: str, node_args: tuple[str, ...] = (), inspect: bool = True,
@@ -71,7 +81,8 @@ def start_node(script: str | Path, *args: str, node_args: tuple[str, ...] = (), 
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, **(env or {})})
     node = NodeProcess(proc=proc, ws_url="", port=0)
-    threading.Thread(target=_pump, args=(node,), daemon=True).start()
+    node.pump = threading.Thread(target=_pump, args=(node,), daemon=True)
+    node.pump.start()
     if inspect:
         wait_listening(node, timeout)
     else:

@@ -1,0 +1,63 @@
+"""The targets and info commands, typed the way a user types them."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from conftest import run_cli
+
+from cli.app import app
+
+pytestmark = pytest.mark.compat
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_targets_table_and_json(node, cli_runner) -> None:  # type: ignore[no-untyped-def]
+    result = cli_runner.invoke(app, ["targets", node.endpoint])
+    assert result.exit_code == 0, result.output
+    assert "node.js/v" in result.stdout and "idle.js" in result.stdout and "TYPE" in result.stdout
+    result = cli_runner.invoke(app, ["targets", node.endpoint, "--json"])
+    rows = json.loads(result.stdout)
+    assert len(rows) == 1 and rows[0]["type"] == "node" and rows[0]["browser"].startswith("node.js/v")
+
+
+def test_info_json(node, cli_runner) -> None:  # type: ignore[no-untyped-def]
+    result = cli_runner.invoke(app, ["info", node.endpoint, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["pid"] == node.pid and data["heap_used"] > 0 and data["rss"] > 0
+    assert data["target"]["endpoint"] == node.endpoint
+    assert "memory_limit" in data
+    text = cli_runner.invoke(app, ["info", node.endpoint]).stdout
+    assert f"pid:          {node.pid}" in text and "memory limit:" in text
+
+
+def test_errors_are_one_line(node) -> None:  # type: ignore[no-untyped-def]
+    closed = run_cli("info", f"127.0.0.1:{free_port()}")
+    assert closed.returncode == 1
+    assert closed.stderr.strip().count("\n") == 0 and "connection refused" in closed.stderr
+    assert "Traceback" not in closed.stderr
+
+    bad = run_cli("info", "https://nope:1")
+    assert bad.returncode == 2 and "unsupported endpoint" in bad.stderr and bad.stderr.count("\n") == 1
+
+    usage = run_cli("info", "--no-such-flag")
+    assert usage.returncode == 2 and usage.stderr.count("\n") == 1 and "No such option" in usage.stderr
+
+    debug = run_cli("--debug", "info", f"127.0.0.1:{free_port()}")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_help_shows_examples() -> None:
+    top = run_cli("--help")
+    assert top.returncode == 0 and "cdpclient targets" in top.stdout
+    for command in ("targets", "info"):
+        out = run_cli(command, "--help")
+        assert out.returncode == 0 and f"cdpclient {command}" in out.stdout and "--pod" in out.stdout
