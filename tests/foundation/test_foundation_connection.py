@@ -120,3 +120,15 @@ async def test_idle_session_survives(node) -> None:  # type: ignore[no-untyped-d
     async with cdpclient.connect(node.endpoint) as target:
         await asyncio.sleep(float(__import__("os").environ.get("CDPCLIENT_IDLE_SECONDS", "60")))
         assert await target.evaluate("'still here'") == "still here"
+
+
+async def test_inspector_drops_sessions_that_ping(node) -> None:  # type: ignore[no-untyped-def]
+    # Why Connection sends no websocket pings: measured here, the Node inspector does not answer a ping
+    # frame; it drops the whole session (no close frame). A pinging keep-alive would kill long captures.
+    from websockets.asyncio.client import connect as ws_connect
+    from websockets.exceptions import ConnectionClosed
+
+    async with ws_connect(node.ws_url, ping_interval=None) as ws:
+        pong = await ws.ping()
+        with pytest.raises((ConnectionClosed, TimeoutError)):
+            await asyncio.wait_for(pong, 3)
