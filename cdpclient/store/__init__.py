@@ -1,0 +1,23 @@
+"""The recordings store (issue 4): every capture kept, findable, comparable, safe.
+
+``Store.open()`` gives the store; captures register through
+``Store.new_capture``; every command that takes a capture id goes through
+``Store.resolve``.  See docs/store.md.
+"""
+
+from __future__ import annotations
+
+from cdpclient.store.kinds import detect_kind, validate_file
+from cdpclient.store.record import (
+    EXTENSIONS, KINDS, STATUS_CORRUPT, STATUS_EXTERNAL, STATUS_MISSING, STATUS_OK, CaptureRecord,
+)
+from cdpclient.store.store import PendingCapture, Store
+
+__all__ = [
+    # the store
+    "Store", "PendingCapture", "CaptureRecord",
+    # kinds and files
+    "KINDS", "EXTENSIONS", "detect_kind", "validate_file",
+    # record status values
+    "STATUS_OK", "STATUS_MISSING", "STATUS_CORRUPT", "STATUS_EXTERNAL",
+]

@@ -1,0 +1,127 @@
+"""Which kind of capture a file holds, decided from its content, never its name alone."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from cdpclient.errors import InvalidCaptureFile
+from cdpclient.store.jsonscan import Scan, ScanError, scan
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# Files up to this size get the full check even when only their kind is asked for.
+FULL_CHECK_BELOW = 64 << 20
+HEAD_BYTES = 1 << 20
+_TIMELINE_KEYS = ("trace_function_infos", "trace_tree", "samples")
+_CPU_KEYS = {"nodes", "startTime", "endTime", "samples"}
+
+
+@contextlib.contextmanager
+def open_content(path: Path) -> Iterator[BinaryIO]:
+    """Open ``path`` for reading its JSON content, decompressing zstd on the fly."""
+    with open(path, "rb") as raw:
+        if raw.read(4) == ZSTD_MAGIC:
+            import zstandard
+
+            raw.seek(0)
+            with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as reader:
+                yield reader  # type: ignore[misc]
+            return
+        raw.seek(0)
+        yield raw
+
+
+def validate_file(path: Path) -> str:
+    """Check all of ``path`` (streaming) and return its kind.
+
+    Raises :class:`InvalidCaptureFile` with the reason: empty, truncated or
+    malformed JSON, or JSON that is not one of the capture kinds.
+    """
+    return _kind(_scan(path, limit=None), path)
+
+
+def detect_kind(path: Path) -> str:
+    """The kind of ``path``, checking less than :func:`validate_file` on large files.
+
+    A file up to 64 MB is checked whole.  A larger one is judged by its first
+    megabyte and by its end (it must close the JSON object): a heap snapshot's
+    header says whether it is a timeline (``trace_function_count``).  Files whose
+    head does not decide get the full check.
+    """
+    size = _size(path)
+    if size <= FULL_CHECK_BELOW or _is_compressed(path):
+        return validate_file(path)
+    head = _scan(path, limit=HEAD_BYTES)
+    try:
+        kind = _kind(head, path)
+    except InvalidCaptureFile:
+        return validate_file(path)
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 64))
+        if not fh.read().rstrip().endswith(b"}"):
+            raise InvalidCaptureFile(f"{path}: truncated JSON (the file does not end with '}}')", path=str(path))
+    return kind
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError as exc:
+        raise InvalidCaptureFile(f"{path}: no such file", path=str(path)) from exc
+    except OSError as exc:
+        raise InvalidCaptureFile(f"{path}: {exc.strerror}", path=str(path)) from exc
+
+
+def _is_compressed(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) == ZSTD_MAGIC
+
+
+def _scan(path: Path, limit: int | None) -> Scan:
+    if path.is_dir():
+        raise InvalidCaptureFile(f"{path}: is a directory, not a capture file", path=str(path))
+    _size(path)
+    try:
+        with open_content(path) as fh:
+            return scan(fh, limit=limit, capture=("snapshot",))
+    except ScanError as exc:
+        raise InvalidCaptureFile(f"{path}: {exc.reason}", path=str(path)) from exc
+    except OSError as exc:  # unreadable, or a damaged zstd frame
+        raise InvalidCaptureFile(f"{path}: cannot read: {exc}", path=str(path)) from exc
+    except Exception as exc:  # zstandard.ZstdError does not derive from OSError
+        if type(exc).__module__.startswith("zstandard"):
+            raise InvalidCaptureFile(f"{path}: damaged zstd compression: {exc}", path=str(path)) from exc
+        raise
+
+
+def _kind(s: Scan, path: Path) -> str:
+    keys = set(s.top_keys)
+    if s.top_keys[:1] == ["snapshot"] and "meta" in s.sub_keys.get("snapshot", ()):
+        if s.complete:
+            missing = {"nodes", "edges", "strings"} - keys
+            if missing:
+                raise InvalidCaptureFile(f"{path}: heap snapshot without {', '.join(sorted(missing))}",
+                                         path=str(path))
+            return "heaptimeline" if any(k in s.nonempty for k in _TIMELINE_KEYS) else "heapsnapshot"
+        return "heaptimeline" if _trace_function_count(s) > 0 else "heapsnapshot"
+    if "head" in keys and {"callFrame", "selfSize"} <= set(s.sub_keys.get("head", ())):
+        return "heapprofile"
+    if "header" in keys and "reportVersion" in s.sub_keys.get("header", ()):
+        return "report"
+    if _CPU_KEYS <= keys:
+        return "cpuprofile"
+    if not s.complete:
+        raise InvalidCaptureFile(f"{path}: not a capture (undecided from the head)", path=str(path))
+    shown = ", ".join(s.top_keys[:6]) + (", ..." if len(s.top_keys) > 6 else "")
+    raise InvalidCaptureFile(
+        f"{path}: JSON, but not a heap snapshot, timeline, CPU profile, heap profile or report "
+        f"(top-level keys: {shown or 'none'})", path=str(path))
+
+
+def _trace_function_count(s: Scan) -> int:
+    try:
+        return int(json.loads(s.values["snapshot"]).get("trace_function_count") or 0)
+    except (KeyError, ValueError, AttributeError):
+        return 0

@@ -1,0 +1,583 @@
+"""The recordings store: every capture kept, findable, and safe against crashes.
+
+A capture is published in four steps: the writer streams into a temp directory
+inside the store; the store fsyncs it, hashes it (and compresses it if asked),
+writes the metadata beside it, and renames the directory into ``captures/``
+in one step; then it adds the index row.  A crash before the rename leaves only
+a temp directory, removed by the next store operation once its writer is dead;
+a crash after it leaves a complete capture the next listing adds to the index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFile, StoreError, UsageError
+from cdpclient.store import files, ids, kinds
+from cdpclient.store.index import Index, IndexUnusable, file_lock
+from cdpclient.store.layout import COMPRESSED_SUFFIX, Layout
+from cdpclient.store.record import (
+    EXTENSIONS, KINDS, RECORD_KEYS, STATUS_CORRUPT, STATUS_EXTERNAL, STATUS_MISSING, STATUS_OK, CaptureRecord,
+)
+
+DEFAULT_PATH = "./recordings"
+ENV_VAR = "CDPCLIENT_STORE"
+META_FORMAT = 1
+# Keys the store writes itself; a capture's ``pending.meta`` cannot override them.
+_RESERVED = ("format", "id", "kind", "file", "created", "size", "sha256", "compression",
+             "stored_size", "stored_sha256", "side_files", "status")
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def iso(ts: float) -> str:
+    """UTC ISO 8601 with milliseconds, e.g. ``2026-11-22T05:03:34.123Z``."""
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class PendingCapture:
+    """A capture being written: see :meth:`Store.new_capture`."""
+
+    def __init__(self, capture_id: str, kind: str, temp_dir: Path) -> None:
+        self.id = capture_id
+        self.kind = kind
+        self.temp_dir = temp_dir
+        self.path = temp_dir / Layout.data_name(capture_id, kind)
+        self.meta: dict[str, Any] = {}
+        self.record: CaptureRecord | None = None
+        self._sides: list[str] = []
+
+    def side_path(self, suffix: str) -> Path:
+        """A side file kept with the capture (``".events.json"``); created empty, 0600."""
+        path = self.temp_dir / Layout.side_name(self.id, suffix)
+        if suffix not in self._sides:
+            files.create_private(path)
+            self._sides.append(suffix)
+        return path
+
+
+class Store:
+    """A directory of captures with a query index.  Open with :meth:`Store.open`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.layout = Layout(root)
+        self._index: Index | None = None
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> Store:
+        """The store at ``path``, else ``$CDPCLIENT_STORE``, else ``./recordings``.
+
+        Nothing is created until the first write (a capture or an import).
+        """
+        raw = path if path not in (None, "") else (os.environ.get(ENV_VAR) or DEFAULT_PATH)
+        return cls(Path(os.fspath(raw)).expanduser().absolute())
+
+    @property
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # --- readiness -----------------------------------------------------------
+    def _ready(self, create: bool = False) -> bool:
+        """Open the index (rebuilding it if lost) and clear dead writers' temp files.
+
+        Returns False when the store does not exist and ``create`` is false.
+        """
+        if not self.root.is_dir():
+            if not create:
+                return False
+            try:
+                files.make_dir(self.root)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store at {self.root}: {exc.strerror}") from exc
+        if create:
+            for d in (self.layout.captures_dir, self.layout.tmp_dir):
+                files.make_dir(d)
+        if self._index is None:
+            self._index = self._open_index()
+        self._clean_temps()
+        return True
+
+    def _open_index(self) -> Index:
+        index = Index(self.layout.index_path)
+        try:
+            index.open_existing()
+            return index
+        except IndexUnusable:
+            pass
+        try:
+            with file_lock(self.layout.lock_path):
+                try:  # another process may have rebuilt it while we waited
+                    index.open_existing()
+                    return index
+                except IndexUnusable:
+                    for f in self.layout.index_files():
+                        f.unlink(missing_ok=True)
+                    index.create(m for m, _ in self._read_metas(self.layout.capture_ids()))
+                    return index
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the index of {self.root}: {exc}") from exc
+
+    @property
+    def index(self) -> Index:
+        assert self._index is not None
+        return self._index
+
+    def _clean_temps(self) -> None:
+        for stale in self.layout.stale_temp_dirs():
+            shutil.rmtree(stale, ignore_errors=True)
+
+    # --- writing ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def new_capture(self, kind: str, *, target: dict[str, Any] | None = None,
+                    labels: dict[str, str] | None = None, options: dict[str, Any] | None = None,
+                    compress: bool = False, created: float | None = None) -> Iterator[PendingCapture]:
+        """Write a new capture; it appears in the store only if the block exits cleanly.
+
+        Yields a :class:`PendingCapture`: write the capture to ``pending.path``
+        (a 0600 temp file in the store), put what you know into ``pending.meta``
+        (``node_version``, ``pid``, ``session``, ``series``, ``series_index``,
+        ``duration_s`` and any other keys), and side files at
+        ``pending.side_path(suffix)``.  After the block, ``pending.record`` is the
+        stored :class:`CaptureRecord`.  An exception in the block removes the
+        temp files, registers nothing and propagates; running out of disk space
+        (in the block or while storing) raises :class:`StoreError`.
+        ``created``: the capture time (epoch seconds) when it is not now (imports).
+        """
+        if kind not in KINDS:
+            raise UsageError(f"unknown capture kind {kind!r} (kinds: {', '.join(KINDS)})")
+        self._ready(create=True)
+        capture_id = ids.new_id(created)
+        temp_dir = self.layout.new_temp_dir_path(capture_id)
+        try:
+            files.make_dir(temp_dir)
+            pending = PendingCapture(capture_id, kind, temp_dir)
+            files.create_private(pending.path)
+        except OSError as exc:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise _store_error(exc, f"cannot start a capture in {self.root}") from exc
+        try:
+            yield pending
+            pending.record = self._publish(pending, target or {}, labels or {}, options or {}, compress)
+        except BaseException as exc:
+            shutil.rmtree(pending.temp_dir, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+                raise _store_error(exc, "capture not stored") from exc
+            raise
+
+    def _publish(self, pending: PendingCapture, target: dict[str, Any], labels: dict[str, str],
+                 options: dict[str, Any], compress: bool) -> CaptureRecord:
+        data = pending.path
+        if not data.exists() or data.stat().st_size == 0:
+            raise StoreError(f"the {pending.kind} capture wrote no data; nothing stored")
+        os.chmod(data, 0o600)
+        if compress:
+            packed = data.with_name(data.name + COMPRESSED_SUFFIX)
+            sha, size, stored_sha, stored_size = files.compress_file(data, packed)
+            data.unlink()
+            stored_name = packed.name
+        else:
+            files.fsync_path(data)
+            sha, size = files.digest(data)
+            stored_sha, stored_size, stored_name = sha, size, data.name
+        meta: dict[str, Any] = {key: None for key in RECORD_KEYS}
+        meta.update(target=target, labels=labels, options=options)
+        meta.update({k: v for k, v in pending.meta.items() if k not in _RESERVED})
+        meta.update(
+            format=META_FORMAT, id=pending.id, kind=pending.kind, file=stored_name,
+            created=iso(ids.id_time(pending.id)), size=size, sha256=sha,
+            compression="zstd" if compress else None, stored_size=stored_size, stored_sha256=stored_sha,
+            side_files=[s for s in pending._sides if (pending.temp_dir / Layout.side_name(pending.id, s)).exists()],
+            status="complete",
+        )
+        for _attempt in range(8):
+            files.write_json(pending.temp_dir / Layout.meta_name(pending.id), meta)
+            files.fsync_path(pending.temp_dir)
+            final = self.layout.capture_dir(meta["id"])
+            try:
+                os.rename(pending.temp_dir, final)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                self._rename_id(pending, meta)  # two captures got the same id: take another
+        else:  # pragma: no cover - 8 collisions of 10 random bits in one millisecond
+            raise StoreError("could not find a free capture id")
+        pending.temp_dir = final
+        files.fsync_path(self.layout.captures_dir)
+        with contextlib.suppress(sqlite3.Error):
+            # if this fails the capture is still complete on disk; the next listing indexes it
+            self.index.put(meta)
+        return self._record(meta)
+
+    def _rename_id(self, pending: PendingCapture, meta: dict[str, Any]) -> None:
+        old = pending.id
+        new = ids.new_id(ids.id_time(old))
+        for entry in list(pending.temp_dir.iterdir()):
+            entry.rename(entry.with_name(new + entry.name[len(old):]))
+        new_temp = self.layout.new_temp_dir_path(new)
+        os.rename(pending.temp_dir, new_temp)
+        pending.temp_dir, pending.id = new_temp, new
+        meta.update(id=new, file=new + meta["file"][len(old):])
+
+    # --- reading -----------------------------------------------------------------
+    def _record(self, meta: dict[str, Any], status: str | None = None) -> CaptureRecord:
+        path = self.layout.capture_dir(meta["id"]) / meta["file"]
+        record = CaptureRecord.from_meta(meta, path)
+        record.status = status or _quick_status(record)
+        return record
+
+    def _read_metas(self, capture_ids: Iterable[str]) -> Iterator[tuple[dict[str, Any], str]]:
+        """``(meta, id)`` for each readable meta file; unreadable ones are skipped."""
+        for capture_id in sorted(capture_ids):
+            meta = self._read_meta(capture_id)
+            if meta is not None:
+                yield meta, capture_id
+
+    def _read_meta(self, capture_id: str) -> dict[str, Any] | None:
+        try:
+            meta = json.loads(self.layout.meta_path(capture_id).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("id") != capture_id or meta.get("kind") not in KINDS:
+            return None
+        return meta
+
+    def _reconcile(self) -> None:
+        """Index captures that are complete on disk but missing from the index (a writer died in between)."""
+        on_disk = self.layout.capture_ids()
+        unindexed = on_disk - self.index.ids()
+        if unindexed:
+            self.index.put_many(m for m, _ in self._read_metas(unindexed))
+
+    def list(self, *, kind: str | None = None, labels: dict[str, str] | None = None,
+             target: str | None = None, since: float | dt.datetime | None = None) -> list[CaptureRecord]:
+        """Captures, newest first, each with a cheap ``status`` (file present, size as recorded).
+
+        ``labels``: every pair must match.  ``target``: a substring of any value of
+        the record's target (endpoint, pod, namespace...).  ``since``: a datetime,
+        or seconds before now.
+        """
+        if kind is not None and kind not in KINDS:
+            raise UsageError(f"unknown capture kind {kind!r} (kinds: {', '.join(KINDS)})")
+        if not self._ready():
+            return []
+        self._reconcile()
+        if isinstance(since, (int, float)):
+            since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=since)
+        since_text = iso(since.timestamp()) if since is not None else None
+        present = self.layout.capture_ids()
+        out = []
+        for meta in self.index.query(kind=kind, since=since_text):
+            if labels and any(meta.get("labels", {}).get(k) != v for k, v in labels.items()):
+                continue
+            if target and not any(target in str(v) for v in (meta.get("target") or {}).values()):
+                continue
+            out.append(self._record(meta, None if meta["id"] in present else STATUS_MISSING))
+        return out
+
+    def get(self, capture_id: str) -> CaptureRecord:
+        """The record of exactly ``capture_id`` (no prefix matching)."""
+        if self._ready():
+            meta = self.index.get(capture_id)
+            if meta is None:
+                self._reconcile()
+                meta = self.index.get(capture_id)
+            if meta is not None:
+                return self._record(meta)
+        raise CaptureNotFound(f"no capture {capture_id} in {self.root}", ref=capture_id)
+
+    def resolve(self, ref: str | os.PathLike[str] | CaptureRecord) -> CaptureRecord:
+        """The capture ``ref`` names: an id, a unique id prefix, or a capture file's path.
+
+        A path outside the store gives a record with ``status == "external"``,
+        its kind detected from the content (``id`` is the file name).
+        Raises :class:`CaptureNotFound`, :class:`AmbiguousCapture`, or
+        :class:`InvalidCaptureFile` (a path that is not a capture).  Never
+        creates the store.
+        """
+        if isinstance(ref, CaptureRecord):
+            return ref
+        text = os.fspath(ref)
+        path = Path(text).expanduser()
+        pathlike = os.sep in text or path.suffix.lower() in (*EXTENSIONS.values(), COMPRESSED_SUFFIX)
+        if ids.looks_like_id(text) and not (pathlike and path.is_file()):
+            found = self._by_prefix(text.upper())
+            if found is not None:
+                return found
+        if path.is_file() or path.is_dir():
+            return self._external(path)
+        if ids.looks_like_id(text):
+            where = self.root if self.exists else f"{self.root} (no store there)"
+            raise CaptureNotFound(f"no capture matches {text!r} in {where}", ref=text)
+        raise CaptureNotFound(f"{text!r} is neither a capture id nor an existing file", ref=text)
+
+    def _by_prefix(self, prefix: str) -> CaptureRecord | None:
+        if not self._ready():
+            return None
+        metas = self.index.with_prefix(prefix, limit=6)
+        if not metas:
+            self._reconcile()
+            metas = self.index.with_prefix(prefix, limit=6)
+        exact = [m for m in metas if m["id"] == prefix]
+        if exact:
+            metas = exact
+        if len(metas) > 1:
+            shown = ", ".join(m["id"] for m in metas[:5]) + (", ..." if len(metas) > 5 else "")
+            raise AmbiguousCapture(f"{prefix!r} matches several captures ({shown}); give more characters",
+                                   ref=prefix, candidates=[m["id"] for m in metas])
+        return self._record(metas[0]) if metas else None
+
+    def _external(self, path: Path) -> CaptureRecord:
+        path = path.resolve()
+        if path.is_relative_to(self.layout.captures_dir) and path.parent.name in self.layout.capture_ids():
+            found = self._by_prefix(path.parent.name)  # a path into this store: the stored record
+            if found is not None:
+                return found
+        kind = kinds.detect_kind(path)
+        st = path.stat()
+        meta: dict[str, Any] = {"external": True, "source": str(path)}
+        size = st.st_size
+        if kinds._is_compressed(path):
+            import zstandard
+
+            with open(path, "rb") as fh:
+                content = zstandard.frame_content_size(fh.read(18))
+            meta.update(compression="zstd", stored_size=st.st_size)
+            size = content if content >= 0 else st.st_size
+        return CaptureRecord(id=path.name, kind=kind, path=path, created=iso(st.st_mtime), size=size,
+                             sha256=None, status=STATUS_EXTERNAL, meta=meta)
+
+    def side_file(self, record: CaptureRecord, suffix: str) -> Path | None:
+        """The side file ``suffix`` kept with ``record`` (see ``PendingCapture.side_path``), if any."""
+        if suffix not in record.meta.get("side_files", ()):
+            return None
+        path = record.path.with_name(Layout.side_name(record.id, suffix))
+        return path if path.exists() else None
+
+    def materialize(self, record: CaptureRecord) -> Path:
+        """A plain, uncompressed file with the capture's content, for reading.
+
+        The stored file itself, or a decompressed copy kept in the capture's
+        cache directory.  Raises :class:`CaptureNotFound` if the file is gone.
+        """
+        if not record.path.exists():
+            raise CaptureNotFound(f"the file of capture {record.id} is missing: {record.path}", ref=record.id)
+        if not record.compressed:
+            return record.path
+        name = record.path.name
+        dest = self.cache_dir(record) / (name[: -len(COMPRESSED_SUFFIX)] if name.endswith(COMPRESSED_SUFFIX)
+                                          else name + EXTENSIONS[record.kind])
+        if dest.exists() and dest.stat().st_size == record.size:
+            return dest
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            files.decompress_file(record.path, tmp)
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise _store_error(exc, f"cannot decompress capture {record.id}") from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("zstandard"):
+                raise InvalidCaptureFile(f"capture {record.id} is damaged: {exc}", ref=record.id) from exc
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest
+
+    def cache_dir(self, record: CaptureRecord) -> Path:
+        """A 0700 directory for analysis caches of ``record`` (created on demand; disposable)."""
+        if record.meta.get("external"):
+            path = Layout.external_cache_dir(record.path)
+        else:
+            self._ready(create=True)
+            path = self.layout.cache_dir(record.id)
+        files.make_dir(path)
+        return path
+
+    # --- checking ---------------------------------------------------------------------
+    def verify(self, ref: str | CaptureRecord) -> CaptureRecord:
+        """The record with a full ``status``: the stored file's sha256 compared with the recorded one."""
+        record = self.resolve(ref)
+        if record.status == STATUS_EXTERNAL:
+            return record
+        if not record.path.exists():
+            record.status = STATUS_MISSING
+            return record
+        try:
+            sha, size = files.digest(record.path)
+        except OSError:
+            record.status = STATUS_MISSING
+            return record
+        expected = record.meta.get("stored_sha256", record.sha256)
+        ok = sha == expected and size == record.stored_size
+        record.status = STATUS_OK if ok else STATUS_CORRUPT
+        return record
+
+    # --- removing ----------------------------------------------------------------------
+    def remove(self, refs: Iterable[str | CaptureRecord]) -> list[CaptureRecord]:
+        """Delete captures (file, metadata, caches, index row); returns their records.
+
+        Every ref is resolved before anything is deleted, so one bad ref deletes nothing.
+        """
+        records = [self.resolve(r) for r in refs]
+        for record in records:
+            if record.status == STATUS_EXTERNAL:
+                raise StoreError(f"{record.path} is not in the store {self.root}; not removing it")
+        for record in records:
+            self._remove_one(record.id)
+        return records
+
+    def _remove_one(self, capture_id: str) -> None:
+        src = self.layout.capture_dir(capture_id)
+        trash = self.layout.new_temp_dir_path(capture_id)
+        try:
+            # unpublish in one rename; if we die after it, the temp-dir cleanup finishes the job
+            os.rename(src, trash)
+        except FileNotFoundError:
+            trash = None  # type: ignore[assignment]
+        self.index.delete([capture_id])
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+        shutil.rmtree(self.layout.cache_dir(capture_id), ignore_errors=True)
+
+    def prune_candidates(self, *, keep: int | None = None, older_than: float | None = None,
+                         kind: str | None = None) -> list[CaptureRecord]:
+        """Captures ``prune`` would delete: all but the newest ``keep``, and/or older than ``older_than`` s.
+
+        With both, captures older than ``older_than`` go except the newest ``keep``.
+        """
+        if keep is None and older_than is None:
+            raise UsageError("prune needs --keep N or --older-than DURATION")
+        if keep is not None and keep < 0:
+            raise UsageError("--keep must not be negative")
+        records = self.list(kind=kind)
+        candidates = records[keep:] if keep is not None else records
+        if older_than is not None:
+            cutoff = iso((dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=older_than)).timestamp())
+            candidates = [r for r in candidates if r.created < cutoff]
+        return candidates
+
+    # --- index ------------------------------------------------------------------------------
+    def reindex(self) -> dict[str, Any]:
+        """Rebuild the index from the metadata files.
+
+        Returns ``{"captures": N, "skipped": [ids whose metadata is unreadable]}``.
+        """
+        if not self._ready():
+            return {"captures": 0, "skipped": []}
+        on_disk = self.layout.capture_ids()
+        with file_lock(self.layout.lock_path):
+            metas = [m for m, _ in self._read_metas(on_disk)]
+            self.index.replace_all(metas)
+        good = {m["id"] for m in metas}
+        return {"captures": len(metas), "skipped": sorted(on_disk - good)}
+
+    # --- import / export --------------------------------------------------------------------
+    def import_file(self, path: str | os.PathLike[str], *, labels: dict[str, str] | None = None,
+                    compress: bool = False, kind: str | None = None) -> CaptureRecord:
+        """Copy a capture file taken elsewhere into the store.
+
+        The kind is detected from the content (the whole file is checked, streaming);
+        an invalid file raises :class:`InvalidCaptureFile` with the reason.  ``kind``,
+        if given, must agree.  The capture's time is the file's modification time.
+        """
+        src = Path(os.fspath(path)).expanduser()
+        found = kinds.validate_file(src)
+        if kind is not None and kind != found:
+            raise InvalidCaptureFile(f"{src}: holds a {found}, not a {kind}", path=str(src))
+        st = src.stat()
+        with self.new_capture(found, labels=labels, compress=compress, created=st.st_mtime) as pending:
+            pending.path.unlink()
+            if kinds._is_compressed(src):
+                files.decompress_file(src, pending.path)
+            else:
+                files.copy_private(src, pending.path)
+            pending.meta.update(source=str(src.resolve()), imported=iso(dt.datetime.now().timestamp()))
+            if found == "report":
+                pending.meta.update(_report_facts(pending.path))
+        assert pending.record is not None
+        return pending.record
+
+    def export(self, ref: str | CaptureRecord, dest: str | os.PathLike[str], *, redact: bool = False,
+               fmt: str | None = None) -> Path:
+        """Write the capture to ``dest`` (a file, or a directory to put it in); returns the file written.
+
+        Plain: the original format, decompressed.  ``redact``: a heap snapshot with
+        every string value replaced (see :mod:`cdpclient.store.redact`).  ``fmt``:
+        ``collapsed``, ``speedscope`` or ``pprof`` via ``cdpclient.profiles.export``.
+        """
+        record = self.resolve(ref)
+        if redact and fmt:
+            raise UsageError("--redact applies to heap snapshots in their own format; not with --format")
+        if redact and record.kind not in ("heapsnapshot", "heaptimeline"):
+            raise UsageError(f"--redact works on heap snapshots; {record.id} is a {record.kind}")
+        src = self.materialize(record)
+        out = Path(os.fspath(dest)).expanduser()
+        if out.is_dir():
+            stem = record.id if record.status != STATUS_EXTERNAL else Path(record.id).stem
+            suffix = {"collapsed": ".collapsed.txt", "speedscope": ".speedscope.json", "pprof": ".pb.gz"}.get(
+                fmt or "", EXTENSIONS[record.kind])
+            out = out / (stem + (".redacted" if redact else "") + suffix)
+        if fmt:
+            try:
+                from cdpclient.profiles.export import export_profile
+            except ImportError as exc:
+                raise StoreError(f"--format {fmt} needs cdpclient.profiles.export, which this build lacks") from exc
+            export_profile(src, record.kind, fmt, out)
+            return out
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            if redact:
+                from cdpclient.store.redact import redact_heapsnapshot
+
+                files.create_private(tmp)
+                redact_heapsnapshot(src, tmp)
+            else:
+                files.copy_private(src, tmp)
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise _store_error(exc, f"cannot write {out}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return out
+
+
+def _quick_status(record: CaptureRecord) -> str:
+    try:
+        size = record.path.stat().st_size
+    except OSError:
+        return STATUS_MISSING
+    return STATUS_OK if size == record.stored_size else STATUS_CORRUPT
+
+
+def _report_facts(path: Path) -> dict[str, Any]:
+    """node_version and pid from a diagnostic report's header (reports are small)."""
+    try:
+        header = json.loads(path.read_bytes()).get("header", {})
+    except (OSError, ValueError):
+        return {}
+    return {"node_version": header.get("nodejsVersion"), "pid": header.get("processId")}
+
+
+def _store_error(exc: OSError, what: str) -> StoreError:
+    if exc.errno in _NO_SPACE:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return StoreError(f"{what}: no space left on the device{where}")
+    return StoreError(f"{what}: {exc.strerror or exc}")
