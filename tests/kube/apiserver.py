@@ -185,9 +185,15 @@ class FakeCluster:
                                     f'pods "{name}" is forbidden: User "{USER}" cannot create resource '
                                     f'"pods/{sub}" in API group "" in the namespace "{ns}"',
                                     {"name": name, "kind": f"pods/{sub}"}), 403)
+            container = request.query.get("container") or pod.containers[0]
+            if sub == "exec" and container not in pod.containers:
+                return _json(status(400, "BadRequest", f"container {container} is not valid for pod {pod.name}"), 400)
+            if pod.phase != "Running" or not pod.running:
+                return _json(status(400, "BadRequest", f'container "{container}" in pod "{pod.name}" is waiting '
+                                                       f'to start: ContainerCreating'), 400)
             if not _is_websocket(request):
-                # kubectl falls back to SPDY only when the WebSocket upgrade itself fails; this double
-                # speaks WebSockets only.
+                # kubectl falls back to SPDY when the WebSocket upgrade fails (any non-101 answer) and then
+                # shows the SPDY attempt's error, so every refusal above is made the same for both.
                 return _json(status(400, "BadRequest", "this test double speaks WebSockets only, not SPDY"), 400)
             if sub == "exec":
                 return await self._exec(request, pod)
@@ -205,12 +211,6 @@ class FakeCluster:
     async def _exec(self, request: web.Request, pod: FakePod) -> web.StreamResponse:
         q = request.query
         argv = q.getall("command", [])
-        container = q.get("container") or pod.containers[0]
-        if container not in pod.containers:
-            return _json(status(400, "BadRequest", f"container {container} is not valid for pod {pod.name}"), 400)
-        if pod.phase != "Running" or not pod.running:
-            return _json(status(400, "BadRequest",
-                                f"container {container} is not running (pod phase {pod.phase})"), 400)
         ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, autoping=True, max_msg_size=0)
         await ws.prepare(request)
         send_lock = asyncio.Lock()
@@ -271,8 +271,6 @@ class FakeCluster:
     # --- port-forward ---------------------------------------------------------------------------------
 
     async def _portforward(self, request: web.Request, pod: FakePod) -> web.StreamResponse:
-        if pod.phase != "Running" or not pod.running:
-            return _json(status(400, "BadRequest", f"pod {pod.name} is not running"), 400)
         ws = web.WebSocketResponse(protocols=(PORTFORWARD_PROTOCOL,), autoping=True, max_msg_size=0)
         await ws.prepare(request)
         await PortForwardSession(ws, pod).run()

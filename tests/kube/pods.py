@@ -84,7 +84,8 @@ class FakePod:
              f"ip link set lo up 2>/dev/null || true; exec {inner}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self.output: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             children = _children(self.proc.pid)
@@ -116,6 +117,9 @@ class FakePod:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             pass
+        self._pump_thread.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.proc = None
 
     @property

@@ -1,0 +1,218 @@
+"""``attach_pod``: from a pod name to a connected Target, and back to how the pod was."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, AsyncIterator, Callable
+
+import aiohttp
+
+from cdpclient.errors import CDPClientError, ConnectionLost, KubeError
+from cdpclient.kube import procscan
+from cdpclient.kube.forward import PortForward
+from cdpclient.kube.kubectl import Kubectl, explain
+from cdpclient.kube.pods import PodInfo, get_pod
+
+log = logging.getLogger("cdpclient.kube")
+
+SIGUSR1_TIMEOUT = 8.0      # how long an inspector may take to open after SIGUSR1
+ANSWER_TIMEOUT = 15.0      # how long the inspector may take to answer through the forward
+
+# `require` is reachable only with includeCommandLineAPI.  inspector.close() drops every session at
+# once (ours too, so no reply comes back); process._debugEnd() is the same on Nodes without it.
+_CLOSE_INSPECTOR_JS = ("(() => { const i = require('inspector');"
+                       " if (typeof i.close === 'function') i.close(); else process._debugEnd(); })()")
+
+
+@contextlib.asynccontextmanager
+async def attach_pod(pod: str, *, namespace: str | None = None, context: str | None = None,
+                     container: str | None = None, kubeconfig: str | None = None, inspect_port: int = 9229,
+                     pid: int | None = None, kubectl: str | None = None, keep_inspector: bool = False,
+                     on_event: Callable[[str], None] | None = None,
+                     sigusr1_timeout: float = SIGUSR1_TIMEOUT, **connect_kwargs: Any) -> AsyncIterator[Any]:
+    """Reach the Node process in a pod and yield a connected :class:`cdpclient.Target`.
+
+    Uses the user's kubectl (``kubectl``: another binary; ``kubeconfig``,
+    ``context``, ``namespace`` as kubectl takes them).  The flow: check the pod
+    and its container run; find the Node process (``pid``, else by scanning /proc
+    through ``kubectl exec``); if its inspector is not listening, send SIGUSR1
+    (reported through ``on_event``); ``kubectl port-forward`` to a free local
+    port on 127.0.0.1; wait until the inspector answers; connect
+    (``connect_kwargs`` go to :func:`cdpclient.connect`).
+
+    ``target.identity`` gains ``context``, ``namespace``, ``pod``, ``container``,
+    ``node``, ``image``, ``pod_uid``, ``pid`` and ``inspector_opened``.
+
+    On every way out the port-forward's process group is stopped and, when this
+    call opened the inspector, it is closed again in the target unless
+    ``keep_inspector`` (an inspector left open is a remote code execution hole).
+
+    Raises :class:`~cdpclient.errors.KubeError` with a ``hint`` for everything
+    that goes wrong on the Kubernetes side.
+    """
+    import cdpclient
+
+    emit = on_event or (lambda message: None)
+    kc = Kubectl(kubectl, kubeconfig=kubeconfig, context=context, namespace=namespace)
+    info = await get_pod(kc, pod)
+    kc.namespace = info.namespace  # every later call names the namespace the pod was found in
+    cname = info.pick_container(container)
+    info.check_running(cname)
+    ctx_name = await kc.current_context()
+    attach = _Attachment(kc, info, cname, emit)
+
+    port, opened = await attach.open_inspector(pid, inspect_port, sigusr1_timeout)
+    forward = PortForward(kc, info.name, port)
+    target = None
+    try:
+        local = await forward.start()
+        await attach.wait_answering(forward, local)
+        async with cdpclient.connect(f"127.0.0.1:{local}", **connect_kwargs) as target:
+            target.identity.update({
+                "context": ctx_name, "namespace": info.namespace, "pod": info.name, "container": cname,
+                "node": info.node, "image": info.images.get(cname), "pod_uid": info.uid,
+                "pid": attach.proc.pid if attach.proc else None, "inspector_opened": opened,
+            })
+            try:
+                yield target
+            finally:
+                if opened and not keep_inspector:
+                    await attach.close_inspector(target, forward, local)
+                elif opened:
+                    emit(f"leaving the inspector of pid {attach.pid} in pod {info.name} open on port {port} "
+                         f"(--keep-inspector): anyone who can reach it can run code in the process")
+    except BaseException:
+        if opened and not keep_inspector and target is None:
+            # We opened it but never connected: close it through a fresh session if the forward still works.
+            with contextlib.suppress(Exception):
+                await attach.close_inspector(None, forward, forward.local_port)
+        raise
+    finally:
+        await forward.stop()
+
+
+class _Attachment:
+    """The steps of one attach, sharing the kubectl, pod and container."""
+
+    def __init__(self, kc: Kubectl, pod: PodInfo, container: str, emit: Callable[[str], None]) -> None:
+        self.kc = kc
+        self.pod = pod
+        self.container = container
+        self.emit = emit
+        self.proc: procscan.Proc | None = None
+        self.port = 0
+
+    @property
+    def pid(self) -> int | str:
+        return self.proc.pid if self.proc else "?"
+
+    async def exec(self, script: str, *, timeout: float = 30.0) -> bytes:
+        res = await self.kc.run("exec", self.pod.name, "-c", self.container, "--", "sh", "-c", script,
+                                timeout=timeout)
+        if res.code != 0:
+            raise explain(res.stderr, verb="exec", pod=self.pod.name, namespace=self.pod.namespace,
+                          container=self.container)
+        return res.stdout
+
+    async def listening_ports(self) -> set[int]:
+        return procscan.parse_listening(await self.exec(procscan.LISTEN_SCRIPT))
+
+    async def open_inspector(self, pid: int | None, inspect_port: int, sigusr1_timeout: float) -> tuple[int, bool]:
+        """Find the process and make sure its inspector listens; returns (port in the pod, opened by us)."""
+        try:
+            scan = procscan.parse_scan(await self.exec(procscan.SCAN_SCRIPT))
+        except KubeError as exc:
+            if "no shell or kill" not in exc.message:
+                raise
+            # Distroless: nothing to scan or signal with.  An inspector opened another way (--inspect,
+            # a debug container) can still be used; otherwise say what to do.
+            self.emit(f"container {self.container} of pod {self.pod.name} has no shell: "
+                      f"trying an inspector already listening on port {inspect_port}")
+            self.port = inspect_port
+            return inspect_port, False
+        proc = procscan.pick_node_process(scan, pid, pod=self.pod.name, container=self.container,
+                                          inspect_port=inspect_port)
+        self.proc = proc
+        flags = proc.inspect_flags()
+        port = flags.port or inspect_port
+        if flags.port and flags.port != inspect_port:
+            self.emit(f"pid {proc.pid} in pod {self.pod.name} has its inspector on port {flags.port} "
+                      f"(from its command line), using that port")
+        if port in scan.listening:
+            self.emit(f"inspector of pid {proc.pid} in pod {self.pod.name} already listening on port {port}")
+            self.port = port
+            return port, False
+        # SIGUSR1 opens the inspector on the port of --inspect-port / --inspect, else Node's 9229.
+        signal_port = flags.port or procscan.NODE_DEFAULT_INSPECT_PORT
+        self.emit(f"sending SIGUSR1 to pid {proc.pid} in pod {self.pod.name} to open its inspector "
+                  f"on port {signal_port}" + ("" if signal_port == port else f" (not {port}: Node's default)"))
+        await self.exec(f"kill -USR1 {proc.pid}")
+        deadline = time.monotonic() + sigusr1_timeout
+        while signal_port not in await self.listening_ports():
+            if time.monotonic() > deadline:
+                raise KubeError(
+                    f"pid {proc.pid} in pod {self.pod.name} did not open its inspector within "
+                    f"{sigusr1_timeout:.0f} s of SIGUSR1 (started with --disable-sigusr1, or it handles SIGUSR1 "
+                    f"itself)", hint="restart it with NODE_OPTIONS=--inspect=127.0.0.1:9229, then run again",
+                    pod=self.pod.name)
+            await asyncio.sleep(0.2)
+        self.port = signal_port
+        return signal_port, True
+
+    async def wait_answering(self, forward: PortForward, local: int) -> None:
+        """Wait until the inspector answers /json/version through the forward."""
+        deadline = time.monotonic() + ANSWER_TIMEOUT
+        url = f"http://127.0.0.1:{local}/json/version"
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.get(url, timeout=aiohttp.ClientTimeout(total=3)) as resp:
+                        if resp.status == 200:
+                            return
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    pass
+                if not forward.alive:
+                    raise KubeError(f"kubectl port-forward to pod {self.pod.name} exited: "
+                                    f"{' '.join(forward.stderr.split()) or 'no message'}",
+                                    hint="run kubectl port-forward yourself to see why", pod=self.pod.name)
+                if time.monotonic() > deadline:
+                    raise KubeError(
+                        f"no inspector answers on port {self.port} in pod {self.pod.name}"
+                        + (f" ({' '.join(forward.stderr.split())[-200:]})" if forward.stderr else ""),
+                        hint="open it in the process (SIGUSR1 needs a shell: kubectl debug), or pass "
+                             "--inspect-port", pod=self.pod.name)
+                await asyncio.sleep(0.1)
+
+    async def close_inspector(self, target: Any, forward: PortForward, local: int) -> None:
+        """Close the inspector this run opened; report through ``emit`` if that is not certain."""
+        import cdpclient
+
+        async def via(t: Any) -> None:
+            try:
+                await t.send("Runtime.evaluate", {"expression": _CLOSE_INSPECTOR_JS, "includeCommandLineAPI": True},
+                             timeout=5)
+            except ConnectionLost:
+                pass  # expected: closing the inspector ends our own session too
+
+        try:
+            if target is not None and not target.connection.closed:
+                await via(target)
+            elif forward.alive:
+                async with cdpclient.connect(f"127.0.0.1:{local}", timeout=5) as fresh:
+                    await via(fresh)
+            else:
+                raise KubeError("the port-forward is gone")
+            still = self.port in await self.listening_ports()
+        except (CDPClientError, OSError) as exc:
+            self.emit(f"warning: could not close the inspector of pid {self.pid} in pod {self.pod.name} "
+                      f"({exc}); it is still open on port {self.port}: close it with "
+                      f"kubectl exec {self.pod.name} -- ... or restart the pod")
+            return
+        if still:
+            self.emit(f"warning: the inspector of pid {self.pid} in pod {self.pod.name} still listens on port "
+                      f"{self.port} after closing it")
+        else:
+            self.emit(f"closed the inspector of pid {self.pid} in pod {self.pod.name}")

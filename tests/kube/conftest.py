@@ -1,0 +1,66 @@
+"""Fixtures for the Kubernetes tests: the real kubectl against a fake API server with namespaced Node pods."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the double's modules (importlib mode adds nothing to sys.path)
+
+from apiserver import FakeCluster  # noqa: E402
+from pods import FakePod, namespaces_available  # noqa: E402
+
+KUBECTL = os.environ.get("CDPCLIENT_TEST_KUBECTL", "kubectl")
+
+
+def _skip_reason() -> str | None:
+    if not shutil.which(KUBECTL):
+        return f"kubectl not found ({KUBECTL})"
+    if os.geteuid() != 0:
+        return "PID and network namespaces for fake pods need root"
+    return namespaces_available()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
+    """The fake API server (one per session) with a kubeconfig whose current context is ``fake-ctx`` (ns prod)."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("kube")
+    old = os.environ.get("KUBECACHEDIR")
+    os.environ["KUBECACHEDIR"] = str(workdir / "cache")  # kubectl's discovery cache stays out of $HOME
+    fake = FakeCluster(workdir).start()
+    yield fake
+    fake.stop()
+    if old is None:
+        os.environ.pop("KUBECACHEDIR", None)
+    else:
+        os.environ["KUBECACHEDIR"] = old
+
+
+@pytest.fixture
+def add_pod(cluster: FakeCluster) -> Iterator[Callable[..., FakePod]]:
+    """Factory: ``add_pod("api-1", labels={...}, ...)`` starts a pod (namespace prod by default); removed after."""
+    added: list[FakePod] = []
+
+    def factory(name: str, **kwargs: object) -> FakePod:
+        kwargs.setdefault("namespace", "prod")
+        pod = cluster.add_pod(FakePod(name, **kwargs))  # type: ignore[arg-type]
+        added.append(pod)
+        return pod
+
+    yield factory
+    for pod in added:
+        cluster.remove_pod(pod.namespace, pod.name)
+
+
+@pytest.fixture
+def kube_args(cluster: FakeCluster) -> dict[str, str]:
+    """Keyword arguments that point attach_pod / resolve_pods at the fake cluster."""
+    return {"kubeconfig": str(cluster.kubeconfig), "kubectl": KUBECTL}
