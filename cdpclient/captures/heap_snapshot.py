@@ -1,0 +1,216 @@
+"""Heap snapshots streamed from the target straight to disk, alone or as a series.
+
+The chunks V8 sends (``HeapProfiler.addHeapSnapshotChunk``) are written to the
+file from the connection's reader as they arrive, so the client holds at most
+one chunk whatever the heap size.  HeapProfiler is never disabled here:
+disabling it clears V8's object-id map, and a series relies on those ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+
+from cdpclient.captures import guard
+from cdpclient.captures._output import StreamFile, stream_file
+from cdpclient.captures._session import process_identity, utc_now
+from cdpclient.captures.result import CaptureResult, Progress, ProgressCallback
+from cdpclient.errors import CaptureError, CDPClientError, UsageError
+
+if TYPE_CHECKING:
+    from cdpclient.target import Target
+
+__all__ = ["take_heap_snapshot", "heap_snapshot_series", "series_schedule", "new_series_id",
+           "stream_snapshot", "snapshot_header_counts"]
+
+_HEAD = 16384  # the snapshot's meta and counts come in the first few KB
+_COUNTS = re.compile(r'"(node_count|edge_count|trace_function_count)":(\d+)')
+_GC_TIMEOUT = 300.0
+
+
+def new_series_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def snapshot_header_counts(head: str) -> dict[str, int]:
+    """``node_count``, ``edge_count``, ``trace_function_count`` from the first KB of a snapshot."""
+    return {key: int(value) for key, value in _COUNTS.findall(head)}
+
+
+async def stream_snapshot(target: Target, out: StreamFile, method: str, params: dict[str, Any],
+                          progress: ProgressCallback | None = None) -> dict[str, int]:
+    """Run ``method`` (takeHeapSnapshot / stopTrackingHeapObjects) with its chunks streamed into ``out``.
+
+    Returns the counts from the snapshot's header.  Raises :class:`CaptureError`
+    if a write failed or no data came.
+    """
+    conn = target.connection
+    head: list[str] = []
+    head_len = 0
+    failure: list[BaseException] = []
+
+    def on_chunk(p: dict[str, Any]) -> None:
+        nonlocal head_len
+        if failure:
+            return
+        chunk = p.get("chunk", "")
+        try:
+            out.write(chunk)
+        except CaptureError as exc:  # disk full: remember it, stop writing, fail after the command
+            failure.append(exc)
+            return
+        if head_len < _HEAD:
+            head.append(chunk[: _HEAD - head_len])
+            head_len += len(head[-1])
+        if progress:
+            progress(Progress("write", out.written))
+
+    def on_progress(p: dict[str, Any]) -> None:
+        if progress:
+            progress(Progress("heap", p.get("done", 0), p.get("total")))
+
+    off_chunk = conn.on("HeapProfiler.addHeapSnapshotChunk", on_chunk)
+    off_progress = conn.on("HeapProfiler.reportHeapSnapshotProgress", on_progress)
+    try:
+        # No timeout: V8 needs about 35 s for a 300 MB heap and far more for 4 GB; a dead
+        # target still fails the call at once (ConnectionLost).
+        await target.send(method, params, timeout=None)
+    finally:
+        off_chunk()
+        off_progress()
+    if failure:
+        raise failure[0]
+    if out.written == 0:
+        raise CaptureError(f"{method} returned without sending any snapshot data")
+    return snapshot_header_counts("".join(head))
+
+
+async def _object_id(target: Target, expression: str = "globalThis") -> int:
+    """V8's heap snapshot id of an object (0: none assigned since the ids were last cleared)."""
+    reply = await target.send("Runtime.evaluate", {"expression": expression, "objectGroup": "cdpclient-ids"},
+                              timeout=10)
+    try:
+        object_id = reply["result"]["objectId"]
+        found = await target.send("HeapProfiler.getHeapObjectId", {"objectId": object_id}, timeout=10)
+        return int(found.get("heapSnapshotObjectId") or 0)
+    finally:
+        await target.send("Runtime.releaseObjectGroup", {"objectGroup": "cdpclient-ids"}, timeout=10)
+
+
+async def _id_epoch(target: Target) -> tuple[int, bool]:
+    """Which generation of V8 object ids this session is in; and whether it changed since the last snapshot.
+
+    Any inspector session closing (ours or another client's, even ``cdpclient
+    info``) clears V8's object-id map for the whole isolate.  The id of
+    ``globalThis`` after our last snapshot is the witness: if it is gone, ids
+    were handed out anew and earlier snapshots' ids no longer match.
+    This round trip also orders us after any earlier command still streaming.
+    """
+    epoch = int(getattr(target, "_capture_id_epoch", 0))
+    witness = getattr(target, "_capture_id_witness", None)
+    if witness is None:
+        return epoch, False
+    current = await _object_id(target)
+    if current != witness:
+        epoch += 1
+        target._capture_id_epoch = epoch  # type: ignore[attr-defined]
+        return epoch, True
+    return epoch, False
+
+
+def session_label(target: Target, epoch: int) -> str:
+    """The ``session`` recorded with a snapshot: object ids compare only when it is equal."""
+    return target.session_id if epoch == 0 else f"{target.session_id}.{epoch}"
+
+
+async def take_heap_snapshot(target: Target, path: str | os.PathLike[str], *, gc: bool = False,
+                             progress: ProgressCallback | None = None, force: bool = False,
+                             compress: bool = False, series: str | None = None, series_index: int | None = None,
+                             overhead_factor: float = guard.OVERHEAD_FACTOR) -> CaptureResult:
+    """Take a heap snapshot and stream it to ``path`` (0600; complete or absent).
+
+    ``gc`` forces a full garbage collection first, so only live objects remain.
+    Before it starts, the memory guard compares the expected cost with the
+    target's memory limits and raises :class:`SnapshotRefused` when it does not
+    fit, unless ``force``.  ``progress`` receives :class:`Progress` reports
+    (``heap`` objects done/total, then ``write`` bytes).  Cancelling the task
+    abandons the file; V8 finishes its snapshot anyway (it cannot be aborted).
+
+    Raises :class:`CaptureError` (write failure, no data),
+    :class:`ConnectionLost` (target died), :class:`ProtocolError`.
+    """
+    started, t0 = utc_now(), time.monotonic()
+    pid, node_version = await process_identity(target)
+    epoch, reset = await _id_epoch(target)
+    budget = await guard.check_snapshot_budget(target, force=force, overhead_factor=overhead_factor)
+    if gc:
+        await target.send("HeapProfiler.collectGarbage", timeout=_GC_TIMEOUT)
+    with stream_file(path, compress=compress) as out:
+        counts = await stream_snapshot(target, out, "HeapProfiler.takeHeapSnapshot",
+                                       {"reportProgress": progress is not None}, progress)
+        size = out.commit()
+    duration = time.monotonic() - t0
+    meta: dict[str, Any] = {**counts, "bytes": out.written, "compressed": compress,
+                            "memory_before": budget.to_dict(), "id_epoch": epoch, "ids_reset_before": reset}
+    try:
+        target._capture_id_witness = await _object_id(target)  # type: ignore[attr-defined]
+        rss_after = int(await target.evaluate("process.memoryUsage().rss", timeout=10))
+        guard.note_snapshot(target, budget.rss, rss_after)
+        meta["rss_after"] = rss_after
+    except CDPClientError:
+        pass  # the file is complete; these facts only refine later estimates
+    return CaptureResult(
+        kind="heapsnapshot", path=Path(path), size=size, duration_s=duration, started=started,
+        session=session_label(target, epoch), pid=pid, node_version=node_version, series=series,
+        series_index=series_index, options={"gc": gc, "force": force}, meta=meta)
+
+
+async def series_schedule(count: int, every: float, *, progress: ProgressCallback | None = None,
+                          sleep: Callable[[float], Any] = asyncio.sleep) -> AsyncIterator[int]:
+    """Yield 0..count-1, starting each ``every`` seconds after the previous start.
+
+    A capture that takes longer than ``every`` is followed by the next at once.
+    """
+    if count < 1:
+        raise UsageError(f"--count must be at least 1, not {count}")
+    if count > 1 and every <= 0:
+        raise UsageError("a series of snapshots needs --every (e.g. --every 2m)")
+    next_start = time.monotonic()
+    for index in range(count):
+        delay = next_start - time.monotonic()
+        while delay > 0:
+            if progress:
+                progress(Progress("series", every - delay, every))
+            await sleep(min(delay, 1.0))
+            delay = next_start - time.monotonic()
+        next_start = time.monotonic() + every
+        yield index
+
+
+async def heap_snapshot_series(target: Target, paths: str | Callable[[int], str | os.PathLike[str]], *,
+                               count: int, every: float, gc: bool = False, force: bool = False,
+                               compress: bool = False, progress: ProgressCallback | None = None,
+                               on_capture: Callable[[CaptureResult], Any] | None = None) -> list[CaptureResult]:
+    """Take ``count`` snapshots ``every`` seconds apart in this one session.
+
+    ``paths`` is a format string with ``{index}`` (``"snap-{index}.heapsnapshot"``)
+    or a function of the index.  Each result carries the same ``series`` id and
+    its ``series_index``; the guard runs before each snapshot.  ``on_capture``
+    is called after each one.  A failure stops the series and raises; the
+    snapshots already written stay.
+    """
+    series = new_series_id()
+    results: list[CaptureResult] = []
+    async for index in series_schedule(count, every, progress=progress):
+        path = paths(index) if callable(paths) else paths.format(index=index)
+        result = await take_heap_snapshot(target, path, gc=gc, force=force, compress=compress, progress=progress,
+                                          series=series, series_index=index)
+        results.append(result)
+        if on_capture:
+            on_capture(result)
+    return results
