@@ -1,9 +1,84 @@
-"""Commands: (not yet written)."""
+"""Commands: flame (a flame graph of a CPU profile or sampling heap profile, as SVG)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from cli.common import StoreOption, note, print_json
+
+FLAME_KINDS = ("cpuprofile", "heapprofile", "heaptimeline")
+
+
+def resolve_capture(ref: str, store: str | None) -> tuple[Any, Path]:
+    """``(record, readable path)`` for a capture id / prefix / file path.
+
+    Goes through the store (``Store.open(store).resolve(ref)`` + ``materialize``); a plain
+    file that the store does not take (a ``node --cpu-prof`` output, say) is read as it is.
+    """
+    from cdpclient.errors import StoreError
+
+    path = Path(ref)
+    try:
+        from cdpclient.store import Store
+    except ImportError:
+        Store = None  # type: ignore[assignment,misc]
+    if Store is None:
+        if path.is_file():
+            return None, path
+        from cdpclient.errors import CaptureNotFound
+
+        raise CaptureNotFound(f"no capture file {ref} (and no store to look ids up in)")
+    try:
+        st = Store.open(store)
+        record = st.resolve(ref)
+        return record, Path(st.materialize(record))
+    except StoreError:
+        if path.is_file():
+            return None, path
+        raise
+
+
+def flame(
+    capture: str = typer.Argument(..., metavar="ID", help="Capture id, unique id prefix, or a profile file."),
+    output: Path = typer.Option(..., "--output", "-o", help="SVG file to write."),
+    title: str | None = typer.Option(None, "--title", help="Title drawn above the graph."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    store: str | None = StoreOption,
+) -> None:
+    """Draw a flame graph (self-contained SVG, hover a frame for details) of a CPU profile
+    or a sampling heap profile (an allocation timeline draws its allocation stacks).
+
+    Example:
+
+      cdpclient flame 01J8 -o cpu.svg
+
+      cdpclient flame ./CPU.20240101.cpuprofile -o cpu.svg --title "checkout p99"
+    """
+    from cdpclient.errors import AnalysisError
+    from cdpclient.profiles.analysis import load_profile
+    from cdpclient.profiles.export import write_atomic
+    from cdpclient.profiles.flame import flame_svg
+
+    record, path = resolve_capture(capture, store)
+    kind = getattr(record, "kind", None)
+    if kind is not None and kind not in FLAME_KINDS:
+        raise AnalysisError(f"{capture} is a {kind} capture; flame graphs are drawn from CPU profiles and "
+                            "sampling heap profiles (use 'cdpclient top' for heap snapshots)")
+    profile = load_profile(path, kind, progress=note)
+    name = str(getattr(record, "id", None) or path.name)
+    what = {"cpuprofile": "CPU profile", "heapprofile": "sampling heap profile",
+            "heaptimeline": "allocation timeline"}[profile.kind]
+    svg = flame_svg(profile, title=title or f"{what} {name}")
+    write_atomic(output, svg.encode())
+    if as_json:
+        print_json({"capture": name, "kind": profile.kind, "output": str(output), "bytes": len(svg.encode())})
+    else:
+        note(f"wrote {output} ({len(svg.encode()) // 1024} KB): open it in a browser")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("flame")(flame)

@@ -1,0 +1,54 @@
+"""Reading profile files with one clear error for anything malformed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cdpclient.errors import InvalidCaptureFile
+
+KIND_NAMES = {
+    "cpuprofile": "CPU profile",
+    "heapprofile": "sampling heap profile",
+    "heaptimeline": "allocation timeline",
+}
+
+
+def invalid(path: Path, kind: str, why: str) -> InvalidCaptureFile:
+    return InvalidCaptureFile(f"{path}: not a valid {KIND_NAMES.get(kind, kind)}: {why}", path=str(path), kind=kind)
+
+
+def read_json(path: Path, kind: str) -> Any:
+    """The parsed JSON of a profile file; InvalidCaptureFile if missing, empty, truncated or not JSON."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise InvalidCaptureFile(f"{path}: no such file", path=str(path), kind=kind) from exc
+    except OSError as exc:
+        raise InvalidCaptureFile(f"{path}: cannot read: {exc.strerror or exc}", path=str(path), kind=kind) from exc
+    if not data.strip():
+        raise invalid(path, kind, "the file is empty")
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+        hint = " (truncated?)" if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(data.rstrip()) - 1 else ""
+        raise invalid(path, kind, f"broken JSON{where}{hint}") from exc
+
+
+def sniff_kind(path: Path) -> str | None:
+    """Guess a profile's kind from its first bytes: cpuprofile, heapprofile, heaptimeline or None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    text = head.lstrip().decode("utf-8", "replace")
+    if text.startswith('{"snapshot"'):
+        return "heaptimeline"
+    if '"head"' in text and '"callFrame"' in text:
+        return "heapprofile"
+    if '"nodes"' in text and '"callFrame"' in text:
+        return "cpuprofile"
+    return None

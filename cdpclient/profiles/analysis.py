@@ -1,0 +1,237 @@
+"""``top`` and ``diff`` tables for CPU profiles, sampling heap profiles and allocation timelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Hashable, Union
+
+from cdpclient.errors import AnalysisError, UsageError
+from cdpclient.profiles._read import KIND_NAMES, sniff_kind
+from cdpclient.profiles.cpuprofile import CpuProfile, load_cpu_profile
+from cdpclient.profiles.frames import ROOT, Frame, file_of, package_of
+from cdpclient.profiles.heapprofile import HeapProfile, load_heap_profile
+from cdpclient.profiles.timeline import Timeline, load_timeline
+
+Profile = Union[CpuProfile, HeapProfile, Timeline]
+
+GROUPINGS = ("function", "file", "package")
+_ALIASES = {"site": "function", "func": "function", "fn": "function", "pkg": "package", "url": "file"}
+# The value each kind is ranked by in top and diff.
+RANK_METRIC = {"cpuprofile": "time", "heapprofile": "bytes", "heaptimeline": "alloc_bytes"}
+
+
+def load_profile(path: Path, kind: str | None = None, *, events_path: Path | None = None,
+                 progress: Callable[[str], None] | None = None) -> Profile:
+    """Read a profile of ``kind`` (cpuprofile, heapprofile, heaptimeline; guessed from the
+    file name or contents when None). Raises InvalidCaptureFile / AnalysisError."""
+    path = Path(path)
+    if kind is None:
+        suffix = path.suffix.lstrip(".")
+        kind = suffix if suffix in RANK_METRIC else sniff_kind(path)
+    if kind == "cpuprofile":
+        return load_cpu_profile(path)
+    if kind == "heapprofile":
+        return load_heap_profile(path)
+    if kind == "heaptimeline":
+        return load_timeline(path, events_path=events_path, progress=progress)
+    what = f"a {kind} capture" if kind else "not a profile this tool recognises"
+    raise AnalysisError(f"{path}: {what}; expected a CPU profile, sampling heap profile or allocation timeline",
+                        path=str(path), kind=kind)
+
+
+def normalize_by(by: str | None, kind: str) -> str:
+    """The grouping for ``--by``: function (default), file or package; UsageError otherwise."""
+    if by is None:
+        return "function"
+    value = _ALIASES.get(by.lower(), by.lower())
+    if value not in GROUPINGS:
+        raise UsageError(f"--by {by}: a {KIND_NAMES.get(kind, kind)} groups by function, file or package")
+    return value
+
+
+def _grouping(by: str) -> Callable[[Frame], Hashable]:
+    if by == "package":
+        return package_of
+    if by == "file":
+        return file_of
+    return lambda f: f
+
+
+@dataclass
+class Row:
+    """One function, file or package: ``self`` and ``total`` values per metric name."""
+
+    key: str
+    self: dict[str, float]
+    total: dict[str, float]
+    name: str | None = None
+    location: str | None = None
+    package: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": self.key}
+        if self.name is not None:
+            out.update(name=self.name, location=self.location, package=self.package)
+        out.update(self=self.self, total=self.total)
+        return out
+
+
+@dataclass
+class TopResult:
+    """The ``top`` table: ``rows`` ranked by self value of ``rank`` (the first ``limit``),
+    ``totals`` per metric for percentages, ``header`` facts about the capture."""
+
+    kind: str
+    by: str
+    rank: str
+    metrics: list[dict[str, str]]
+    totals: dict[str, float]
+    header: dict[str, Any]
+    rows: list[Row]
+    omitted: int = 0
+    growth: list[dict[str, float]] = field(default_factory=list)
+    heap_over_time: list[dict[str, float]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "by": self.by, "rank": self.rank, "metrics": self.metrics,
+                "header": self.header, "totals": self.totals, "rows": [r.to_dict() for r in self.rows],
+                "omitted": self.omitted, "live_by_interval": self.growth,
+                "heap_over_time": self.heap_over_time, "notes": self.notes}
+
+
+def _rows(profile: Profile, by: str) -> list[Row]:
+    tree = profile.tree
+    keys, self_v, total_v = tree.group(_grouping(by))
+    names = [m.name for m in tree.metrics]
+    rows = []
+    for k, s, t in zip(keys, self_v.tolist(), total_v.tolist()):
+        if isinstance(k, Frame):
+            if k.name == ROOT and not k.url:
+                continue  # the root holds the whole profile; it is the 100% line, not a row
+            row = Row(key=k.display, name=k.label, location=k.location, package=package_of(k),
+                      self=dict(zip(names, s)), total=dict(zip(names, t)))
+        else:
+            if k == ROOT:
+                continue
+            row = Row(key=str(k), self=dict(zip(names, s)), total=dict(zip(names, t)))
+        rows.append(row)
+    return rows
+
+
+def header_of(profile: Profile) -> dict[str, Any]:
+    """Facts that head the table: sample count, interval, duration..."""
+    if isinstance(profile, CpuProfile):
+        return {"samples": profile.sample_count, "interval_us": round(profile.interval_us, 1),
+                "duration_ms": round(profile.duration_us / 1000, 3)}
+    if isinstance(profile, HeapProfile):
+        head: dict[str, Any] = {"samples": profile.sample_count}
+        if profile.unattributed_samples:
+            head["unattributed_samples"] = profile.unattributed_samples
+        return head
+    return {"heap_nodes": profile.node_count, "duration_s": round(profile.duration_s, 3),
+            "allocation_stacks": len(profile.tree)}
+
+
+def top(profile: Profile, by: str | None = None, limit: int | None = 30) -> TopResult:
+    """Rank functions (or files, or packages) by self value: CPU time, sampled bytes or
+    bytes allocated. Totals count a recursive frame once per sample."""
+    by = normalize_by(by, profile.kind)
+    rank = RANK_METRIC[profile.kind]
+    rows = _rows(profile, by)
+    rows.sort(key=lambda r: (-r.self[rank], -r.total[rank], r.key))
+    names = [m.name for m in profile.tree.metrics]
+    totals = dict(zip(names, profile.tree.totals().tolist()))
+    omitted = max(0, len(rows) - limit) if limit else 0
+    result = TopResult(kind=profile.kind, by=by, rank=rank,
+                       metrics=[{"name": m.name, "unit": m.unit} for m in profile.tree.metrics],
+                       totals=totals, header=header_of(profile), rows=rows[:limit] if limit else rows,
+                       omitted=omitted)
+    if isinstance(profile, Timeline):
+        result.growth = [vars(p) for p in profile.live_by_interval]
+        result.heap_over_time = [vars(p) for p in profile.heap_over_time]
+        result.notes = list(profile.notes)
+    return result
+
+
+@dataclass
+class DiffRow:
+    """A function/file/package in two profiles: self value of the ranked metric in A and B,
+    its share of each profile's total (%), and the changes."""
+
+    key: str
+    a: float
+    b: float
+    share_a: float
+    share_b: float
+    status: str  # "new", "gone" or ""
+
+    @property
+    def delta(self) -> float:
+        return self.b - self.a
+
+    @property
+    def delta_share(self) -> float:
+        return self.share_b - self.share_a
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "a": self.a, "b": self.b, "delta": self.delta, "share_a": self.share_a,
+                "share_b": self.share_b, "delta_share": self.delta_share, "status": self.status}
+
+
+@dataclass
+class DiffResult:
+    """``diff A B``: rows sorted by growth (``order``: ``share`` for CPU time, whose
+    profiles differ in length; ``value`` for bytes)."""
+
+    kind: str
+    by: str
+    metric: str
+    unit: str
+    order: str
+    header_a: dict[str, Any]
+    header_b: dict[str, Any]
+    total_a: float
+    total_b: float
+    rows: list[DiffRow]
+    omitted: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "by": self.by, "metric": self.metric, "unit": self.unit, "order": self.order,
+                "a": {**self.header_a, "total": self.total_a}, "b": {**self.header_b, "total": self.total_b},
+                "rows": [r.to_dict() for r in self.rows], "omitted": self.omitted}
+
+
+def diff(a: Profile, b: Profile, by: str | None = None, limit: int | None = 30) -> DiffResult:
+    """Compare two profiles of one kind, per function / file / package, biggest growth first.
+
+    CPU profiles compare each row's share of its profile's time (percentage points);
+    heap profiles and timelines compare bytes.
+    """
+    if a.kind != b.kind:
+        raise AnalysisError(f"cannot diff a {KIND_NAMES[a.kind]} with a {KIND_NAMES[b.kind]}")
+    by = normalize_by(by, a.kind)
+    metric = RANK_METRIC[a.kind]
+    unit = a.tree.metrics[a.tree.metric_index(metric)].unit
+    total_a = float(a.tree.totals()[a.tree.metric_index(metric)])
+    total_b = float(b.tree.totals()[b.tree.metric_index(metric)])
+    in_a = {r.key: r.self[metric] for r in _rows(a, by)}
+    in_b = {r.key: r.self[metric] for r in _rows(b, by)}
+    rows = []
+    for key in in_a.keys() | in_b.keys():
+        va, vb = in_a.get(key, 0.0), in_b.get(key, 0.0)
+        if va == 0 and vb == 0:
+            continue
+        status = "new" if va == 0 else "gone" if vb == 0 else ""
+        rows.append(DiffRow(key=key, a=va, b=vb, share_a=100 * va / total_a if total_a else 0.0,
+                            share_b=100 * vb / total_b if total_b else 0.0, status=status))
+    order = "share" if a.kind == "cpuprofile" else "value"
+    if order == "share":
+        rows.sort(key=lambda r: (-r.delta_share, -r.delta, r.key))
+    else:
+        rows.sort(key=lambda r: (-r.delta, -r.delta_share, r.key))
+    omitted = max(0, len(rows) - limit) if limit else 0
+    return DiffResult(kind=a.kind, by=by, metric=metric, unit=unit, order=order, header_a=header_of(a),
+                      header_b=header_of(b), total_a=total_a, total_b=total_b,
+                      rows=rows[:limit] if limit else rows, omitted=omitted)

@@ -1,0 +1,172 @@
+"""Rendering of ``top`` and ``diff`` for CPU profiles, sampling heap profiles and allocation timelines.
+
+``cli/analyze.py`` resolves the capture and calls :func:`top` / :func:`diff`; this module
+reads the file through :mod:`cdpclient.profiles` and prints the table (or ``--json``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cli.common import human_bytes, note, print_json, table
+
+
+def _kind(record: Any) -> str | None:
+    return getattr(record, "kind", None) if record is not None else None
+
+
+def events_path_for(record: Any, path: Path) -> Path | None:
+    """The ``.events.json`` side file a timeline capture may have kept, if there is one."""
+    candidates = [Path(str(path) + ".events.json"), Path(path).with_suffix(".events.json")]
+    if record is not None and getattr(record, "path", None):
+        rp = Path(record.path)
+        candidates += [Path(str(rp) + ".events.json"), rp.with_suffix(".events.json")]
+        for name in ("events_path", "side_events"):
+            value = (getattr(record, "meta", None) or {}).get(name)
+            if value:
+                candidates.insert(0, rp.parent / value)
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
+
+
+def _load(record: Any, path: Path) -> Any:
+    from cdpclient.profiles.analysis import load_profile
+
+    path = Path(path)
+    kind = _kind(record)
+    events = events_path_for(record, path) if kind in (None, "heaptimeline") else None
+    return load_profile(path, kind, events_path=events, progress=note)
+
+
+def _name(record: Any, path: Path) -> str:
+    return str(getattr(record, "id", None) or path)
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:.1f}"
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def _count(n: float) -> str:
+    return f"{n:,.0f}"
+
+
+def top(record: Any, path: Path, by: str | None, limit: int | None, as_json: bool) -> None:
+    """Print the ``top`` table of a cpuprofile / heapprofile / heaptimeline capture."""
+    from cdpclient.profiles.analysis import top as top_of
+
+    profile = _load(record, path)
+    result = top_of(profile, by, limit)
+    if as_json:
+        print_json({"capture": _name(record, path), **result.to_dict()})
+        return
+    typer.echo(_render_top(result, _name(record, path)))
+
+
+def _label_cols(result: Any, row: Any) -> list[str]:
+    if result.by == "function":
+        return [row.name, row.location or ""]
+    return [row.key]
+
+
+def _label_heads(by: str, kind: str) -> list[str]:
+    if by == "function":
+        return ["site" if kind == "heapprofile" else "function", "location"]
+    return [by]
+
+
+def _render_top(result: Any, name: str) -> str:
+    h, t, rows = result.header, result.totals, result.rows
+    lines: list[str] = []
+    labels = _label_heads(result.by, result.kind)
+    if result.kind == "cpuprofile":
+        lines.append(f"CPU profile {name}: {h['samples']:,} samples, interval {h['interval_us']:.0f} us, "
+                     f"duration {h['duration_ms']:.1f} ms (sampled time {_ms(t['time'])} ms)")
+        body = [[_ms(r.self["time"]), _pct(r.self["time"], t["time"]), _ms(r.total["time"]),
+                 _pct(r.total["time"], t["time"]), *_label_cols(result, r)] for r in rows]
+        lines.append(table(body, ["self ms", "self %", "total ms", "total %", *labels],
+                           align="rrrr" + "l" * len(labels)))
+        _more(lines, result)
+    elif result.kind == "heapprofile":
+        extra = f", {h['unattributed_samples']} without a stack" if h.get("unattributed_samples") else ""
+        lines.append(f"Sampling heap profile {name}: {h['samples']:,} samples{extra}, "
+                     f"{human_bytes(t['bytes'])} in sampled objects (~{_count(t['objects'])} objects)")
+        body = [[human_bytes(r.self["bytes"]), _pct(r.self["bytes"], t["bytes"]), _count(r.self["objects"]),
+                 human_bytes(r.total["bytes"]), _pct(r.total["bytes"], t["bytes"]), *_label_cols(result, r)]
+                for r in rows]
+        lines.append(table(body, ["self size", "self %", "~count", "total size", "total %", *labels],
+                           align="rrrrr" + "l" * len(labels)))
+        _more(lines, result)
+    else:
+        lines.append(f"Allocation timeline {name}: {h['duration_s']:.1f} s recorded, "
+                     f"{human_bytes(t['alloc_bytes'])} in {_count(t['alloc_count'])} allocations, "
+                     f"{human_bytes(t['live_bytes'])} of them alive at the end")
+        body = [[human_bytes(r.self["alloc_bytes"]), _pct(r.self["alloc_bytes"], t["alloc_bytes"]),
+                 _count(r.self["alloc_count"]), human_bytes(r.self["live_bytes"]), _count(r.self["live_count"]),
+                 human_bytes(r.total["alloc_bytes"]), *_label_cols(result, r)] for r in rows]
+        lines.append(table(body, ["allocated", "%", "count", "alive at end", "alive count", "total allocated",
+                                  *labels], align="rrrrrr" + "l" * len(labels)))
+        _more(lines, result)
+        if result.growth:
+            lines.append("")
+            lines.append("Still alive at the end, by when it was allocated:")
+            lines.append(table([[f"{g['t_s']:.2f}", human_bytes(g["bytes"]), _count(g["count"])]
+                                for g in result.growth], ["until s", "alive", "objects"], align="rrr"))
+        if result.heap_over_time:
+            lines.append("")
+            lines.append("Tracked heap over time (heapStatsUpdate):")
+            lines.append(table([[f"{g['t_s']:.2f}", human_bytes(g["bytes"]), _count(g["count"])]
+                                for g in _thin(result.heap_over_time, 20)], ["at s", "heap", "objects"],
+                               align="rrr"))
+    return "\n".join(lines)
+
+
+def _more(lines: list[str], result: Any) -> None:
+    if result.omitted:
+        lines.append(f"... {result.omitted} more (--limit)")
+
+
+def _thin(points: list[dict[str, float]], n: int) -> list[dict[str, float]]:
+    if len(points) <= n:
+        return points
+    step = (len(points) - 1) / (n - 1)
+    return [points[round(i * step)] for i in range(n)]
+
+
+def diff(rec_a: Any, path_a: Path, rec_b: Any, path_b: Path, by: str | None, limit: int | None,
+         as_json: bool) -> None:
+    """Print ``diff A B`` for two captures of one profile kind: biggest growth first."""
+    from cdpclient.profiles.analysis import diff as diff_of
+
+    a, b = _load(rec_a, path_a), _load(rec_b, path_b)
+    result = diff_of(a, b, by, limit)
+    if as_json:
+        print_json({"a_capture": _name(rec_a, path_a), "b_capture": _name(rec_b, path_b), **result.to_dict()})
+        return
+    typer.echo(_render_diff(result, _name(rec_a, path_a), _name(rec_b, path_b)))
+
+
+def _render_diff(result: Any, name_a: str, name_b: str) -> str:
+    fmt = (lambda v: _ms(v)) if result.unit == "us" else human_bytes
+    unit = "ms" if result.unit == "us" else "size"
+    what = {"cpuprofile": "self time", "heapprofile": "sampled bytes", "heaptimeline": "bytes allocated"}[result.kind]
+    lines = [f"{what} by {result.by}: A={name_a} ({fmt(result.total_a)}{' ms' if unit == 'ms' else ''}) "
+             f"B={name_b} ({fmt(result.total_b)}{' ms' if unit == 'ms' else ''}), biggest growth first"]
+    body = []
+    for r in result.rows:
+        sign = "+" if r.delta >= 0 else "-"
+        change = f"{sign}{fmt(abs(r.delta))}"
+        body.append([f"{r.delta_share:+.1f}", f"{r.share_a:.1f}%", f"{r.share_b:.1f}%", fmt(r.a), fmt(r.b), change,
+                     r.status, r.key])
+    lines.append(table(body, ["share pp", "A %", "B %", f"A {unit}", f"B {unit}", "change", "", result.by],
+                       align="rrrrrrll"))
+    _more(lines, result)
+    return "\n".join(lines)
