@@ -20,6 +20,7 @@ log = logging.getLogger("cdpclient.kube")
 
 SIGUSR1_TIMEOUT = 8.0      # how long an inspector may take to open after SIGUSR1
 ANSWER_TIMEOUT = 15.0      # how long the inspector may take to answer through the forward
+DISTROLESS_PROBE = 2.0     # how long to look for an inspector in a container we cannot look into
 
 # `require` is reachable only with includeCommandLineAPI.  inspector.close() drops every session at
 # once (ours too, so no reply comes back); process._debugEnd() is the same on Nodes without it.
@@ -64,11 +65,17 @@ async def attach_pod(pod: str, *, namespace: str | None = None, context: str | N
     ctx_name = await kc.current_context()
     attach = _Attachment(kc, info, cname, emit)
 
-    port, opened = await attach.open_inspector(pid, inspect_port, sigusr1_timeout)
+    port, must_signal = await attach.plan(pid, inspect_port)
+    # The forward starts before any signal: kubectl opens its stream to the API server at once, so an
+    # RBAC refusal of port-forward shows up here, before this run has opened anything in the pod.
     forward = PortForward(kc, info.name, port)
+    opened = False
     target = None
     try:
         local = await forward.start()
+        if must_signal:
+            opened = True  # from here on, a failure still closes what SIGUSR1 may have opened
+            await attach.send_sigusr1(sigusr1_timeout)
         await attach.wait_answering(forward, local)
         async with cdpclient.connect(f"127.0.0.1:{local}", **connect_kwargs) as target:
             target.identity.update({
@@ -80,15 +87,14 @@ async def attach_pod(pod: str, *, namespace: str | None = None, context: str | N
                 yield target
             finally:
                 if opened and not keep_inspector:
-                    await attach.close_inspector(target, forward, local)
+                    await attach.close_inspector(target, forward)
                 elif opened:
                     emit(f"leaving the inspector of pid {attach.pid} in pod {info.name} open on port {port} "
                          f"(--keep-inspector): anyone who can reach it can run code in the process")
     except BaseException:
         if opened and not keep_inspector and target is None:
-            # We opened it but never connected: close it through a fresh session if the forward still works.
-            with contextlib.suppress(Exception):
-                await attach.close_inspector(None, forward, forward.local_port)
+            # Opened but never connected: close it through a fresh session.
+            await attach.close_inspector(None, forward)
         raise
     finally:
         await forward.stop()
@@ -104,6 +110,7 @@ class _Attachment:
         self.emit = emit
         self.proc: procscan.Proc | None = None
         self.port = 0
+        self.distroless: KubeError | None = None
 
     @property
     def pid(self) -> int | str:
@@ -120,17 +127,16 @@ class _Attachment:
     async def listening_ports(self) -> set[int]:
         return procscan.parse_listening(await self.exec(procscan.LISTEN_SCRIPT))
 
-    async def open_inspector(self, pid: int | None, inspect_port: int, sigusr1_timeout: float) -> tuple[int, bool]:
-        """Find the process and make sure its inspector listens; returns (port in the pod, opened by us)."""
+    async def plan(self, pid: int | None, inspect_port: int) -> tuple[int, bool]:
+        """Find the process and its inspector port; returns (port in the pod, whether SIGUSR1 is needed)."""
         try:
             scan = procscan.parse_scan(await self.exec(procscan.SCAN_SCRIPT))
         except KubeError as exc:
             if "no shell or kill" not in exc.message:
                 raise
             # Distroless: nothing to scan or signal with.  An inspector opened another way (--inspect,
-            # a debug container) can still be used; otherwise say what to do.
-            self.emit(f"container {self.container} of pod {self.pod.name} has no shell: "
-                      f"trying an inspector already listening on port {inspect_port}")
+            # a debug container) can still be used; wait_answering says what to do otherwise.
+            self.distroless = exc
             self.port = inspect_port
             return inspect_port, False
         proc = procscan.pick_node_process(scan, pid, pod=self.pod.name, container=self.container,
@@ -145,26 +151,30 @@ class _Attachment:
             self.emit(f"inspector of pid {proc.pid} in pod {self.pod.name} already listening on port {port}")
             self.port = port
             return port, False
-        # SIGUSR1 opens the inspector on the port of --inspect-port / --inspect, else Node's 9229.
-        signal_port = flags.port or procscan.NODE_DEFAULT_INSPECT_PORT
-        self.emit(f"sending SIGUSR1 to pid {proc.pid} in pod {self.pod.name} to open its inspector "
-                  f"on port {signal_port}" + ("" if signal_port == port else f" (not {port}: Node's default)"))
-        await self.exec(f"kill -USR1 {proc.pid}")
-        deadline = time.monotonic() + sigusr1_timeout
-        while signal_port not in await self.listening_ports():
+        # SIGUSR1 opens the inspector on the port of --inspect-port / --inspect, else on Node's 9229.
+        self.port = flags.port or procscan.NODE_DEFAULT_INSPECT_PORT
+        return self.port, True
+
+    async def send_sigusr1(self, timeout: float) -> None:
+        """Signal the process and wait until its inspector listens."""
+        assert self.proc is not None
+        pid = self.proc.pid
+        self.emit(f"inspector of pid {pid} in pod {self.pod.name} is closed: sending SIGUSR1 to open it on "
+                  f"port {self.port} (it is closed again afterwards)")
+        await self.exec(f"kill -USR1 {pid}")
+        deadline = time.monotonic() + timeout
+        while self.port not in await self.listening_ports():
             if time.monotonic() > deadline:
                 raise KubeError(
-                    f"pid {proc.pid} in pod {self.pod.name} did not open its inspector within "
-                    f"{sigusr1_timeout:.0f} s of SIGUSR1 (started with --disable-sigusr1, or it handles SIGUSR1 "
-                    f"itself)", hint="restart it with NODE_OPTIONS=--inspect=127.0.0.1:9229, then run again",
-                    pod=self.pod.name)
+                    f"pid {pid} in pod {self.pod.name} did not open its inspector within {timeout:.0f} s of "
+                    f"SIGUSR1 (it runs with --disable-sigusr1, or handles SIGUSR1 itself)",
+                    hint="restart it with NODE_OPTIONS=--inspect=127.0.0.1:9229, then run again", pod=self.pod.name)
             await asyncio.sleep(0.2)
-        self.port = signal_port
-        return signal_port, True
 
     async def wait_answering(self, forward: PortForward, local: int) -> None:
         """Wait until the inspector answers /json/version through the forward."""
-        deadline = time.monotonic() + ANSWER_TIMEOUT
+        # Without a shell nothing was checked in the pod: a short probe, then the distroless advice.
+        deadline = time.monotonic() + (DISTROLESS_PROBE if self.distroless else ANSWER_TIMEOUT)
         url = f"http://127.0.0.1:{local}/json/version"
         async with aiohttp.ClientSession() as session:
             while True:
@@ -175,10 +185,14 @@ class _Attachment:
                 except (aiohttp.ClientError, asyncio.TimeoutError):
                     pass
                 if not forward.alive:
+                    if self.distroless:  # kubectl ends a forward whose pod port refused a connection
+                        raise self.distroless
                     raise KubeError(f"kubectl port-forward to pod {self.pod.name} exited: "
                                     f"{' '.join(forward.stderr.split()) or 'no message'}",
                                     hint="run kubectl port-forward yourself to see why", pod=self.pod.name)
                 if time.monotonic() > deadline:
+                    if self.distroless:
+                        raise self.distroless
                     raise KubeError(
                         f"no inspector answers on port {self.port} in pod {self.pod.name}"
                         + (f" ({' '.join(forward.stderr.split())[-200:]})" if forward.stderr else ""),
@@ -186,8 +200,8 @@ class _Attachment:
                              "--inspect-port", pod=self.pod.name)
                 await asyncio.sleep(0.1)
 
-    async def close_inspector(self, target: Any, forward: PortForward, local: int) -> None:
-        """Close the inspector this run opened; report through ``emit`` if that is not certain."""
+    async def close_inspector(self, target: Any, forward: PortForward) -> None:
+        """Close the inspector this run opened; report through ``emit`` when that is not certain."""
         import cdpclient
 
         async def via(t: Any) -> None:
@@ -197,20 +211,26 @@ class _Attachment:
             except ConnectionLost:
                 pass  # expected: closing the inspector ends our own session too
 
+        fresh_forward: PortForward | None = None
         try:
             if target is not None and not target.connection.closed:
                 await via(target)
-            elif forward.alive:
+            else:
+                if not forward.alive:  # the forward died (mid-capture?): a new one, just to close
+                    fresh_forward = PortForward(self.kc, self.pod.name, self.port)
+                    await fresh_forward.start()
+                local = (fresh_forward or forward).local_port
                 async with cdpclient.connect(f"127.0.0.1:{local}", timeout=5) as fresh:
                     await via(fresh)
-            else:
-                raise KubeError("the port-forward is gone")
             still = self.port in await self.listening_ports()
         except (CDPClientError, OSError) as exc:
             self.emit(f"warning: could not close the inspector of pid {self.pid} in pod {self.pod.name} "
-                      f"({exc}); it is still open on port {self.port}: close it with "
-                      f"kubectl exec {self.pod.name} -- ... or restart the pod")
+                      f"({exc}); it is still open on port {self.port}: restart the pod, or attach again "
+                      f"and let cdpclient close it")
             return
+        finally:
+            if fresh_forward is not None:
+                await fresh_forward.stop()
         if still:
             self.emit(f"warning: the inspector of pid {self.pid} in pod {self.pod.name} still listens on port "
                       f"{self.port} after closing it")

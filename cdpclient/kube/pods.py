@@ -70,7 +70,8 @@ async def get_pod(kubectl: Kubectl, name: str) -> PodInfo:
     """The pod named ``name`` in the kubectl's namespace; KubeError when missing or unreachable."""
     res = await kubectl.run("get", "pod", name, "-o", "json")
     if res.code != 0:
-        raise explain(res.stderr, verb="get", pod=name, namespace=kubectl.namespace)
+        namespace = kubectl.namespace or await context_namespace(kubectl)
+        raise explain(res.stderr, verb="get", pod=name, namespace=namespace)
     return PodInfo.from_json(json.loads(res.stdout))
 
 
@@ -81,3 +82,9 @@ async def list_pods(kubectl: Kubectl, selector: str) -> list[PodInfo]:
         raise explain(res.stderr, verb="get", pod=f"-l {selector}", namespace=kubectl.namespace)
     items = json.loads(res.stdout).get("items", [])
     return sorted((PodInfo.from_json(i) for i in items), key=lambda p: p.name)
+
+
+async def context_namespace(kubectl: Kubectl) -> str:
+    """The namespace kubectl uses when none is given: the context's, else "default"."""
+    res = await kubectl.run("config", "view", "--minify", "-o", "jsonpath={..namespace}", timeout=10)
+    return (res.stdout.decode().strip() if res.code == 0 else "") or "default"

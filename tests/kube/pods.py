@@ -77,11 +77,11 @@ class FakePod:
     def start(self, timeout: float = 15.0) -> None:
         if self.phase != "Running":
             return
-        inner = self.command or " ".join([NODE, *self.node_args, str(APPS / self.script)])
-        # `exec` makes the app itself PID 1 when it is a single command.
+        # `exec` makes the app itself PID 1; a custom command runs under sh as PID 1.
+        inner = self.command or "exec " + " ".join([NODE, *self.node_args, str(APPS / self.script)])
         self.proc = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount-proc", "--net", "sh", "-c",
-             f"ip link set lo up 2>/dev/null || true; exec {inner}"],
+             f"ip link set lo up 2>/dev/null || true; {inner}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         self.output: list[str] = []
         self._pump_thread = threading.Thread(target=self._pump, daemon=True)
