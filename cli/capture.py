@@ -1,9 +1,440 @@
-"""Commands: (not yet written)."""
+"""Commands: ``snapshot``, ``cpu``, ``sample``, ``timeline``, ``report``.
+
+Each command's work on one target is an ``async def _<command>(target, opts)``
+taking a connected :class:`cdpclient.Target` and the command's options
+dataclass, and returning the saved records; the typer function only parses
+options and connects (``_on_target``).  A fleet run calls the same function
+once per pod.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
+
 import typer
+
+from cli import common
+from cli.common import StoreOption, TargetSpec, target_command
+
+T = TypeVar("T")
+
+_SUFFIX = {"heapsnapshot": ".heapsnapshot", "heaptimeline": ".heaptimeline", "cpuprofile": ".cpuprofile",
+           "heapprofile": ".heapprofile", "report": ".json"}
+
+_OUT_HELP = "Write the capture to FILE instead of the store (no store entry)."
+_LABEL_HELP = "Label the capture: key=value (repeatable)."
+_COMPRESS_HELP = "Store the file zstd-compressed."
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    app.command("snapshot", epilog="Examples:\n\n  cdpclient snapshot 127.0.0.1:9229 --gc --label incident=4711\n\n"
+                "  cdpclient snapshot 127.0.0.1:9229 --count 3 --every 2m --gc\n\n"
+                "  cdpclient snapshot 127.0.0.1:9229 --out before.heapsnapshot --json")(snapshot)
+    app.command("cpu", epilog="Example: cdpclient cpu 127.0.0.1:9229 --duration 30s --interval 1ms")(cpu)
+    app.command("sample", epilog="Example: cdpclient sample 127.0.0.1:9229 --duration 1m --include-collected")(sample)
+    app.command("timeline", epilog="Example: cdpclient timeline 127.0.0.1:9229 --duration 30s")(timeline)
+    app.command("report", epilog="Example: cdpclient report 127.0.0.1:9229 --out report.json")(report)
+
+
+# --- options and the destination of a capture ---------------------------------------
+
+
+@dataclasses.dataclass
+class SaveOptions:
+    """Where and how a capture is kept: a file (``out``) or the store."""
+
+    out: Path | None = None
+    store: str | None = None
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    compress: bool = False
+    progress: bool = True
+
+
+@dataclasses.dataclass
+class SnapshotOptions(SaveOptions):
+    gc: bool = False
+    force: bool = False
+    count: int = 1
+    every: float = 0.0
+
+
+@dataclasses.dataclass
+class TimedOptions(SaveOptions):
+    duration: float = 30.0
+    interval: float | int | None = None
+    include_collected: bool = False
+    force: bool = False
+
+
+class _Destination:
+    """Where one capture goes: ``path`` for the library to write, ``side_path`` for extra files."""
+
+    def __init__(self, path: Path, compress_here: bool, pending: Any = None, out: Path | None = None) -> None:
+        self.path = path
+        self.compress_here = compress_here  # with --out the library compresses; the store does its own
+        self.pending = pending
+        self.out = out
+
+    def side_path(self, suffix: str) -> Path:
+        if self.pending is not None:
+            return Path(self.pending.side_path(suffix))
+        assert self.out is not None
+        return self.out.with_name(self.out.name + suffix)
+
+
+@contextlib.contextmanager
+def _destination(kind: str, target: Any, opts: SaveOptions, options: dict[str, Any],
+                 index: int | None = None) -> Iterator[_Destination]:
+    if opts.out is not None:
+        out = opts.out
+        if index is not None:  # a series with --out: snap.heapsnapshot -> snap.1.heapsnapshot
+            out = out.with_name(f"{out.stem}.{index}{out.suffix or _SUFFIX[kind]}")
+        if opts.compress and not out.name.endswith(".zst"):
+            out = out.with_name(out.name + ".zst")
+        yield _Destination(out, opts.compress, out=out)
+        return
+    from cdpclient.store import Store
+
+    store = Store.open(opts.store)
+    with store.new_capture(kind, target=dict(target.identity), labels=opts.labels, options=options,
+                           compress=opts.compress) as pending:
+        yield _Destination(Path(pending.path), False, pending=pending)
+
+
+def _record(result: Any, dest: _Destination, target: Any, labels: dict[str, str]) -> dict[str, Any]:
+    """What the command prints for one saved capture; fills the store's metadata first."""
+    meta = {k: v for k, v in result.metadata().items() if k not in ("options", "kind")}
+    if dest.pending is not None:
+        dest.pending.meta.update(meta)
+    return {"id": None, "kind": result.kind, "path": str(result.path), "size": result.size,
+            "duration_s": round(result.duration_s, 3), "session": result.session, "series": result.series,
+            "series_index": result.series_index, "pid": result.pid, "node_version": result.node_version,
+            "target": dict(target.identity), "labels": labels, "meta": meta}
+
+
+def _stored(row: dict[str, Any], dest: _Destination) -> dict[str, Any]:
+    """After the store published the capture: its id and final path."""
+    record = getattr(dest.pending, "record", None)
+    if record is not None:
+        row.update(id=record.id, path=str(record.path), size=record.size)
+    return row
+
+
+def _print_saved(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        common.print_json(rows[0] if len(rows) == 1 else rows)
+        return
+    from cdpclient.units import format_duration
+
+    for row in rows:
+        where = f"{row['id']}  {row['path']}" if row["id"] else row["path"]
+        series = f"  series {row['series']}[{row['series_index']}]" if row["series"] else ""
+        typer.echo(f"saved {row['kind']} {where}  {common.human_bytes(row['size'])} "
+                   f"in {format_duration(row['duration_s'])}{series}")
+
+
+# --- progress on stderr ------------------------------------------------------------------
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr fed by the library's :class:`Progress` reports (tty only)."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled and sys.stderr.isatty()
+        self._progress: Any = None
+        self._task: Any = None
+        self._phase: str | None = None
+
+    def __enter__(self) -> _ProgressBar:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[what]}"),
+                                      TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=None, what="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, report: Any) -> None:
+        if self._progress is None:
+            return
+        hb = common.human_bytes
+        if report.phase == "heap":
+            what, desc = f"{int(report.done):,}/{int(report.total or 0):,} objects", f"{self.label}: V8 walking heap"
+            total, done = report.total, report.done
+        elif report.phase == "write":
+            what, desc, total, done = hb(report.done) + " written", f"{self.label}: writing", None, report.done
+        elif report.phase == "series":
+            what = f"next in {max(0.0, (report.total or 0) - report.done):.0f}s"
+            desc, total, done = f"{self.label}: waiting", report.total, report.done
+        else:
+            what = f"{report.done:.0f}/{report.total:.0f}s"
+            desc, total, done = f"{self.label}: recording", report.total, report.done
+        self._progress.update(self._task, description=desc, total=total, completed=done, what=what)
+
+
+# --- Ctrl-C: the first one ends a timed capture early, the second aborts -----------------------
+
+
+@contextlib.contextmanager
+def _early_stop() -> Iterator[asyncio.Event]:
+    """An event set by the first Ctrl-C; a second Ctrl-C cancels the command (exit 130)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    task = asyncio.current_task()
+
+    def on_sigint() -> None:
+        if stop.is_set():
+            if task is not None:
+                task.cancel()
+            return
+        stop.set()
+        common.note("stopping early and saving (Ctrl-C again to abort)")
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread / Windows
+        yield stop
+        return
+    try:
+        yield stop
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _on_target(spec: TargetSpec, work: Callable[[Any, Any], Awaitable[T]], opts: Any) -> T:
+    async with common.open_target(spec) as target:
+        return await work(target, opts)
+
+
+# --- snapshot ---------------------------------------------------------------------------------
+
+
+@target_command
+def snapshot(
+    spec: TargetSpec,
+    gc: bool = typer.Option(False, "--gc", help="Force a full garbage collection first: only live objects remain."),
+    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
+    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
+    count: int = typer.Option(1, "--count", min=1, help="Take N snapshots in one session (a series)."),
+    every: str | None = typer.Option(None, "--every", help="Time between the snapshots of a series (30s, 2m)."),
+    force: bool = typer.Option(False, "--force", help="Take it even when the memory guard says it may not fit."),
+    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    store: str | None = StoreOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the saved capture(s) as JSON."),
+) -> None:
+    """Take a heap snapshot (.heapsnapshot), streamed to disk; or a series of them in one session.
+
+    Before each snapshot the memory guard checks that the target can afford it
+    (about 10x its used heap, in native memory) under its memory limit.
+    Object ids are comparable across one series (same session).
+    """
+    from cdpclient.units import parse_duration
+
+    if count > 1 and not every:
+        raise typer.BadParameter("a series (--count > 1) needs --every, e.g. --every 2m", param_hint="--every")
+    opts = SnapshotOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
+                           gc=gc, force=force, count=count, every=parse_duration(every) if every else 0.0)
+    _print_saved(common.run(_on_target(spec, take_snapshots, opts)), as_json)
+
+
+async def take_snapshots(target: Any, opts: SnapshotOptions) -> list[dict[str, Any]]:
+    """Snapshot one target (a series with ``opts.count`` > 1); returns the printed records."""
+    from cdpclient.captures.heap_snapshot import new_series_id, series_schedule
+
+    series = new_series_id() if opts.count > 1 else None
+    rows: list[dict[str, Any]] = []
+    options = {"gc": opts.gc, "force": opts.force, "count": opts.count, "every_s": opts.every}
+    with _ProgressBar("snapshot", opts.progress) as bar:
+        async for index in series_schedule(opts.count, opts.every, progress=bar):
+            with _destination("heapsnapshot", target, opts, options, index if series else None) as dest:
+                result = await target.heap_snapshot(dest.path, gc=opts.gc, force=opts.force, progress=bar,
+                                                    compress=dest.compress_here, series=series,
+                                                    series_index=index if series else None)
+                row = _record(result, dest, target, opts.labels)
+            rows.append(_stored(row, dest))
+            if series:
+                common.note(f"snapshot {index + 1}/{opts.count}: {row['id'] or row['path']}")
+    return rows
+
+
+# --- timed captures: cpu, sample, timeline -------------------------------------------------------
+
+_DURATION_HELP = "How long to record (500ms, 30s, 5m); Ctrl-C ends it early and still saves."
+
+
+@target_command
+def cpu(
+    spec: TargetSpec,
+    duration: str = typer.Option("30s", "--duration", "-d", help=_DURATION_HELP),
+    interval: str = typer.Option("1ms", "--interval", help="Sampling interval (100us, 1ms)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
+    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
+    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    store: str | None = StoreOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the saved capture as JSON."),
+) -> None:
+    """Record a CPU profile (.cpuprofile, as Chrome DevTools saves it)."""
+    from cdpclient.units import parse_duration
+
+    opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
+                        duration=_positive(parse_duration(duration), "--duration"),
+                        interval=_positive(parse_duration(interval), "--interval"))
+    _print_saved(common.run(_on_target(spec, take_cpu, opts)), as_json)
+
+
+async def take_cpu(target: Any, opts: TimedOptions) -> list[dict[str, Any]]:
+    options = {"duration_s": opts.duration, "interval_s": opts.interval}
+    with _early_stop() as stop, _ProgressBar("cpu", opts.progress) as bar, \
+            _destination("cpuprofile", target, opts, options) as dest:
+        result = await target.cpu_profile(dest.path, duration=opts.duration, interval=float(opts.interval or 0.001),
+                                          stop=stop, progress=bar, compress=dest.compress_here)
+        row = _record(result, dest, target, opts.labels)
+    return [_stored(row, dest)]
+
+
+@target_command
+def sample(
+    spec: TargetSpec,
+    duration: str = typer.Option("30s", "--duration", "-d", help=_DURATION_HELP),
+    interval: str = typer.Option("32768", "--interval", help="Mean bytes between samples (32768, 64KiB)."),
+    include_collected: bool = typer.Option(False, "--include-collected",
+                                           help="Keep samples of objects the GC already collected."),
+    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
+    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
+    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    store: str | None = StoreOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the saved capture as JSON."),
+) -> None:
+    """Record a sampling heap profile (.heapprofile): which code allocates the memory."""
+    from cdpclient.units import parse_duration, parse_size
+
+    opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
+                        duration=_positive(parse_duration(duration), "--duration"),
+                        interval=int(_positive(parse_size(interval), "--interval")),
+                        include_collected=include_collected)
+    _print_saved(common.run(_on_target(spec, take_sample, opts)), as_json)
+
+
+async def take_sample(target: Any, opts: TimedOptions) -> list[dict[str, Any]]:
+    options = {"duration_s": opts.duration, "interval_bytes": opts.interval, "include_collected": opts.include_collected}
+    with _early_stop() as stop, _ProgressBar("sample", opts.progress) as bar, \
+            _destination("heapprofile", target, opts, options) as dest:
+        result = await target.sampling_heap_profile(
+            dest.path, duration=opts.duration, interval=int(opts.interval or 32768),
+            include_collected=opts.include_collected, stop=stop, progress=bar, compress=dest.compress_here)
+        row = _record(result, dest, target, opts.labels)
+    return [_stored(row, dest)]
+
+
+@target_command
+def timeline(
+    spec: TargetSpec,
+    duration: str = typer.Option("30s", "--duration", "-d", help=_DURATION_HELP),
+    force: bool = typer.Option(False, "--force", help="Go ahead even when the memory guard says it may not fit."),
+    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
+    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
+    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    store: str | None = StoreOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the saved capture as JSON."),
+) -> None:
+    """Record an allocation timeline (.heaptimeline): allocations with their stacks over time.
+
+    It ends with a heap snapshot, so the memory guard applies as for ``snapshot``.
+    The heap statistics events are kept beside it (``.events.json``).
+    """
+    from cdpclient.units import parse_duration
+
+    opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
+                        duration=_positive(parse_duration(duration), "--duration"), force=force)
+    _print_saved(common.run(_on_target(spec, take_timeline, opts)), as_json)
+
+
+async def take_timeline(target: Any, opts: TimedOptions) -> list[dict[str, Any]]:
+    options = {"duration_s": opts.duration, "force": opts.force}
+    with _early_stop() as stop, _ProgressBar("timeline", opts.progress) as bar, \
+            _destination("heaptimeline", target, opts, options) as dest:
+        result = await target.allocation_timeline(dest.path, duration=opts.duration,
+                                                  events_path=dest.side_path(".events.json"), stop=stop,
+                                                  progress=bar, force=opts.force, compress=dest.compress_here)
+        row = _record(result, dest, target, opts.labels)
+    return [_stored(row, dest)]
+
+
+def _positive(value: float, option: str) -> float:
+    if value <= 0:
+        raise typer.BadParameter("must be more than zero", param_hint=option)
+    return value
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+@target_command
+def report(
+    spec: TargetSpec,
+    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
+    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
+    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    store: str | None = StoreOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the saved capture and its summary as JSON."),
+) -> None:
+    """Save the Node diagnostic report (.json) and summarize it.
+
+    The summary puts first what usually explains an incident: many sockets to
+    one peer, a low open files limit, a heap or RSS near its limit.  The file
+    holds the process's environment variables: it is written 0600.
+    """
+    opts = SaveOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress)
+    rows = common.run(_on_target(spec, take_report, opts))
+    if as_json:
+        common.print_json(rows[0])
+        return
+    _print_saved(rows, False)
+    typer.echo(format_summary(rows[0]["meta"]["summary"]))
+
+
+async def take_report(target: Any, opts: SaveOptions) -> list[dict[str, Any]]:
+    with _destination("report", target, opts, {}) as dest:
+        result = await target.diagnostic_report(dest.path, compress=dest.compress_here)
+        row = _record(result, dest, target, opts.labels)
+    return [_stored(row, dest)]
+
+
+def format_summary(summary: dict[str, Any], *, max_endpoints: int = 10) -> str:
+    """The report summary as text: highlights first, then memory, limits, handles and sockets."""
+    hb = common.human_bytes
+    lines = [f"! {text}" for text in summary["highlights"]]
+    if lines:
+        lines.append("")
+    lines.append(f"process      pid {summary['pid']}, node {summary['node_version']}")
+    lines.append(f"heap         {hb(summary['heap_used'])} used of {hb(summary['heap_total'])} "
+                 f"(V8 limit {hb(summary['heap_limit'])})")
+    limit = f" of {hb(summary['constrained_memory'])} limit" if summary.get("constrained_memory") else ""
+    lines.append(f"rss          {hb(summary['rss'])}{limit}")
+    lines.append(f"open files   limit {summary['open_files_soft']} soft, {summary['open_files_hard']} hard")
+    handles = ", ".join(f"{n} {kind}" for kind, n in summary["handles"].items()) or "none"
+    lines.append(f"handles      {sum(summary['handles'].values())} ({summary['active_handles']} active): {handles}")
+    sockets = summary["sockets"]
+    if sockets:
+        lines.append("sockets      by peer:")
+        for sock in sockets[:max_endpoints]:
+            lines.append(f"  {sock['count']:>6} {sock['protocol']:<4} {sock['endpoint']}")
+        if len(sockets) > max_endpoints:
+            rest = sum(s["count"] for s in sockets[max_endpoints:])
+            lines.append(f"  {rest:>6} more to {len(sockets) - max_endpoints} other peers")
+    return "\n".join(lines)
