@@ -1,9 +1,272 @@
-"""Commands: (not yet written)."""
+"""Commands: ls, show, rm, prune, import, export, and the ``store`` group (reindex, verify)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+
+from cli.common import StoreOption, human_bytes, note, parse_labels, print_json, table, warn
+
+_FORMATS = ("collapsed", "speedscope", "pprof")
+
+
+def _store(path: Optional[str]) -> Any:
+    from cdpclient.store import Store
+
+    return Store.open(path)
+
+
+def _when(created: str) -> str:
+    """``5m ago`` for recent captures, the local date and time for older ones."""
+    try:
+        then = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return created
+    age = (dt.datetime.now(dt.timezone.utc) - then).total_seconds()
+    if 0 <= age < 86400:
+        from cdpclient.units import format_duration
+
+        return f"{int(age)}s ago" if age < 60 else f"{format_duration(age)} ago"
+    return then.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _target_text(record: Any) -> str:
+    t = record.target or {}
+    if t.get("pod"):
+        return f"{t.get('namespace') or 'default'}/{t['pod']}"
+    if t.get("endpoint"):
+        return str(t["endpoint"])
+    if record.meta.get("source"):
+        return "file:" + Path(record.meta["source"]).name
+    return ""
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def ls(
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only this kind: heapsnapshot, heaptimeline, "
+                                                                 "cpuprofile, heapprofile, report."),
+    label: Optional[list[str]] = typer.Option(None, "--label", help="Only captures with this label (k=v; repeatable)."),
+    target: Optional[str] = typer.Option(None, "--target", help="Only captures whose target (endpoint, pod, "
+                                                               "namespace...) contains this text."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only captures newer than this (e.g. 30m, 2h, 7d)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON records."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """List captures, newest first.
+
+    Example: cdpclient ls --kind heapsnapshot --label env=prod --since 2h
+    """
+    from cdpclient.units import parse_duration
+
+    records = _store(store).list(kind=kind, labels=parse_labels(label), target=target,
+                                 since=parse_duration(since) if since else None)
+    if as_json:
+        print_json([r.to_dict() for r in records])
+        return
+    if not records:
+        note("no captures" + (" match" if (kind or label or target or since) else " yet"))
+        return
+    rows = [(r.id, r.kind, _when(r.created), _target_text(r), human_bytes(r.size), _labels_text(r.labels),
+             r.status) for r in records]
+    typer.echo(table(rows, ["ID", "KIND", "WHEN", "TARGET", "SIZE", "LABELS", "STATUS"], align="llllrll"))
+
+
+def show(
+    ref: str = typer.Argument(..., metavar="ID", help="Capture id, unique id prefix, or path of a capture file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """Show all metadata of a capture, checking its file's sha256.
+
+    Example: cdpclient show 01M80T --json
+    """
+    record = _store(store).verify(ref)
+    if as_json:
+        print_json(record.to_dict())
+        return
+    fields = record.to_dict()
+    meta = fields.pop("meta")
+    width = max(len(k) for k in fields)
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        elif value is None:
+            value = "-"
+        elif key == "size":
+            value = f"{value} ({human_bytes(value)})"
+        typer.echo(f"{key:<{width}}  {value}")
+    extra = {k: v for k, v in meta.items() if k not in fields and k not in ("format",)}
+    for key, value in sorted(extra.items()):
+        if value not in (None, [], {}):
+            typer.echo(f"{key:<{width}}  {value}")
+
+
+def rm(
+    refs: list[str] = typer.Argument(..., metavar="ID...", help="Captures to delete (ids or unique prefixes)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the removed records as JSON."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """Delete captures: file, metadata, caches and index entry.
+
+    Example: cdpclient rm 01M80T 01M81A
+    """
+    removed = _store(store).remove(refs)
+    if as_json:
+        print_json([r.to_dict() for r in removed])
+        return
+    for record in removed:
+        typer.echo(f"removed {record.id}")
+
+
+def prune(
+    keep: Optional[int] = typer.Option(None, "--keep", help="Keep the newest N captures, delete the rest."),
+    older_than: Optional[str] = typer.Option(None, "--older-than", help="Delete captures older than this (e.g. 7d)."),
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only captures of this kind."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before deleting."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be deleted."),
+    as_json: bool = typer.Option(False, "--json", help="Print the deleted (or, with --dry-run, doomed) records."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """Delete old captures: all but the newest N, or those older than a duration (both: both hold).
+
+    Example: cdpclient prune --older-than 7d --yes
+    """
+    from cdpclient.units import parse_duration
+
+    if keep is None and older_than is None:
+        raise typer.BadParameter("give --keep N or --older-than DURATION")
+    st = _store(store)
+    doomed = st.prune_candidates(keep=keep, older_than=parse_duration(older_than) if older_than else None, kind=kind)
+    if not doomed or dry_run:
+        if as_json:
+            print_json([r.to_dict() for r in doomed])
+        elif not doomed:
+            note("nothing to prune")
+        else:
+            for r in doomed:
+                typer.echo(f"would remove {r.id}  {r.kind}  {r.created}  {human_bytes(r.size)}")
+        return
+    total = sum(r.stored_size for r in doomed)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise typer.BadParameter(f"would delete {len(doomed)} captures; pass --yes to confirm "
+                                     "(stdin is not a terminal)")
+        if not typer.confirm(f"Delete {len(doomed)} captures ({human_bytes(total)})?", err=True):
+            raise typer.Abort()
+    removed = st.remove(doomed)
+    if as_json:
+        print_json([r.to_dict() for r in removed])
+        return
+    for record in removed:
+        typer.echo(f"removed {record.id}")
+    note(f"pruned {len(removed)} captures, {human_bytes(total)} freed")
+
+
+def import_(
+    paths: list[Path] = typer.Argument(..., metavar="FILE...", help="Capture files taken elsewhere."),
+    label: Optional[list[str]] = typer.Option(None, "--label", help="Label for the imported captures (k=v; repeatable)."),
+    compress: bool = typer.Option(False, "--compress", help="Keep them zstd-compressed at rest."),
+    as_json: bool = typer.Option(False, "--json", help="Print the new records as JSON."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """Import capture files (DevTools saves, --heapsnapshot-signal, --cpu-prof, --heap-prof, reports).
+
+    The kind is detected from the content; every file is checked before any is imported.
+
+    Example: cdpclient import Heap.20260101.heapsnapshot CPU.*.cpuprofile --label incident=4711
+    """
+    labels = parse_labels(label)
+    for path in paths:
+        if path.is_file() and path.stat().st_size > 256 << 20:
+            note(f"checking and copying {path} ({human_bytes(path.stat().st_size)})...")
+    records = _store(store).import_files(paths, labels=labels, compress=compress)
+    if not as_json:
+        for path, record in zip(paths, records):
+            typer.echo(f"imported {path} as {record.id} ({record.kind}, {human_bytes(record.size)})")
+    if as_json:
+        print_json([r.to_dict() for r in records])
+
+
+def export(
+    ref: str = typer.Argument(..., metavar="ID", help="Capture id, unique prefix, or capture file path."),
+    output: Path = typer.Option(..., "--output", "-o", help="File to write, or a directory to write into."),
+    redact: bool = typer.Option(False, "--redact", help="Heap snapshots: replace every string value with "
+                                                        "'*' of the same length (counts, sizes, structure kept)."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Profiles: collapsed, speedscope or pprof."),
+    as_json: bool = typer.Option(False, "--json", help="Print {\"path\": ...} as JSON."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """Copy a capture out: original format, decompressed; or redacted; or in another format.
+
+    Example: cdpclient export 01M80T -o /tmp/share.heapsnapshot --redact
+    """
+    if fmt is not None and fmt not in _FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(_FORMATS)}", param_hint="--format")
+    if redact:
+        note("redacting (streaming; string values become '*')...")
+    written = _store(store).export(ref, output, redact=redact, fmt=fmt)
+    if as_json:
+        print_json({"path": str(written)})
+    else:
+        typer.echo(str(written))
+
+
+store_app = typer.Typer(help="Maintain the recordings store.", no_args_is_help=True)
+
+
+@store_app.command("reindex")
+def reindex(
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """Rebuild the index from the metadata kept beside each capture.
+
+    Example: cdpclient store reindex --store /var/lib/recordings
+    """
+    result = _store(store).reindex()
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(f"indexed {result['captures']} captures")
+    for skipped in result["skipped"]:
+        warn(f"skipped {skipped}: its metadata is missing or unreadable")
+
+
+@store_app.command("verify")
+def verify(
+    refs: Optional[list[str]] = typer.Argument(None, metavar="[ID...]", help="Captures to check (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the records as JSON."),
+    store: Optional[str] = StoreOption,
+) -> None:
+    """Check captures' files against their recorded sha256; exit 1 if any is missing or corrupt.
+
+    Example: cdpclient store verify
+    """
+    st = _store(store)
+    records = [st.verify(r) for r in (refs or [r.id for r in st.list()])]
+    if as_json:
+        print_json([r.to_dict() for r in records])
+    else:
+        typer.echo(table([(r.id, r.kind, human_bytes(r.size), r.status) for r in records],
+                         ["ID", "KIND", "SIZE", "STATUS"]))
+    bad = [r for r in records if r.status not in ("ok", "external")]
+    if bad:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("ls")(ls)
+    app.command("show")(show)
+    app.command("rm")(rm)
+    app.command("prune")(prune)
+    app.command("import")(import_)
+    app.command("export")(export)
+    app.add_typer(store_app, name="store")

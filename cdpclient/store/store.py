@@ -490,29 +490,34 @@ class Store:
 
     # --- import / export --------------------------------------------------------------------
     def import_file(self, path: str | os.PathLike[str], *, labels: dict[str, str] | None = None,
-                    compress: bool = False, kind: str | None = None) -> CaptureRecord:
-        """Copy a capture file taken elsewhere into the store.
+                    compress: bool = False) -> CaptureRecord:
+        """Copy one capture file taken elsewhere into the store: see :meth:`import_files`."""
+        return self.import_files([path], labels=labels, compress=compress)[0]
 
-        The kind is detected from the content (the whole file is checked, streaming);
-        an invalid file raises :class:`InvalidCaptureFile` with the reason.  ``kind``,
-        if given, must agree.  The capture's time is the file's modification time.
+    def import_files(self, paths: Iterable[str | os.PathLike[str]], *, labels: dict[str, str] | None = None,
+                     compress: bool = False) -> list[CaptureRecord]:
+        """Copy capture files taken elsewhere into the store; returns their records.
+
+        Each kind is detected from the content, and every file is checked whole
+        (streaming) before any is imported: an invalid one raises
+        :class:`InvalidCaptureFile` with the reason and nothing is imported.
+        A capture's time is its file's modification time.
         """
-        src = Path(os.fspath(path)).expanduser()
-        found = kinds.validate_file(src)
-        if kind is not None and kind != found:
-            raise InvalidCaptureFile(f"{src}: holds a {found}, not a {kind}", path=str(src))
-        st = src.stat()
-        with self.new_capture(found, labels=labels, compress=compress, created=st.st_mtime) as pending:
-            pending.path.unlink()
-            if kinds._is_compressed(src):
-                files.decompress_file(src, pending.path)
-            else:
-                files.copy_private(src, pending.path)
-            pending.meta.update(source=str(src.resolve()), imported=iso(dt.datetime.now().timestamp()))
-            if found == "report":
-                pending.meta.update(_report_facts(pending.path))
-        assert pending.record is not None
-        return pending.record
+        checked = [(src, kinds.validate_file(src)) for src in (Path(os.fspath(p)).expanduser() for p in paths)]
+        records = []
+        for src, kind in checked:
+            with self.new_capture(kind, labels=labels, compress=compress, created=src.stat().st_mtime) as pending:
+                pending.path.unlink()
+                if kinds._is_compressed(src):
+                    files.decompress_file(src, pending.path)
+                else:
+                    files.copy_private(src, pending.path)
+                pending.meta.update(source=str(src.resolve()), imported=iso(dt.datetime.now().timestamp()))
+                if kind == "report":
+                    pending.meta.update(_report_facts(pending.path))
+            assert pending.record is not None
+            records.append(pending.record)
+        return records
 
     def export(self, ref: str | CaptureRecord, dest: str | os.PathLike[str], *, redact: bool = False,
                fmt: str | None = None) -> Path:
