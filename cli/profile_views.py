@@ -23,7 +23,8 @@ def events_path_for(record: Any, path: Path) -> Path | None:
     candidates = [Path(str(path) + ".events.json"), Path(path).with_suffix(".events.json")]
     if record is not None and getattr(record, "path", None):
         rp = Path(record.path)
-        candidates += [Path(str(rp) + ".events.json"), rp.with_suffix(".events.json")]
+        # The store keeps side files as <id><suffix> beside the (possibly compressed) capture file.
+        candidates += [rp.parent / f"{getattr(record, 'id', rp.stem)}.events.json", rp.with_suffix(".events.json")]
         for name in ("events_path", "side_events"):
             value = (getattr(record, "meta", None) or {}).get(name)
             if value:
@@ -118,8 +119,9 @@ def _render_top(result: Any, name: str) -> str:
         if result.growth:
             lines.append("")
             lines.append("Still alive at the end, by when it was allocated:")
-            lines.append(table([[f"{g['t_s']:.2f}", human_bytes(g["bytes"]), _count(g["count"])]
-                                for g in result.growth], ["until s", "alive", "objects"], align="rrr"))
+            lines.append(table([["end" if g["t_s"] is None else f"{g['t_s']:.2f}", human_bytes(g["bytes"]),
+                                 _count(g["count"])] for g in result.growth], ["until s", "alive", "objects"],
+                               align="rrr"))
         if result.heap_over_time:
             lines.append("")
             lines.append("Tracked heap over time (heapStatsUpdate):")

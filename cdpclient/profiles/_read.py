@@ -33,7 +33,9 @@ def read_json(path: Path, kind: str) -> Any:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f" at byte {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
-        hint = " (truncated?)" if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(data.rstrip()) - 1 else ""
+        # A parse error in the last few bytes is what a cut-off download or capture looks like.
+        near_end = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(data.rstrip()) - 64
+        hint = " (the file ends early: truncated?)" if near_end else ""
         raise invalid(path, kind, f"broken JSON{where}{hint}") from exc
 
 

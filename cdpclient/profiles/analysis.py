@@ -203,6 +203,10 @@ class DiffResult:
                 "rows": [r.to_dict() for r in self.rows], "omitted": self.omitted}
 
 
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
 def diff(a: Profile, b: Profile, by: str | None = None, limit: int | None = 30) -> DiffResult:
     """Compare two profiles of one kind, per function / file / package, biggest growth first.
 
@@ -210,7 +214,7 @@ def diff(a: Profile, b: Profile, by: str | None = None, limit: int | None = 30) 
     heap profiles and timelines compare bytes.
     """
     if a.kind != b.kind:
-        raise AnalysisError(f"cannot diff a {KIND_NAMES[a.kind]} with a {KIND_NAMES[b.kind]}")
+        raise AnalysisError(f"cannot diff {_a(KIND_NAMES[a.kind])} with {_a(KIND_NAMES[b.kind])}")
     by = normalize_by(by, a.kind)
     metric = RANK_METRIC[a.kind]
     unit = a.tree.metrics[a.tree.metric_index(metric)].unit

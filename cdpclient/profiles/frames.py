@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 # V8 pseudo-frames: they have no script and stand for time or memory outside JS.
 # They keep their own rows in every grouping (a busy GC is an answer too).
-META_FRAMES = frozenset({"(root)", "(program)", "(idle)", "(garbage collector)", "(GC)"})
+META_FRAMES = frozenset({"(root)", "(program)", "(idle)", "(garbage collector)"})
+# Sampling heap profiles add V8 VM states as frames: (BYTECODE_COMPILER), (GC), (EXTERNAL)...
+_VM_STATE = re.compile(r"^\([A-Z][A-Z_ ]*\)$")
 ROOT = "(root)"
 
 _NODE_MODULES = re.compile(r"(?:^|[/\\])node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)")
@@ -45,7 +47,7 @@ class Frame:
 
     @property
     def is_meta(self) -> bool:
-        return not self.url and self.name in META_FRAMES
+        return not self.url and (self.name in META_FRAMES or bool(_VM_STATE.match(self.name)))
 
 
 def is_node_internal(url: str) -> bool:

@@ -35,9 +35,9 @@ _CHUNK = 32 << 20  # bytes of the nodes array parsed at a time
 
 @dataclass
 class GrowthPoint:
-    """Heap figures at one moment of the recording (``t_s`` seconds from its start)."""
+    """Heap figures at one moment of the recording (``t_s`` seconds from its start; None: its end)."""
 
-    t_s: float
+    t_s: float | None
     bytes: float
     count: float
 
@@ -280,13 +280,17 @@ def _live_by_interval(samples: np.ndarray, ids: np.ndarray, sizes: np.ndarray, t
         return []
     last_ids = samples[:, 1]
     tracked = traces > 0
+    # slot k: allocated after sample k-1 and by sample k; slot len(last_ids): after the last
+    # sample (V8 takes none when tracking stops), reported with t_s None ("by the end").
     slot = np.searchsorted(last_ids, ids[tracked], side="left")
-    inside = (slot >= 1) & (slot < len(last_ids))
-    counts = np.bincount(slot[inside], minlength=len(last_ids))
-    nbytes = np.bincount(slot[inside], weights=sizes[tracked][inside], minlength=len(last_ids))
+    inside = slot >= 1
+    counts = np.bincount(slot[inside], minlength=len(last_ids) + 1)
+    nbytes = np.bincount(slot[inside], weights=sizes[tracked][inside], minlength=len(last_ids) + 1)
     t0 = float(samples[0, 0])
-    return [GrowthPoint(t_s=(float(samples[k, 0]) - t0) / 1e6, bytes=float(nbytes[k]), count=float(counts[k]))
-            for k in range(1, len(last_ids))]
+    points = [GrowthPoint(t_s=(float(samples[k, 0]) - t0) / 1e6, bytes=float(nbytes[k]), count=float(counts[k]))
+              for k in range(1, len(last_ids))]
+    points.append(GrowthPoint(t_s=None, bytes=float(nbytes[-1]), count=float(counts[-1])))
+    return points
 
 
 def _heap_over_time(events_path: Path, notes: list[str]) -> list[GrowthPoint]:

@@ -154,3 +154,4 @@ def test_profile_from_hit_counts_only(tmp_path: Path) -> None:
     path.write_text(json.dumps(raw))
     result = top(load_profile(path))
     assert result.rows[0].self["time"] == 3000 and result.rows[0].location == "/a.js:1:1"
+    assert package_of(Frame("(BYTECODE_COMPILER)", "")) == "(BYTECODE_COMPILER)"

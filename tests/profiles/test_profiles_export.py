@@ -1,0 +1,204 @@
+"""Exports read back by independent readers: pprof through protobuf against profile.proto's schema,
+speedscope against its file-format spec, collapsed stacks by their grammar."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdpclient.errors import AnalysisError, InvalidCaptureFile, UsageError
+from cdpclient.profiles import export_profile, load_profile
+
+# The messages of github.com/google/pprof proto/profile.proto (package perftools.profiles),
+# transcribed field by field from the published file: (name, number, type, repeated, message type).
+_I64, _U64, _STR, _BOOL, _MSG = "int64", "uint64", "string", "bool", "message"
+PROFILE_PROTO: dict[str, list[tuple[str, int, str, bool, str | None]]] = {
+    "Profile": [("sample_type", 1, _MSG, True, "ValueType"), ("sample", 2, _MSG, True, "Sample"),
+                ("mapping", 3, _MSG, True, "Mapping"), ("location", 4, _MSG, True, "Location"),
+                ("function", 5, _MSG, True, "Function"), ("string_table", 6, _STR, True, None),
+                ("drop_frames", 7, _I64, False, None), ("keep_frames", 8, _I64, False, None),
+                ("time_nanos", 9, _I64, False, None), ("duration_nanos", 10, _I64, False, None),
+                ("period_type", 11, _MSG, False, "ValueType"), ("period", 12, _I64, False, None),
+                ("comment", 13, _I64, True, None), ("default_sample_type", 14, _I64, False, None)],
+    "ValueType": [("type", 1, _I64, False, None), ("unit", 2, _I64, False, None)],
+    "Sample": [("location_id", 1, _U64, True, None), ("value", 2, _I64, True, None),
+               ("label", 3, _MSG, True, "Label")],
+    "Label": [("key", 1, _I64, False, None), ("str", 2, _I64, False, None), ("num", 3, _I64, False, None),
+              ("num_unit", 4, _I64, False, None)],
+    "Mapping": [("id", 1, _U64, False, None), ("memory_start", 2, _U64, False, None),
+                ("memory_limit", 3, _U64, False, None), ("file_offset", 4, _U64, False, None),
+                ("filename", 5, _I64, False, None), ("build_id", 6, _I64, False, None),
+                ("has_functions", 7, _BOOL, False, None), ("has_filenames", 8, _BOOL, False, None),
+                ("has_line_numbers", 9, _BOOL, False, None), ("has_inline_frames", 10, _BOOL, False, None)],
+    "Location": [("id", 1, _U64, False, None), ("mapping_id", 2, _U64, False, None),
+                 ("address", 3, _U64, False, None), ("line", 4, _MSG, True, "Line"),
+                 ("is_folded", 5, _BOOL, False, None)],
+    "Line": [("function_id", 1, _U64, False, None), ("line", 2, _I64, False, None)],
+    "Function": [("id", 1, _U64, False, None), ("name", 2, _I64, False, None),
+                 ("system_name", 3, _I64, False, None), ("filename", 4, _I64, False, None),
+                 ("start_line", 5, _I64, False, None)],
+}
+
+
+@pytest.fixture(scope="module")
+def Profile() -> Any:  # noqa: N802 - a message class
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    fd = descriptor_pb2.FileDescriptorProto(name="cdpclient_test_profile.proto", package="perftools.profiles",
+                                            syntax="proto3")
+    F = descriptor_pb2.FieldDescriptorProto
+    types = {_I64: F.TYPE_INT64, _U64: F.TYPE_UINT64, _STR: F.TYPE_STRING, _BOOL: F.TYPE_BOOL, _MSG: F.TYPE_MESSAGE}
+    for name, fields in PROFILE_PROTO.items():
+        msg = fd.message_type.add(name=name)
+        for fname, number, ftype, repeated, ref in fields:
+            f = msg.field.add(name=fname, number=number, type=types[ftype],
+                              label=F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL)
+            if ref:
+                f.type_name = f".perftools.profiles.{ref}"
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fd)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("perftools.profiles.Profile"))
+
+
+def _decode(Profile: Any, path: Path) -> tuple[Any, list[str]]:  # noqa: N803
+    raw = path.read_bytes()
+    assert raw[:2] == b"\x1f\x8b", "pprof files are gzip-compressed"
+    prof = Profile()
+    prof.ParseFromString(gzip.decompress(raw))
+    strings = list(prof.string_table)
+    assert strings[0] == ""
+    # Referential integrity, as pprof checks it.
+    loc_ids = {loc.id for loc in prof.location}
+    fn_ids = {fn.id for fn in prof.function}
+    assert 0 not in loc_ids and 0 not in fn_ids and len(loc_ids) == len(prof.location)
+    for s in prof.sample:
+        assert s.location_id and set(s.location_id) <= loc_ids
+        assert len(s.value) == len(prof.sample_type)
+    for loc in prof.location:
+        assert all(line.function_id in fn_ids for line in loc.line)
+    for fn in prof.function:
+        assert 0 <= fn.name < len(strings) and 0 <= fn.filename < len(strings)
+    return prof, strings
+
+
+def _types(prof: Any, strings: list[str]) -> list[tuple[str, str]]:
+    return [(strings[t.type], strings[t.unit]) for t in prof.sample_type]
+
+
+def _leaf_names(prof: Any, strings: list[str], value_index: int) -> dict[str, int]:
+    fn_name = {fn.id: strings[fn.name] for fn in prof.function}
+    loc_fn = {loc.id: loc.line[0].function_id for loc in prof.location}
+    out: dict[str, int] = {}
+    for s in prof.sample:
+        name = fn_name[loc_fn[s.location_id[0]]]  # the leaf comes first
+        out[name] = out.get(name, 0) + s.value[value_index]
+    return out
+
+
+def test_cpu_pprof_decodes_against_profile_proto(cpu_profiles, tmp_path: Path, Profile) -> None:  # type: ignore[no-untyped-def]  # noqa: N803
+    dest = export_profile(cpu_profiles.base, "cpuprofile", "pprof", tmp_path / "cpu.pb.gz")
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    prof, strings = _decode(Profile, dest)
+    assert _types(prof, strings) == [("samples", "count"), ("cpu", "nanoseconds")]
+    assert (strings[prof.period_type.type], strings[prof.period_type.unit]) == ("cpu", "nanoseconds")
+    assert strings[prof.default_sample_type] == "cpu" and prof.period > 0 and prof.duration_nanos > 0
+    profile = load_profile(cpu_profiles.base)
+    assert sum(s.value[0] for s in prof.sample) == profile.sample_count
+    assert sum(s.value[1] for s in prof.sample) == pytest.approx(profile.tree.totals()[0] * 1000, rel=1e-4)
+    leaves = _leaf_names(prof, strings, 1)
+    assert max(leaves, key=leaves.__getitem__) == "crunch"
+    crunch = next(fn for fn in prof.function if strings[fn.name] == "crunch")
+    assert strings[crunch.filename].endswith("node_modules/@acme/hog/index.js") and crunch.start_line == 3
+
+
+def test_heap_pprof_decodes_against_profile_proto(heap_profiles, tmp_path: Path, Profile) -> None:  # type: ignore[no-untyped-def]  # noqa: N803
+    dest = export_profile(heap_profiles.small, "heapprofile", "pprof", tmp_path / "heap.pb.gz")
+    prof, strings = _decode(Profile, dest)
+    assert _types(prof, strings) == [("objects", "count"), ("space", "bytes")]
+    assert strings[prof.default_sample_type] == "space"
+    total = load_profile(heap_profiles.small).tree.totals()[0]
+    assert sum(s.value[1] for s in prof.sample) == pytest.approx(total, abs=len(prof.sample))
+    leaves = _leaf_names(prof, strings, 1)
+    assert {"allocationHotSpot", "repeat"} >= set(sorted(leaves, key=leaves.__getitem__)[-2:])
+
+
+def test_timeline_pprof(timeline_files, tmp_path: Path, Profile) -> None:  # type: ignore[no-untyped-def]  # noqa: N803
+    dest = export_profile(timeline_files.timeline, "heaptimeline", "pprof", tmp_path / "tl.pb.gz")
+    prof, strings = _decode(Profile, dest)
+    assert [t for t, _ in _types(prof, strings)] == ["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"]
+    leaves = _leaf_names(prof, strings, 1)
+    assert max(leaves, key=leaves.__getitem__) == "allocationHotSpot"
+
+
+_COLLAPSED = re.compile(r"^[^;\n]+(;[^;\n]+)* \d+$")
+
+
+def test_collapsed_stacks(cpu_profiles, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dest = export_profile(cpu_profiles.base, "cpuprofile", "collapsed", tmp_path / "cpu.txt")
+    lines = dest.read_text().splitlines()
+    assert lines and all(_COLLAPSED.match(line) for line in lines)
+    assert len(set(line.rsplit(" ", 1)[0] for line in lines)) == len(lines)  # one line per stack
+    total = sum(int(line.rsplit(" ", 1)[1]) for line in lines)
+    assert total == pytest.approx(load_profile(cpu_profiles.base).tree.totals()[0], rel=0.01)
+    crunch = [line for line in lines if line.split(" ", 1)[0] and ";crunch (" in line]
+    assert crunch and all(line.startswith("(anonymous) (node:internal/main/run_main_module") for line in crunch)
+    fib = max((line for line in lines if "fib (" in line), key=lambda l: l.count(";fib ("))
+    assert fib.count(";fib (") > 10  # the recursion is kept, frame by frame
+
+
+def _check_speedscope(doc: dict[str, Any]) -> None:
+    """The speedscope file-format spec (src/lib/file-format-spec.ts), field by field."""
+    assert doc["$schema"] == "https://www.speedscope.app/file-format-schema.json"
+    frames = doc["shared"]["frames"]
+    assert isinstance(frames, list) and frames
+    for f in frames:
+        assert isinstance(f["name"], str) and set(f) <= {"name", "file", "line", "col"}
+        assert all(isinstance(f[k], int) for k in ("line", "col") if k in f)
+        assert isinstance(f.get("file", ""), str)
+    assert isinstance(doc.get("name", ""), str) and 0 <= doc.get("activeProfileIndex", 0) < len(doc["profiles"])
+    for p in doc["profiles"]:
+        assert p["type"] == "sampled"
+        assert isinstance(p["name"], str)
+        assert p["unit"] in ("none", "nanoseconds", "microseconds", "milliseconds", "seconds", "bytes")
+        assert p["endValue"] >= p["startValue"]
+        assert len(p["samples"]) == len(p["weights"]) > 0
+        assert all(isinstance(w, (int, float)) and w >= 0 for w in p["weights"])
+        assert all(s and all(isinstance(i, int) and 0 <= i < len(frames) for i in s) for s in p["samples"])
+
+
+def test_speedscope_cpu(cpu_profiles, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dest = export_profile(cpu_profiles.base, "cpuprofile", "speedscope", tmp_path / "cpu.speedscope.json")
+    doc = json.loads(dest.read_text())
+    _check_speedscope(doc)
+    (p,) = doc["profiles"]
+    profile = load_profile(cpu_profiles.base)
+    assert p["unit"] == "microseconds" and len(p["samples"]) == profile.sample_count  # time order kept
+    assert sum(p["weights"]) == pytest.approx(profile.tree.totals()[0], rel=1e-4)
+    names = [f["name"] for f in doc["shared"]["frames"]]
+    assert "crunch" in names and "(root)" not in {names[s[0]] for s in p["samples"]}
+
+
+def test_speedscope_heap_and_timeline(heap_profiles, timeline_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    doc = json.loads(export_profile(heap_profiles.small, None, "speedscope", tmp_path / "h.json").read_text())
+    _check_speedscope(doc)
+    assert [p["unit"] for p in doc["profiles"]] == ["bytes"]
+    doc = json.loads(export_profile(timeline_files.timeline, "heaptimeline", "speedscope",
+                                    tmp_path / "t.json").read_text())
+    _check_speedscope(doc)
+    assert len(doc["profiles"]) == 2  # allocated, and alive at the end
+
+
+def test_export_refuses_bad_requests(cpu_profiles, tmp_path: Path, truncate) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UsageError, match="unknown export format 'svg'"):
+        export_profile(cpu_profiles.base, "cpuprofile", "svg", tmp_path / "x")
+    with pytest.raises(AnalysisError, match="heapsnapshot capture cannot be exported"):
+        export_profile(cpu_profiles.base, "heapsnapshot", "pprof", tmp_path / "x")
+    with pytest.raises(InvalidCaptureFile, match="truncated"):
+        export_profile(truncate(cpu_profiles.base, 0.5), "cpuprofile", "pprof", tmp_path / "x")
+    assert not list(tmp_path.glob("x*")) and not list(tmp_path.glob(".x*"))  # nothing half-written
