@@ -135,6 +135,7 @@ class TargetSpec:
     pid: int | None = None
     kubectl: str | None = None
     keep_inspector: bool = False
+    parallel: int = 4
 
     @property
     def is_kube(self) -> bool:
@@ -182,6 +183,9 @@ _TARGET_PARAMS = [
     inspect.Parameter("keep_inspector", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                       default=typer.Option(False, "--keep-inspector",
                                            help="Leave an inspector this run opened open afterwards.",
+                                           rich_help_panel=_K8S)),
+    inspect.Parameter("parallel", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+                      default=typer.Option(4, "--parallel", min=1, help="With --selector: pods captured at once.",
                                            rich_help_panel=_K8S)),
 ]
 _TARGET_NAMES = [p.name for p in _TARGET_PARAMS]

@@ -20,6 +20,7 @@ log = logging.getLogger("cdpclient.kube")
 
 SIGUSR1_TIMEOUT = 8.0      # how long an inspector may take to open after SIGUSR1
 ANSWER_TIMEOUT = 15.0      # how long the inspector may take to answer through the forward
+CLOSE_TIMEOUT = 120.0      # how long closing the inspector may wait for a busy main thread
 DISTROLESS_PROBE = 2.0     # how long to look for an inspector in a container we cannot look into
 
 # `require` is reachable only with includeCommandLineAPI.  inspector.close() drops every session at
@@ -87,14 +88,14 @@ async def attach_pod(pod: str, *, namespace: str | None = None, context: str | N
                 yield target
             finally:
                 if opened and not keep_inspector:
-                    await attach.close_inspector(target, forward)
+                    await attach.close_inspector(target)
                 elif opened:
                     emit(f"leaving the inspector of pid {attach.pid} in pod {info.name} open on port {port} "
                          f"(--keep-inspector): anyone who can reach it can run code in the process")
     except BaseException:
         if opened and not keep_inspector and target is None:
             # Opened but never connected: close it through a fresh session.
-            await attach.close_inspector(None, forward)
+            await attach.close_inspector(None)
         raise
     finally:
         await forward.stop()
@@ -200,14 +201,16 @@ class _Attachment:
                              "--inspect-port", pod=self.pod.name)
                 await asyncio.sleep(0.1)
 
-    async def close_inspector(self, target: Any, forward: PortForward) -> None:
+    async def close_inspector(self, target: Any) -> None:
         """Close the inspector this run opened; report through ``emit`` when that is not certain."""
         import cdpclient
 
         async def via(t: Any) -> None:
             try:
+                # The main thread may still be busy (a heap snapshot goes on in the target after its
+                # client is gone): the evaluation runs when it is done.
                 await t.send("Runtime.evaluate", {"expression": _CLOSE_INSPECTOR_JS, "includeCommandLineAPI": True},
-                             timeout=5)
+                             timeout=CLOSE_TIMEOUT)
             except ConnectionLost:
                 pass  # expected: closing the inspector ends our own session too
 
@@ -216,11 +219,12 @@ class _Attachment:
             if target is not None and not target.connection.closed:
                 await via(target)
             else:
-                if not forward.alive:  # the forward died (mid-capture?): a new one, just to close
-                    fresh_forward = PortForward(self.kc, self.pod.name, self.port)
-                    await fresh_forward.start()
-                local = (fresh_forward or forward).local_port
-                async with cdpclient.connect(f"127.0.0.1:{local}", timeout=5) as fresh:
+                # The session is gone, so the forward is suspect (it may be the reason): a new one, just to close.
+                self.emit(f"closing the inspector of pid {self.pid} in pod {self.pod.name} through a new "
+                          f"port-forward (waits for the target to finish any running work)")
+                fresh_forward = PortForward(self.kc, self.pod.name, self.port)
+                local = await fresh_forward.start()
+                async with cdpclient.connect(f"127.0.0.1:{local}", timeout=10) as fresh:
                     await via(fresh)
             still = self.port in await self.listening_ports()
         except (CDPClientError, OSError) as exc:

@@ -64,6 +64,7 @@ class FakePod:
     phase: str = "Running"
     script: str = "idle.js"
     node_args: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
     command: str | None = None
     binaries: frozenset[str] | None = None
     forbidden: set[str] = field(default_factory=set)
@@ -78,7 +79,7 @@ class FakePod:
         if self.phase != "Running":
             return
         # `exec` makes the app itself PID 1; a custom command runs under sh as PID 1.
-        inner = self.command or "exec " + " ".join([NODE, *self.node_args, str(APPS / self.script)])
+        inner = self.command or "exec " + " ".join([NODE, *self.node_args, str(APPS / self.script), *self.args])
         self.proc = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount-proc", "--net", "sh", "-c",
              f"ip link set lo up 2>/dev/null || true; {inner}"],

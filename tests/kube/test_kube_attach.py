@@ -2,28 +2,106 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from pathlib import Path
+
 import pytest
 
-import cdpclient
+from cdpclient.errors import CDPClientError
 from cdpclient.kube import attach_pod
 
 
-async def test_sigusr1_opens_inspector_capture_and_close(add_pod, kube_args):
+def _port_forwards(pod: str) -> list[int]:
+    """Host pids of kubectl port-forward processes for ``pod``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"port-forward" in argv and f"pod/{pod}".encode() in argv:
+                pids.append(int(entry.name))
+    return pids
+
+
+async def test_sigusr1_opens_inspector_capture_and_close(add_pod, kube_args, tmp_path):
     pod = add_pod("api-1", labels={"app": "api"})
     assert not pod.listening(9229)
     events: list[str] = []
     async with attach_pod("api-1", on_event=events.append, **kube_args) as target:
         assert pod.listening(9229)
         assert await target.evaluate("process.pid") == 1  # PID 1 of the pod's PID namespace
-        chunks: list[str] = []
-        target.connection.on("HeapProfiler.addHeapSnapshotChunk", lambda p: chunks.append(p["chunk"]))
-        await target.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False}, timeout=None)
-        assert sum(map(len, chunks)) > 100_000
+        result = await target.heap_snapshot(tmp_path / "api-1.heapsnapshot")
+        assert result.size > 100_000 and (tmp_path / "api-1.heapsnapshot").exists()
         ident = target.identity
         assert ident["pod"] == "api-1" and ident["namespace"] == "prod" and ident["context"] == "fake-ctx"
         assert ident["container"] == "app" and ident["node"] == "worker-1" and ident["pod_uid"] == pod.uid
         assert ident["image"] == pod.image and ident["pid"] == 1 and ident["inspector_opened"] is True
     assert any("SIGUSR1" in e for e in events), events
-    # Verified from outside: nothing listens on 9229 in the pod's network namespace any more.
+    # Verified from outside: nothing listens on 9229 in the pod's network namespace any more,
+    # and no port-forward is left behind.
     assert not pod.listening(9229)
     assert any("closed the inspector" in e for e in events), events
+    assert _port_forwards("api-1") == []
+    # SIGUSR1 opens it again next time.
+    async with attach_pod("api-1", **kube_args) as target:
+        assert await target.evaluate("1 + 1") == 2
+    assert not pod.listening(9229)
+
+
+async def test_inspector_already_open_is_left_open(add_pod, kube_args):
+    pod = add_pod("api-open", node_args=("--inspect=127.0.0.1:9229",))
+    events: list[str] = []
+    async with attach_pod("api-open", on_event=events.append, **kube_args) as target:
+        assert target.identity["inspector_opened"] is False
+    assert any("already listening" in e for e in events), events
+    assert not any("SIGUSR1" in e for e in events), events
+    assert pod.listening(9229)
+
+
+async def test_inspector_on_another_port_is_found(add_pod, kube_args):
+    pod = add_pod("api-9230", node_args=("--inspect=127.0.0.1:9230",))
+    events: list[str] = []
+    async with attach_pod("api-9230", on_event=events.append, **kube_args) as target:
+        assert await target.evaluate("process.debugPort") == 9230
+    assert any("port 9230" in e for e in events), events
+    assert pod.listening(9230)
+
+
+async def test_keep_inspector_leaves_it_open_and_says_so(add_pod, kube_args):
+    pod = add_pod("api-keep")
+    events: list[str] = []
+    async with attach_pod("api-keep", keep_inspector=True, on_event=events.append, **kube_args):
+        pass
+    assert pod.listening(9229)
+    assert any("--keep-inspector" in e for e in events), events
+
+
+async def test_default_container_annotation(add_pod, kube_args):
+    add_pod("api-sidecar", containers=["istio-proxy", "app"],
+            annotations={"kubectl.kubernetes.io/default-container": "app"})
+    async with attach_pod("api-sidecar", **kube_args) as target:
+        assert target.identity["container"] == "app"
+    add_pod("api-sidecar-2", containers=["istio-proxy", "app"])
+    async with attach_pod("api-sidecar-2", **kube_args) as target:
+        assert target.identity["container"] == "istio-proxy"  # no annotation: the first container
+
+
+async def test_port_forward_dying_mid_capture(add_pod, kube_args, tmp_path):
+    pod = add_pod("api-dies", script="heap_of_size.js", args=("10",))
+    path = tmp_path / "partial.heapsnapshot"
+    events: list[str] = []
+    with pytest.raises(CDPClientError):
+        async with attach_pod("api-dies", on_event=events.append, **kube_args) as target:
+            started = asyncio.Event()
+            task = asyncio.ensure_future(target.heap_snapshot(path, progress=lambda p: started.set()))
+            await asyncio.wait_for(started.wait(), 30)
+            for pid in _port_forwards("api-dies"):
+                os.killpg(pid, signal.SIGKILL)
+            await task
+    assert not path.exists()  # the partial capture was discarded
+    assert not pod.listening(9229), "\n".join(events)  # closed through a fresh forward
+    assert _port_forwards("api-dies") == []

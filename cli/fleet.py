@@ -1,0 +1,69 @@
+"""Fleet runs: one capture per pod that ``--selector`` matches, ``--parallel`` at a time.
+
+A capture command hands :func:`run` its spec and a coroutine function that
+captures from ONE target spec (``--pod``) and returns what it stored (a
+``CaptureRecord``, a list of them, or anything with ``id`` and ``size``).  Each
+pod gets its own store entry; one pod failing does not stop the others; the
+summary table (pod, status, id, size, duration) goes to stdout, progress per
+pod to stderr, and the exit code is 0 only when every pod succeeded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Awaitable, Callable
+
+import typer
+
+from cli.common import TargetSpec, human_bytes, note, print_json, run as run_async, table
+
+CaptureOne = Callable[[TargetSpec], Awaitable[Any]]
+
+
+def run(spec: TargetSpec, capture_one: CaptureOne, *, as_json: bool = False) -> int:
+    """Capture from every pod ``spec.selector`` matches; print the summary; return the exit code (0 or 1)."""
+    return run_async(_run(spec, capture_one, as_json))
+
+
+async def _run(spec: TargetSpec, capture_one: CaptureOne, as_json: bool) -> int:
+    from cdpclient import kube
+
+    assert spec.selector, "fleet runs need a selector"
+    pods = await kube.resolve_pods(spec.selector, namespace=spec.namespace, context=spec.context,
+                                   kubeconfig=spec.kubeconfig, kubectl=spec.kubectl)
+    parallel = max(1, getattr(spec, "parallel", 4) or 4)
+    note(f"{len(pods)} pod{'s' if len(pods) != 1 else ''} match {spec.selector!r}; "
+         f"capturing from {min(parallel, len(pods))} at a time")
+    namespaces = {p.name: p.namespace for p in pods}
+
+    def one(name: str) -> Awaitable[Any]:
+        return capture_one(dataclasses.replace(spec, pod=name, selector=None, namespace=namespaces[name]))
+
+    results = await kube.for_each_pod(pods, one, parallel=parallel,
+                                      on_event=lambda pod, message: note(f"[{pod}] {message}"))
+    rows = [_row(r) for r in results]
+    if as_json:
+        print_json(rows)
+    else:
+        typer.echo(table([[r["pod"], "ok" if r["ok"] else f"failed: {r['error']}", r["id"] or "-",
+                      human_bytes(r["size"]) if r["size"] is not None else "-", f"{r['duration_s']:.1f}s"]
+                     for r in rows], ["POD", "STATUS", "ID", "SIZE", "DURATION"], align="lllrr"))
+    failed = sum(not r["ok"] for r in rows)
+    if failed:
+        note(f"{failed} of {len(rows)} pods failed")
+    return 1 if failed else 0
+
+
+def _row(result: Any) -> dict[str, Any]:
+    ids, size = _ids_and_size(result.value) if result.ok else ([], None)
+    return {"pod": result.pod, "namespace": result.namespace, "ok": result.ok,
+            "id": ",".join(ids) or None, "size": size, "duration_s": round(result.duration_s, 3),
+            "error": None if result.ok else str(result.error)}
+
+
+def _ids_and_size(value: Any) -> tuple[list[str], int | None]:
+    """Store ids and total size of what one pod's capture returned (a record, a list of them, or None)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    ids = [str(getattr(v, "id")) for v in items if getattr(v, "id", None)]
+    sizes = [getattr(v, "size") for v in items if isinstance(getattr(v, "size", None), int)]
+    return ids, (sum(sizes) if sizes else None)

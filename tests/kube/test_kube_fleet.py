@@ -1,0 +1,84 @@
+"""Fleet runs: a selector over three pods, one of them failing, through the real kubectl."""
+
+from __future__ import annotations
+
+import json
+
+from cdpclient.kube import for_each_pod, resolve_pods
+from cdpclient.store import Store
+from cli import common, fleet
+
+
+async def test_resolve_pods_by_selector(add_pod, kube_args):
+    for name in ("web-a", "web-b"):
+        add_pod(name, labels={"app": "web", "tier": "front"})
+    add_pod("db-a", labels={"app": "db"})
+    pods = await resolve_pods("app=web", **kube_args)
+    assert [p.name for p in pods] == ["web-a", "web-b"]
+    assert all(p.namespace == "prod" and p.phase == "Running" for p in pods)
+    assert [p.name for p in await resolve_pods("app in (web,db),tier!=front", **kube_args)] == ["db-a"]
+
+
+async def test_for_each_pod_bounds_concurrency_and_keeps_failures(kube_args):
+    running, peak = 0, 0
+
+    async def fn(name: str) -> str:
+        nonlocal running, peak
+        import asyncio
+
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        if name == "b":
+            raise ValueError("boom")
+        return name.upper()
+
+    results = await for_each_pod(["a", "b", "c", "d", "e"], fn, parallel=2)
+    assert peak == 2
+    assert [(r.pod, r.ok, r.value) for r in results] == [("a", True, "A"), ("b", False, None), ("c", True, "C"),
+                                                         ("d", True, "D"), ("e", True, "E")]
+    assert str(results[1].error) == "boom"
+
+
+def test_fleet_snapshot_three_pods_one_failing(add_pod, cluster, tmp_path, capsys):
+    """Three pods match; RBAC forbids exec in one.  Two store entries, a summary, exit code 1."""
+    pods = {name: add_pod(name, labels={"app": "api"}, forbidden={"exec"} if name == "api-2" else set())
+            for name in ("api-1", "api-2", "api-3")}
+    store = Store.open(tmp_path / "recordings")
+
+    async def capture_one(spec: common.TargetSpec):
+        async with common.open_target(spec) as target:
+            with store.new_capture("heapsnapshot", target=target.identity) as pending:
+                await target.heap_snapshot(pending.path)
+            return pending.record
+
+    spec = common.TargetSpec(selector="app=api", kubeconfig=str(cluster.kubeconfig), parallel=2)
+    code = fleet.run(spec, capture_one, as_json=True)
+    out = capsys.readouterr()
+    rows = json.loads(out.out)
+    assert code == 1
+    assert [(r["pod"], r["ok"]) for r in rows] == [("api-1", True), ("api-2", False), ("api-3", True)]
+    assert "RBAC forbids exec on pod api-2" in rows[1]["error"]
+    assert all(r["id"] and r["size"] > 100_000 for r in rows if r["ok"])
+    for row in rows:
+        if row["ok"]:
+            record = store.resolve(row["id"])
+            assert record.target["pod"] == row["pod"] and record.target["pod_uid"] == pods[row["pod"]].uid
+            assert record.target["namespace"] == "prod" and record.target["context"] == "fake-ctx"
+    assert "[api-2] failed: RBAC forbids exec" in out.err
+    assert not any(p.listening(9229) for p in pods.values())  # every inspector opened was closed
+
+
+def test_fleet_table_and_success_exit_code(add_pod, cluster, capsys):
+    add_pod("solo-1", labels={"app": "solo"})
+
+    async def capture_one(spec: common.TargetSpec):
+        async with common.open_target(spec) as target:
+            return {"pid": await target.evaluate("process.pid")}
+
+    spec = common.TargetSpec(selector="app=solo", kubeconfig=str(cluster.kubeconfig))
+    assert fleet.run(spec, capture_one) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["POD", "STATUS", "ID", "SIZE", "DURATION"]
+    assert out[2].split()[:2] == ["solo-1", "ok"]
