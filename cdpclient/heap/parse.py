@@ -1,0 +1,296 @@
+"""Read a ``.heapsnapshot`` / ``.heaptimeline`` file into columnar numpy arrays.
+
+The file is memory-mapped and scanned at the byte level: the small ``snapshot`` header
+(with ``meta``, the field layout) goes through ``json``; the ``nodes`` and ``edges``
+number arrays are parsed by a numba kernel straight into one array per kept field; the
+``strings`` array is kept as one byte blob plus offsets and decoded on demand.  Pages
+already parsed are dropped from memory as the scan moves on, so the file itself never
+sits whole in RAM next to the arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cdpclient.errors import AnalysisError, InvalidCaptureFile
+
+Progress = Callable[[str], None]
+
+_CHUNK = 64 << 20  # bytes parsed between two page releases
+_WS = b" \t\r\n"
+
+
+@dataclass
+class RawSnapshot:
+    """Columns of one snapshot, as read from the file (no derived data)."""
+
+    meta: dict[str, Any]
+    node_types: list[str]
+    edge_types: list[str]
+    node_type: Any          # uint8[N]
+    node_name: Any          # uint32[N] string index
+    node_id: Any            # uint32[N] (uint64 when ids do not fit)
+    self_size: Any          # uint32[N] (uint64 when sizes do not fit)
+    first_edge: Any         # uint32[N+1]
+    edge_type: Any          # uint8[M]
+    edge_name: Any          # uint32[M] string index or element index
+    edge_to: Any            # uint32[M] node ordinal
+    string_blob: bytes      # the raw JSON text of the strings array
+    string_starts: Any      # int64[S] offsets into string_blob (opening quote)
+    string_ends: Any        # int64[S] offsets just past the closing quote
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def node_count(self) -> int:
+        return int(self.node_type.shape[0])
+
+    @property
+    def edge_count(self) -> int:
+        return int(self.edge_type.shape[0])
+
+
+def parse_file(path: str | os.PathLike[str], progress: Progress | None = None) -> RawSnapshot:
+    """Parse a heap snapshot or timeline file.
+
+    Raises :class:`InvalidCaptureFile` when the file is not a heap snapshot (not JSON of
+    that shape, truncated, counts that disagree with the header).
+    """
+    import numpy as np
+
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise InvalidCaptureFile(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            raise InvalidCaptureFile(f"{path} is empty")
+        mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)
+    try:
+        buf = np.frombuffer(mm, dtype=np.uint8)
+        try:
+            return _Parser(path, mm, buf, progress).run()
+        finally:
+            del buf
+    finally:
+        try:
+            mm.close()
+        except BufferError:  # pragma: no cover - a view still alive; the GC closes it
+            pass
+
+
+class _Parser:
+    def __init__(self, path: Path, mm: mmap.mmap, buf: Any, progress: Progress | None) -> None:
+        self.path = path
+        self.mm = mm
+        self.buf = buf
+        self.size = buf.shape[0]
+        self.progress = progress or (lambda _msg: None)
+        self.released = 0
+        self.header: dict[str, Any] | None = None
+        self.nodes: dict[str, Any] | None = None
+        self.edges: dict[str, Any] | None = None
+        self.strings: tuple[Any, Any, Any] | None = None
+
+    # -- helpers ------------------------------------------------------------------
+    def bad(self, what: str) -> InvalidCaptureFile:
+        return InvalidCaptureFile(f"{self.path} is not a valid heap snapshot: {what}")
+
+    def ws(self, pos: int) -> int:
+        mm = self.mm
+        while pos < self.size and mm[pos] in _WS:
+            pos += 1
+        return pos
+
+    def release(self, upto: int) -> None:
+        """Drop parsed pages of the mapping from our resident set (they stay in the page cache)."""
+        upto -= upto % mmap.PAGESIZE
+        if upto > self.released and hasattr(self.mm, "madvise"):
+            self.mm.madvise(mmap.MADV_DONTNEED, self.released, upto - self.released)
+            self.released = upto
+
+    # -- the top-level object -------------------------------------------------------
+    def run(self) -> RawSnapshot:
+        from cdpclient.heap import _kernels as K
+
+        mm = self.mm
+        pos = self.ws(0)
+        if pos >= self.size or mm[pos] != ord("{"):
+            raise self.bad("it does not start with '{'")
+        pos += 1
+        while True:
+            pos = self.ws(pos)
+            if pos >= self.size:
+                raise self.bad("the file ends early (truncated?)")
+            if mm[pos] == ord("}"):
+                break
+            if mm[pos] == ord(","):
+                pos += 1
+                continue
+            if mm[pos] != ord('"'):
+                raise self.bad(f"unexpected byte at offset {pos}")
+            end = mm.find(b'"', pos + 1)
+            if end < 0:
+                raise self.bad("the file ends inside a key (truncated?)")
+            key = mm[pos + 1:end].decode("utf-8", "replace")
+            pos = self.ws(end + 1)
+            if pos >= self.size or mm[pos] != ord(":"):
+                raise self.bad(f"no ':' after key {key!r}")
+            pos = self.ws(pos + 1)
+            if key == "snapshot":
+                end = int(K.skip_value(self.buf, pos))
+                if end < 0:
+                    raise self.bad("the snapshot header is not closed")
+                try:
+                    self.header = json.loads(mm[pos:end])
+                except ValueError as exc:
+                    raise self.bad(f"the snapshot header is not JSON ({exc})") from exc
+                pos = end
+            elif key in ("nodes", "edges"):
+                pos = self.parse_graph_array(key, pos)
+            elif key == "strings":
+                pos = self.parse_strings(pos)
+            else:
+                end = int(K.skip_value(self.buf, pos))
+                if end < 0:
+                    raise self.bad(f"the {key!r} value is not closed (truncated?)")
+                pos = end
+        if self.header is None or self.nodes is None or self.edges is None or self.strings is None:
+            missing = [k for k, v in (("snapshot", self.header), ("nodes", self.nodes),
+                                      ("edges", self.edges), ("strings", self.strings)) if v is None]
+            raise self.bad(f"missing {', '.join(missing)}")
+        self.release(self.size)
+        return self.assemble()
+
+    def layout(self) -> dict[str, Any]:
+        if self.header is None:
+            raise self.bad("'nodes' or 'edges' come before the 'snapshot' header")
+        meta = self.header.get("meta")
+        if not isinstance(meta, dict) or "node_fields" not in meta or "edge_fields" not in meta:
+            raise self.bad("the header has no meta.node_fields / meta.edge_fields")
+        return meta
+
+    def parse_graph_array(self, key: str, pos: int) -> int:
+        import numpy as np
+
+        from cdpclient.heap import _kernels as K
+
+        meta = self.layout()
+        if self.mm[pos] != ord("["):
+            raise self.bad(f"'{key}' is not an array")
+        pos += 1
+        fields: list[str] = list(meta["node_fields" if key == "nodes" else "edge_fields"])
+        count_key = "node_count" if key == "nodes" else "edge_count"
+        count = self.header.get(count_key) if self.header else None
+        if not isinstance(count, int) or count <= 0:
+            values, _ = K.count_ints(self.buf, pos)
+            count = int(values) // max(1, len(fields))
+        # which fields we keep: 0..3 name uint32 columns, 8 the uint8 type column
+        if key == "nodes":
+            wanted = {"type": 8, "name": 0, "id": 1, "self_size": 2, "edge_count": 3}
+        else:
+            wanted = {"type": 8, "name_or_index": 0, "to_node": 1}
+        missing = [f for f in wanted if f not in fields]
+        if missing:
+            raise self.bad(f"meta.{key[:-1]}_fields lacks {', '.join(missing)}")
+        fieldmap = np.array([wanted.get(f, -1) for f in fields], dtype=np.int64)
+        total = count * len(fields)
+        if count * len(fields) >= 1 << 40 or (key == "edges" and count >= 1 << 32):
+            raise AnalysisError(f"{self.path}: {count:,} {key} is beyond what this analyser handles")
+        out8 = np.empty(count, np.uint8)
+        cols = [np.empty(count, np.uint32) for _ in range(2 if key == "edges" else 3)]
+        if key == "nodes":
+            # the edge_count column becomes first_edge (N+1 entries) in place
+            cols.append(np.empty(count + 1, np.uint32))
+        else:
+            cols += [np.empty(0, np.uint32), np.empty(0, np.uint32)]
+        index = 0
+        self.progress(f"parsing {key}: {count:,}")
+        while True:
+            limit = min(self.size, pos + _CHUNK)
+            pos, index, status = K.parse_ints(self.buf, pos, limit, fieldmap, out8, *cols, index, total)
+            pos, index, status = int(pos), int(index), int(status)
+            self.release(pos)
+            if status == K.MORE:
+                continue
+            if status == K.CLOSED:
+                break
+            if status == K.TOO_BIG:
+                raise AnalysisError(f"{self.path}: a value in '{key}' does not fit in 32 bits "
+                                    f"(value #{index}); such snapshots are not supported yet")
+            if status == K.TOO_MANY:
+                raise self.bad(f"'{key}' holds more values than {count_key}={count} says")
+            if status == K.EOF:
+                raise self.bad(f"the file ends inside '{key}' (truncated?)")
+            raise self.bad(f"unexpected byte in '{key}' at offset {pos}")
+        if index != total:
+            raise self.bad(f"'{key}' holds {index} values; {count_key}={count} x {len(fields)} fields "
+                           f"= {total} expected (truncated?)")
+        if key == "nodes":
+            self.nodes = {"count": count, "type": out8, "name": cols[0], "id": cols[1],
+                          "self_size": cols[2], "edge_count": cols[3], "nfields": len(fields)}
+        else:
+            self.edges = {"count": count, "type": out8, "name": cols[0], "to": cols[1]}
+        return pos
+
+    def parse_strings(self, pos: int) -> int:
+        import numpy as np
+
+        from cdpclient.heap import _kernels as K
+
+        if self.mm[pos] != ord("["):
+            raise self.bad("'strings' is not an array")
+        start = pos
+        empty = np.empty(0, np.int64)
+        count, end = K.scan_strings(self.buf, pos + 1, empty, empty, False)
+        if end < 0:
+            raise self.bad("the file ends inside 'strings' (truncated?)")
+        blob = self.mm[start:end]  # bytes: a copy, the mapping goes away
+        starts = np.empty(count, np.int64)
+        ends = np.empty(count, np.int64)
+        K.scan_strings(np.frombuffer(blob, np.uint8), 1, starts, ends, True)
+        self.strings = (blob, starts, ends)
+        self.release(end)
+        return int(end)
+
+    # -- derived columns ----------------------------------------------------------------
+    def assemble(self) -> RawSnapshot:
+        import numpy as np
+
+        assert self.header is not None and self.nodes is not None and self.edges is not None
+        assert self.strings is not None
+        meta = self.layout()
+        node_types = meta["node_fields"] and meta.get("node_types", [[]])[0]
+        edge_types = meta.get("edge_types", [[]])[0]
+        if not isinstance(node_types, list) or not isinstance(edge_types, list):
+            raise self.bad("meta.node_types / meta.edge_types are not lists")
+        nodes, edges = self.nodes, self.edges
+        n, m = nodes["count"], edges["count"]
+        from cdpclient.heap import _kernels as K
+
+        first_edge = nodes.pop("edge_count")
+        total = int(K.exclusive_scan(first_edge, n))
+        if total != m:
+            raise self.bad(f"the nodes' edge counts add up to {total}, not edge_count={m}")
+        to = edges["to"]
+        nf = nodes["nfields"]
+        if m and int(to.max()) >= n * nf:
+            raise self.bad("an edge points past the last node")
+        np.floor_divide(to, nf, out=to)
+        blob, starts, ends = self.strings
+        return RawSnapshot(
+            meta=meta, node_types=[str(t) for t in node_types], edge_types=[str(t) for t in edge_types],
+            node_type=nodes["type"], node_name=nodes["name"], node_id=nodes["id"],
+            self_size=nodes["self_size"], first_edge=first_edge, edge_type=edges["type"],
+            edge_name=edges["name"], edge_to=to, string_blob=blob, string_starts=starts,
+            string_ends=ends,
+            extra={k: v for k, v in self.header.items() if k != "meta"},
+        )

@@ -1,0 +1,274 @@
+"""``HeapSnapshot``: one parsed snapshot with DevTools' derived data, as parallel arrays.
+
+Derived per node: class (DevTools' Summary grouping), retained size, immediate
+dominator, distance from the roots, and the edge a shortest retaining path arrives by.
+Everything is a numpy array indexed by node ordinal (or edge index); a node becomes a
+Python dict only when a human asks to read it (:meth:`HeapSnapshot.describe`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from cdpclient.heap.parse import Progress, RawSnapshot, parse_file
+from cdpclient.heap.strings import StringTable
+
+# DevTools gives objects whose type is not a user-visible constructor a class name in parentheses.
+_TYPE_CLASS = {"hidden": "(system)", "code": "(compiled code)"}
+_NAMED_TYPES = ("object", "native")
+# Object types that are V8 plumbing rather than user data: leak reports look through them.
+INTERNAL_TYPES = ("hidden", "array", "code", "object shape", "synthetic")
+SYSTEM_DISTANCE = 100_000_000
+DOMINANCE = ("gc-roots", "user-roots")  # DevTools' base distance for objects reachable only outside user roots
+
+ARRAYS = ("node_type", "node_name", "node_id", "self_size", "first_edge", "edge_type", "edge_name",
+          "edge_to", "string_starts", "string_ends", "cls", "retained", "idom", "distance",
+          "parent_edge", "class_count", "class_shallow", "class_retained")
+
+
+def class_name_for_type(type_name: str) -> str:
+    """DevTools' class name for nodes grouped by type: ``(string)``, ``(closure)``, ``(system)``..."""
+    return _TYPE_CLASS.get(type_name, f"({type_name})")
+
+
+class HeapSnapshot:
+    """A parsed, analysed heap snapshot.
+
+    Arrays (attributes named as in :data:`ARRAYS`) are indexed by node ordinal
+    (``0..node_count-1``) or edge index.  ``class_names[cls[n]]`` is node ``n``'s class;
+    ``class_count`` / ``class_shallow`` / ``class_retained`` aggregate per class (the
+    retained size of a class counts objects not dominated by another of the same class).
+    """
+
+    def __init__(self, path: Path, meta: dict[str, Any], arrays: dict[str, Any], strings: StringTable,
+                 class_names: list[str], root: int = 0) -> None:
+        self.path = Path(path)
+        self.meta = meta
+        self.node_types: list[str] = list(meta["node_types"])
+        self.edge_types: list[str] = list(meta["edge_types"])
+        self.strings = strings
+        self.class_names = class_names
+        self.root = root
+        self.arrays = arrays
+        for name, value in arrays.items():
+            setattr(self, name, value)
+        self._edge_owner: Any = None
+        self._reverse: Any = None
+        self._class_index: dict[str, int] | None = None
+
+    # -- sizes and lookups --------------------------------------------------------------
+    @property
+    def node_count(self) -> int:
+        return int(self.node_type.shape[0])
+
+    @property
+    def edge_count(self) -> int:
+        return int(self.edge_type.shape[0])
+
+    @property
+    def total_size(self) -> int:
+        return int(self.class_shallow.sum())
+
+    def node_type_code(self, name: str) -> int:
+        return self.node_types.index(name) if name in self.node_types else -1
+
+    def edge_type_code(self, name: str) -> int:
+        return self.edge_types.index(name) if name in self.edge_types else -1
+
+    def class_index(self, name: str) -> int:
+        """Index of a class by name, -1 if no object of that class exists."""
+        if self._class_index is None:
+            self._class_index = {c: i for i, c in enumerate(self.class_names)}
+        return self._class_index.get(name, -1)
+
+    def ordinal_of_id(self, node_id: int) -> int:
+        """Node ordinal of a snapshot object id (``@123``), -1 if absent."""
+        import numpy as np
+
+        hits = np.flatnonzero(self.node_id == node_id)
+        return int(hits[0]) if hits.size else -1
+
+    @property
+    def edge_owner(self) -> Any:
+        """``edge_owner[e]``: the node edge ``e`` leaves from (computed on first use)."""
+        if self._edge_owner is None:
+            from cdpclient.heap import _kernels as K
+
+            self._edge_owner = K.edge_owner(self.first_edge, self.edge_count)
+        return self._edge_owner
+
+    @property
+    def reverse(self) -> tuple[Any, Any]:
+        """``(first_ret, ret_edge)``: all edges into each node (computed on first use)."""
+        if self._reverse is None:
+            from cdpclient.heap import _kernels as K
+
+            self._reverse = K.reverse_edges(self.first_edge, self.edge_to)
+        return self._reverse
+
+    # -- names ----------------------------------------------------------------------------
+    def class_of(self, n: int) -> str:
+        return self.class_names[int(self.cls[n])]
+
+    def type_of(self, n: int) -> str:
+        return self.node_types[int(self.node_type[n])]
+
+    def name_of(self, n: int) -> str:
+        return self.strings[int(self.node_name[n])]
+
+    def edge_kind(self, e: int) -> str:
+        return self.edge_types[int(self.edge_type[e])]
+
+    def edge_label(self, e: int) -> str:
+        """The edge's name as DevTools prints it: ``foo``, ``[3]`` for elements and hidden slots."""
+        kind = self.edge_kind(e)
+        if kind in ("element", "hidden"):
+            return f"[{int(self.edge_name[e])}]"
+        return self.strings[int(self.edge_name[e])]
+
+    def describe(self, n: int) -> dict[str, Any]:
+        """One node as a dict for output: id, class, name, type, sizes, distance."""
+        n = int(n)
+        distance = int(self.distance[n])
+        return {
+            "id": int(self.node_id[n]),
+            "class": self.class_of(n),
+            "name": _short(self.name_of(n)),
+            "type": self.type_of(n),
+            "self_size": int(self.self_size[n]),
+            "retained_size": int(self.retained[n]),
+            "distance": None if distance < 0 else distance,
+        }
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- analysis --------------------------------------------------------------------------------
+
+
+def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
+            dominance: str = "gc-roots", workspace: Any = None) -> HeapSnapshot:
+    """Compute classes, dominators, retained sizes and distances for a parsed snapshot.
+
+    ``dominance`` names where the "owned" region of the heap starts (see
+    :func:`cdpclient.heap._kernels.mark_page_owned`): ``"gc-roots"`` (memlab's rule, the
+    default) or ``"user-roots"`` (DevTools' rule: ``global`` dominates all it reaches).
+    ``workspace`` (a :class:`cdpclient.heap.cache.Workspace`) takes arrays out of memory
+    once they are no longer needed by what follows.
+    """
+    import numpy as np
+
+    from cdpclient.heap import _kernels as K
+
+    if dominance not in DOMINANCE:
+        raise ValueError(f"dominance must be one of {DOMINANCE}")
+    say = progress or (lambda _msg: None)
+    spill = workspace.spill if workspace is not None else (lambda _name, array: array)
+    strings = StringTable(raw.string_blob, raw.string_starts, raw.string_ends)
+    node_types, edge_types = raw.node_types, raw.edge_types
+    n = raw.node_count
+    root = int(raw.extra.get("root_index", 0) or 0) // max(1, len(raw.meta["node_fields"]))
+
+    def code(names: list[str], name: str) -> int:
+        return names.index(name) if name in names else 255
+
+    weak_t, shortcut_t = code(edge_types, "weak"), code(edge_types, "shortcut")
+    element_t = code(edge_types, "element")
+
+    say("classes")
+    named = np.zeros(256, np.bool_)
+    for t in _NAMED_TYPES:
+        if t in node_types:
+            named[node_types.index(t)] = True
+    nstr = len(strings)
+    cls, keys = K.class_keys(raw.node_type, raw.node_name, named, nstr)
+    class_names = [strings[int(k)] if k < nstr else class_name_for_type(node_types[int(k) - nstr])
+                   for k in keys]
+    nclasses = len(class_names)
+    class_count = np.bincount(cls, minlength=nclasses).astype(np.int64)
+    class_shallow = np.bincount(cls, weights=raw.self_size, minlength=nclasses).astype(np.int64)
+
+    say("distances")
+    distance, parent_edge = K.distances(
+        raw.first_edge, raw.edge_type, raw.edge_name, raw.edge_to, raw.node_type, raw.node_name, root,
+        weak_t, element_t, code(node_types, "synthetic"), code(node_types, "hidden"),
+        code(node_types, "array"), _string_or_none(strings, "system / NativeContext"),
+        _string_or_none(strings, "sloppy_function_map"), _string_or_none(strings, "(map descriptors)"),
+        SYSTEM_DISTANCE)
+    # What the dominator pass does not read leaves memory now.
+    arrays: dict[str, Any] = {}
+    for name, value in (("node_name", raw.node_name), ("node_id", raw.node_id), ("edge_name", raw.edge_name),
+                        ("distance", distance), ("parent_edge", parent_edge),
+                        ("string_starts", raw.string_starts), ("string_ends", raw.string_ends)):
+        arrays[name] = spill(name, value)
+    del distance, parent_edge
+    raw.node_name = raw.node_id = raw.edge_name = raw.string_starts = raw.string_ends = None
+    if workspace is not None:
+        blob = workspace.spill_bytes("strings.json", strings.blob)
+        strings = StringTable(blob, arrays["string_starts"], arrays["string_ends"])
+        raw.string_blob = None
+
+    say("dominators")
+    flags = K.mark_page_owned(raw.first_edge, raw.edge_type, raw.edge_to, root, shortcut_t, weak_t,
+                              dominance == "user-roots")
+    first_pred, preds, strong = K.essential_preds(raw.first_edge, raw.edge_type, raw.edge_to, flags, root,
+                                                  shortcut_t, weak_t)
+    idom, order = K.dominators(raw.first_edge, raw.edge_type, raw.edge_to, flags, first_pred, preds, strong,
+                               root, shortcut_t, weak_t)
+    del first_pred, preds, strong, flags
+    retained = K.retained_sizes(raw.self_size, idom, order)
+    class_retained = K.class_retained(idom, order, retained, cls, nclasses)
+    del order
+
+    meta = {"node_types": node_types, "edge_types": edge_types, "node_fields": raw.meta["node_fields"],
+            "edge_fields": raw.meta["edge_fields"], "root": root, "node_count": n,
+            "edge_count": raw.edge_count, "dominance": dominance}
+    arrays.update({
+        "node_type": raw.node_type, "self_size": raw.self_size, "first_edge": raw.first_edge,
+        "edge_type": raw.edge_type, "edge_to": raw.edge_to, "cls": cls, "retained": retained, "idom": idom,
+        "class_count": class_count, "class_shallow": class_shallow, "class_retained": class_retained,
+    })
+    return HeapSnapshot(path, meta, arrays, strings, class_names, root)
+
+
+def _string_or_none(strings: StringTable, text: str) -> int:
+    index = strings.find(text)
+    return index if index >= 0 else 0xFFFFFFFF
+
+
+# --- loading with the cache ------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
+         progress: Progress | None = None, dominance: str = "gc-roots") -> HeapSnapshot:
+    """Parse and analyse a ``.heapsnapshot`` / ``.heaptimeline`` file.
+
+    ``dominance`` is explained at :func:`analyse`.  With ``cache_dir`` the arrays are kept there as ``.npy`` files (0600, directory
+    0700) and a later call maps them back in a fraction of a second; a cache that no
+    longer matches the file (size or mtime changed) is rebuilt.  Raises
+    :class:`~cdpclient.errors.InvalidCaptureFile` for files that are not heap snapshots.
+    """
+    from cdpclient.heap import cache
+
+    path = Path(path)
+    if cache_dir is not None:
+        cached = cache.read(Path(cache_dir), path)
+        if cached is not None and cached.meta.get("dominance") == dominance:
+            return cached
+    say: Callable[[str], None] = progress or (lambda _msg: None)
+    raw = parse_file(path, progress=say)
+    workspace = cache.Workspace(Path(cache_dir) if cache_dir is not None else None)
+    try:
+        snap = analyse(raw, path, progress=say, dominance=dominance, workspace=workspace)
+        del raw
+        if cache_dir is not None:
+            say("caching")
+        workspace.commit(path, snap)
+    finally:
+        workspace.discard()
+    return snap
