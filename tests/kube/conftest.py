@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Callable, Iterator
@@ -21,9 +23,22 @@ KUBECTL = os.environ.get("CDPCLIENT_TEST_KUBECTL", "kubectl")
 def _skip_reason() -> str | None:
     if not shutil.which(KUBECTL):
         return f"kubectl not found ({KUBECTL})"
+    minor = _kubectl_minor()
+    if minor is not None and minor < 31:
+        # Older kubectl port-forwards over SPDY only; the double speaks the WebSocket protocols of 1.31+.
+        return f"{KUBECTL} is 1.{minor}: the API server double needs kubectl 1.31+ (WebSocket port-forward)"
     if os.geteuid() != 0:
         return "PID and network namespaces for fake pods need root"
     return namespaces_available()
+
+
+def _kubectl_minor() -> int | None:
+    try:
+        out = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True, text=True,
+                             timeout=20)
+        return int(json.loads(out.stdout)["clientVersion"]["minor"].rstrip("+"))
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+        return None
 
 
 @pytest.fixture(scope="session")

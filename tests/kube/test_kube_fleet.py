@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from cdpclient.kube import for_each_pod, resolve_pods
@@ -19,13 +20,11 @@ async def test_resolve_pods_by_selector(add_pod, kube_args):
     assert [p.name for p in await resolve_pods("app in (web,db),tier!=front", **kube_args)] == ["db-a"]
 
 
-async def test_for_each_pod_bounds_concurrency_and_keeps_failures(kube_args):
+async def test_for_each_pod_bounds_concurrency_and_keeps_failures():
     running, peak = 0, 0
 
     async def fn(name: str) -> str:
         nonlocal running, peak
-        import asyncio
-
         running += 1
         peak = max(peak, running)
         await asyncio.sleep(0.05)
@@ -41,7 +40,7 @@ async def test_for_each_pod_bounds_concurrency_and_keeps_failures(kube_args):
     assert str(results[1].error) == "boom"
 
 
-def test_fleet_snapshot_three_pods_one_failing(add_pod, cluster, tmp_path, capsys):
+def test_fleet_snapshot_three_pods_one_failing(add_pod, cluster, kube_args, tmp_path, capsys):
     """Three pods match; RBAC forbids exec in one.  Two store entries, a summary, exit code 1."""
     pods = {name: add_pod(name, labels={"app": "api"}, forbidden={"exec"} if name == "api-2" else set())
             for name in ("api-1", "api-2", "api-3")}
@@ -53,7 +52,7 @@ def test_fleet_snapshot_three_pods_one_failing(add_pod, cluster, tmp_path, capsy
                 await target.heap_snapshot(pending.path)
             return pending.record
 
-    spec = common.TargetSpec(selector="app=api", kubeconfig=str(cluster.kubeconfig), parallel=2)
+    spec = common.TargetSpec(selector="app=api", kubeconfig=str(cluster.kubeconfig), kubectl=kube_args["kubectl"], parallel=2)
     code = fleet.run(spec, capture_one, as_json=True)
     out = capsys.readouterr()
     rows = json.loads(out.out)
@@ -70,14 +69,14 @@ def test_fleet_snapshot_three_pods_one_failing(add_pod, cluster, tmp_path, capsy
     assert not any(p.listening(9229) for p in pods.values())  # every inspector opened was closed
 
 
-def test_fleet_table_and_success_exit_code(add_pod, cluster, capsys):
+def test_fleet_table_and_success_exit_code(add_pod, cluster, kube_args, capsys):
     add_pod("solo-1", labels={"app": "solo"})
 
     async def capture_one(spec: common.TargetSpec):
         async with common.open_target(spec) as target:
             return {"pid": await target.evaluate("process.pid")}
 
-    spec = common.TargetSpec(selector="app=solo", kubeconfig=str(cluster.kubeconfig))
+    spec = common.TargetSpec(selector="app=solo", kubeconfig=str(cluster.kubeconfig), kubectl=kube_args["kubectl"])
     assert fleet.run(spec, capture_one) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["POD", "STATUS", "ID", "SIZE", "DURATION"]

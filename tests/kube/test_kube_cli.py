@@ -1,0 +1,40 @@
+"""The CLI as a user types it: ``--pod`` on a target command, one-line errors with exit code 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent.parent
+
+
+def cdpclient(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cli.app", *args], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
+
+
+def test_info_on_a_pod(add_pod, kube_args):
+    pod = add_pod("api-cli")
+    res = cdpclient("info", "--json", "--pod", "api-cli", "-n", "prod", "--kubeconfig", kube_args["kubeconfig"],
+                    "--kubectl", kube_args["kubectl"])
+    assert res.returncode == 0, res.stderr
+    assert '"pid": 1' in res.stdout
+    assert "sending SIGUSR1 to open it on port 9229" in res.stderr
+    assert "closed the inspector of pid 1 in pod api-cli" in res.stderr
+    assert not pod.listening(9229)
+
+
+def test_errors_are_one_line(add_pod, kube_args):
+    add_pod("api-cli-noexec", forbidden={"exec"})
+    common = ("--kubeconfig", kube_args["kubeconfig"], "--kubectl", kube_args["kubectl"])
+    for pod, expected in [("missing", "cdpclient: error: no pod 'missing' in namespace prod"),
+                          ("api-cli-noexec", "cdpclient: error: RBAC forbids exec on pod api-cli-noexec")]:
+        res = cdpclient("info", "--pod", pod, *common)
+        assert res.returncode == 1
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), res.stderr
+    res = cdpclient("info", "--pod", "x", "--kubectl", "/nonexistent/kubectl")
+    assert res.returncode == 1 and res.stderr.strip() == (
+        "cdpclient: error: kubectl not found: '/nonexistent/kubectl' "
+        "(install kubectl, or pass --kubectl PATH to the one you use)")
