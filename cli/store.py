@@ -20,6 +20,19 @@ def _store(path: Optional[str]) -> Any:
     return Store.open(path)
 
 
+def _seconds(text: Optional[str], option: str) -> Optional[float]:
+    """A duration option (``2h``, ``7d``) in seconds; a bad one is a usage error (exit 2)."""
+    if text is None:
+        return None
+    from cdpclient.errors import UsageError
+    from cdpclient.units import parse_duration
+
+    try:
+        return parse_duration(text)
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
+
+
 def _when(created: str) -> str:
     """``5m ago`` for recent captures, the local date and time for older ones."""
     try:
@@ -63,10 +76,8 @@ def ls(
 
     Example: cdpclient ls --kind heapsnapshot --label env=prod --since 2h
     """
-    from cdpclient.units import parse_duration
-
     records = _store(store).list(kind=kind, labels=parse_labels(label), target=target,
-                                 since=parse_duration(since) if since else None)
+                                 since=_seconds(since, "--since"))
     if as_json:
         print_json([r.to_dict() for r in records])
         return
@@ -138,12 +149,10 @@ def prune(
 
     Example: cdpclient prune --older-than 7d --yes
     """
-    from cdpclient.units import parse_duration
-
     if keep is None and older_than is None:
         raise typer.BadParameter("give --keep N or --older-than DURATION")
     st = _store(store)
-    doomed = st.prune_candidates(keep=keep, older_than=parse_duration(older_than) if older_than else None, kind=kind)
+    doomed = st.prune_candidates(keep=keep, older_than=_seconds(older_than, "--older-than"), kind=kind)
     if not doomed or dry_run:
         if as_json:
             print_json([r.to_dict() for r in doomed])

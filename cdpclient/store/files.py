@@ -93,15 +93,25 @@ def compress_file(src: Path, dest: Path, progress: Progress | None = None) -> tu
     cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
     with open(src, "rb") as fin, open(dest, "wb") as raw:
         sink = _HashingWriter(raw, stored_hash)
-        with cctx.stream_writer(sink, size=src.stat().st_size, closefd=False) as writer:
-            while block := fin.read(BLOCK):
-                content_hash.update(block)
-                content_size += len(block)
-                writer.write(block)
-                if progress:
-                    progress(content_size)
-        raw.flush()
-        os.fsync(raw.fileno())
+        try:
+            with cctx.stream_writer(sink, size=src.stat().st_size, closefd=False) as writer:
+                while block := fin.read(BLOCK):
+                    content_hash.update(block)
+                    content_size += len(block)
+                    writer.write(block)
+                    if progress:
+                        progress(content_size)
+            raw.flush()
+            os.fsync(raw.fileno())
+        except Exception as exc:
+            # a write error in the sink (disk full) surfaces as a ZstdError from the
+            # writer's exit; raise the OSError underneath so callers see ENOSPC
+            cause: BaseException | None = exc
+            while cause is not None and not isinstance(cause, OSError):
+                cause = cause.__context__ or cause.__cause__
+            if cause is not None and cause is not exc:
+                raise cause from exc
+            raise
     return content_hash.hexdigest(), content_size, stored_hash.hexdigest(), sink.size
 
 

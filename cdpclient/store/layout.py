@@ -91,7 +91,8 @@ class Layout:
     def capture_ids(self) -> set[str]:
         """Ids of the capture directories present (complete captures)."""
         try:
-            return {entry.name for entry in os.scandir(self.captures_dir) if entry.is_dir()}
+            with os.scandir(self.captures_dir) as entries:
+                return {entry.name for entry in entries if entry.is_dir()}
         except FileNotFoundError:
             return set()
 
@@ -105,7 +106,8 @@ class Layout:
         """Temp directories whose writer process is gone (crashed or killed)."""
         stale = []
         try:
-            entries = list(os.scandir(self.tmp_dir))
+            with os.scandir(self.tmp_dir) as it:
+                entries = list(it)
         except FileNotFoundError:
             return []
         for entry in entries:

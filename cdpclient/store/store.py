@@ -270,7 +270,7 @@ class Store:
         """Captures, newest first, each with a cheap ``status`` (file present, size as recorded).
 
         ``labels``: every pair must match.  ``target``: a substring of any value of
-        the record's target (endpoint, pod, namespace...).  ``since``: a datetime,
+        the record's target (endpoint, pod, namespace...) or of an imported file's path.  ``since``: a datetime,
         or seconds before now.
         """
         if kind is not None and kind not in KINDS:
@@ -286,7 +286,8 @@ class Store:
         for meta in self.index.query(kind=kind, since=since_text):
             if labels and any(meta.get("labels", {}).get(k) != v for k, v in labels.items()):
                 continue
-            if target and not any(target in str(v) for v in (meta.get("target") or {}).values()):
+            if target and not any(target in str(v) for v in [*(meta.get("target") or {}).values(),
+                                                               meta.get("source") or ""]):
                 continue
             out.append(self._record(meta, None if meta["id"] in present else STATUS_MISSING))
         return out

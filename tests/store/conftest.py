@@ -1,0 +1,69 @@
+"""Fixtures for the store tests: a fresh store, and real capture files of every kind from Node."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from cdpclient.store import CaptureRecord, Store
+
+APPS = Path(__file__).parent.parent / "apps"
+NODE = os.environ.get("CDPCLIENT_TEST_NODE", "node")
+WRITER = Path(__file__).parent / "store_writer.py"
+ROOT = Path(__file__).parent.parent.parent
+
+# A small document of each kind, as the files Node writes start.
+SMALL = {
+    "heapsnapshot": '{"snapshot":{"meta":{"node_fields":["type"]},"node_count":0,"edge_count":0,'
+                    '"trace_function_count":0},"nodes":[],"edges":[],"trace_function_infos":[],'
+                    '"trace_tree":[],"samples":[],"locations":[],"strings":[]}',
+    "cpuprofile": '{"nodes":[{"id":1,"callFrame":{"functionName":"(root)"}}],"startTime":1,"endTime":2,'
+                  '"samples":[1],"timeDeltas":[1]}',
+}
+
+
+@pytest.fixture(scope="session")
+def node_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One real capture file per kind, written by Node itself (see tests/apps/write_every_capture_kind.js)."""
+    out = tmp_path_factory.mktemp("node_files")
+    subprocess.run([NODE, "--cpu-prof", f"--cpu-prof-dir={out}", "--cpu-prof-name=cpu.cpuprofile",
+                    "--heap-prof", f"--heap-prof-dir={out}", "--heap-prof-name=heap.heapprofile",
+                    "--heap-prof-interval=1024",
+                    str(APPS / "write_every_capture_kind.js"), str(out)],
+                   check=True, capture_output=True, timeout=60)
+    return {"heapsnapshot": out / "plain.heapsnapshot", "heaptimeline": out / "alloc.heaptimeline",
+            "cpuprofile": out / "cpu.cpuprofile", "heapprofile": out / "heap.heapprofile",
+            "report": out / "report.json"}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    st = Store.open(tmp_path / "rec")
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def put(store: Store) -> Callable[..., CaptureRecord]:
+    """``put(kind="heapsnapshot", text=None, **new_capture_kwargs)``: store a small capture."""
+
+    def _put(kind: str = "heapsnapshot", text: str | None = None, meta: dict[str, Any] | None = None,
+             **kwargs: Any) -> CaptureRecord:
+        with store.new_capture(kind, **kwargs) as pending:
+            pending.path.write_text(text or SMALL.get(kind, SMALL["heapsnapshot"]))
+            pending.meta.update(meta or {})
+        assert pending.record is not None
+        return pending.record
+
+    return _put
+
+
+def run_writer(store_root: Path, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    """Start tests/store/store_writer.py in its own process."""
+    return subprocess.Popen([sys.executable, str(WRITER), str(store_root), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
