@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from cdpclient.captures.result import Progress, ProgressCallback
-from cdpclient.errors import CDPClientError
+from cdpclient.errors import CDPClientError, ConnectionLost
 
 if TYPE_CHECKING:
     from cdpclient.target import Target
@@ -63,10 +63,13 @@ async def stop_quietly(target: Target, method: str, params: dict[str, Any] | Non
 
 
 async def wait_duration(duration: float, *, stop: asyncio.Event | None = None,
-                        progress: ProgressCallback | None = None, tick: float = 0.5) -> tuple[float, bool]:
+                        progress: ProgressCallback | None = None, target: Target | None = None,
+                        tick: float = 0.5) -> tuple[float, bool]:
     """Wait ``duration`` seconds or until ``stop`` is set; return ``(elapsed, stopped_early)``.
 
     Reports ``Progress("wait", elapsed, duration)`` every ``tick`` seconds.
+    With ``target``, a session that ends meanwhile raises :class:`ConnectionLost`
+    at once instead of after the full duration.
     """
     start = time.monotonic()
     stop = stop or asyncio.Event()
@@ -74,12 +77,21 @@ async def wait_duration(duration: float, *, stop: asyncio.Event | None = None,
         elapsed = time.monotonic() - start
         if progress:
             progress(Progress("wait", min(elapsed, duration), duration))
+        if target is not None and target.connection.closed:
+            raise ConnectionLost(f"the session ended {elapsed:.1f}s into the capture "
+                                 f"({target.connection.close_reason})")
         if elapsed >= duration:
             return elapsed, False
         if stop.is_set():
             return elapsed, True
-        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
-            await asyncio.wait_for(stop.wait(), min(tick, duration - elapsed))
+        waiters = [asyncio.ensure_future(stop.wait())]
+        if target is not None:
+            waiters.append(asyncio.ensure_future(target.connection.wait_closed()))
+        try:
+            await asyncio.wait(waiters, timeout=min(tick, duration - elapsed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
 
 Command = tuple[str, "dict[str, Any] | None"]
@@ -100,7 +112,7 @@ async def timed_run(target: Target, *, start: list[Command], stop_command: Comma
         for index, (method, params) in enumerate(start):
             running = running or index == len(start) - 1  # a cancelled start may still have reached V8
             await target.send(method, params)
-        elapsed, early = await wait_duration(duration, stop=stop, progress=progress)
+        elapsed, early = await wait_duration(duration, stop=stop, progress=progress, target=target)
         reply = await target.send(stop_command[0], stop_command[1], timeout=stop_timeout)
         running = False
     finally:

@@ -45,7 +45,11 @@ _NO_LIMIT = 2**60  # cgroup v1 says 2^63 rounded to a page, constrainedMemory() 
 # namespace has its own cgroup mounted at the root), and the tightest limit wins.
 _PROBE_JS = r"""
 (() => {
-  const fs = require('fs'), os = require('os'), v8 = require('v8');
+  // A require() can land while the target is itself half-way through loading a module
+  // (the inspector runs us at an interrupt): then a module may come back incomplete.
+  // Each one is optional here, and the limits come from /proc and /sys where possible.
+  const load = (name) => { try { return require(name); } catch (e) { return null; } };
+  const fs = load('fs'), os = load('os'), v8 = load('v8');
   const read = (f) => { try { return fs.readFileSync(f, 'utf8').trim(); } catch (e) { return null; } };
   const num = (s) => (s === null || s === '' || s === 'max') ? null : Number(s);
   const statField = (text, key) => {
@@ -53,11 +57,18 @@ _PROBE_JS = r"""
     const m = text.match(new RegExp('^' + key + ' (\\d+)$', 'm'));
     return m ? Number(m[1]) : 0;
   };
+  const meminfo = (key) => {
+    const m = (read('/proc/meminfo') || '').match(new RegExp('^' + key + ':\\s+(\\d+) kB$', 'm'));
+    return m ? Number(m[1]) * 1024 : null;
+  };
+  const call = (f) => { try { return f(); } catch (e) { return null; } };
   const mu = process.memoryUsage();
   const out = {
     heap_used: mu.heapUsed, heap_total: mu.heapTotal, rss: mu.rss,
-    heap_limit: v8.getHeapStatistics().heap_size_limit,
-    constrained: null, host_available: os.freemem(), host_total: os.totalmem(), cgroup: null,
+    heap_limit: call(() => v8.getHeapStatistics().heap_size_limit),
+    constrained: null, cgroup: null,
+    host_available: meminfo('MemAvailable') ?? call(() => os.freemem()),
+    host_total: meminfo('MemTotal') ?? call(() => os.totalmem()),
   };
   try { if (typeof process.constrainedMemory === 'function') out.constrained = process.constrainedMemory(); } catch (e) {}
   const lines = (read('/proc/self/cgroup') || '').split('\n').filter(Boolean);

@@ -83,7 +83,7 @@ async def take_allocation_timeline(target: Target, path: str | os.PathLike[str],
             try:
                 tracking = True  # set first: a cancelled start may still have reached V8
                 await target.send("HeapProfiler.startTrackingHeapObjects", {"trackAllocations": True})
-                elapsed, early = await wait_duration(duration, stop=stop, progress=progress)
+                elapsed, early = await wait_duration(duration, stop=stop, progress=progress, target=target)
                 counts = await stream_snapshot(target, out, "HeapProfiler.stopTrackingHeapObjects",
                                                {"reportProgress": progress is not None}, progress)
                 tracking = False

@@ -1,0 +1,155 @@
+"""Heap snapshots against real Node: streamed, complete or absent, 0600, ids and series."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+import cdpclient
+from cdpclient.captures.result import Progress
+from conftest import run_cli  # type: ignore[attr-defined]
+
+from .conftest import leftovers, load_json
+
+
+@pytest.mark.compat
+async def test_snapshot_is_complete_private_and_described(node, tmp_path: Path) -> None:
+    reports: list[Progress] = []
+    async with cdpclient.connect(node.endpoint) as target:
+        result = await target.heap_snapshot(tmp_path / "a.heapsnapshot", gc=True, progress=reports.append)
+        session = target.session_id
+    data = load_json(result.path)
+    assert stat.S_IMODE(os.stat(result.path).st_mode) == 0o600
+    assert leftovers(tmp_path) == ["a.heapsnapshot"]
+    assert result.size == os.path.getsize(result.path)
+    fields = len(data["snapshot"]["meta"]["node_fields"])
+    assert data["snapshot"]["node_count"] == len(data["nodes"]) // fields == result.meta["node_count"]
+    assert (result.kind, result.session, result.pid) == ("heapsnapshot", session, node.pid)
+    assert result.node_version.startswith("v")
+    heap = [r for r in reports if r.phase == "heap"]
+    writes = [r for r in reports if r.phase == "write"]
+    assert heap and heap[-1].done == heap[-1].total
+    assert writes and writes[-1].done == result.size
+    assert reports.index(heap[-1]) < reports.index(writes[0])  # V8 walks the heap, then streams
+
+
+async def test_target_dying_mid_snapshot_leaves_no_file(node_app, tmp_path: Path) -> None:
+    app = node_app("heap_of_size.js", "40")
+    async with cdpclient.connect(app.endpoint) as target:
+        def kill_on_first_chunk(report: Progress) -> None:
+            if report.phase == "write":
+                app.kill()
+
+        with pytest.raises(cdpclient.ConnectionLost):
+            await target.heap_snapshot(tmp_path / "a.heapsnapshot", progress=kill_on_first_chunk)
+    assert leftovers(tmp_path) == []
+
+
+async def test_cancelled_snapshot_leaves_no_file_and_the_session_stays_usable(node_app, tmp_path: Path) -> None:
+    app = node_app("heap_of_size.js", "20")
+    async with cdpclient.connect(app.endpoint) as target:
+        started = asyncio.Event()
+        task = asyncio.create_task(target.heap_snapshot(
+            tmp_path / "a.heapsnapshot", progress=lambda r: started.set() if r.phase == "write" else None))
+        await asyncio.wait_for(started.wait(), 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert leftovers(tmp_path) == []
+        # V8 still streams the abandoned snapshot; the next one must not pick up its chunks
+        result = await target.heap_snapshot(tmp_path / "b.heapsnapshot")
+    assert load_json(result.path)["snapshot"]["node_count"] == result.meta["node_count"]
+    assert leftovers(tmp_path) == ["b.heapsnapshot"]
+
+
+async def test_disk_full_fails_cleanly(node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cdpclient.captures import _output
+
+    real_write = _output.StreamFile.write
+
+    def write_until_full(self: _output.StreamFile, data: str | bytes) -> None:
+        if self.written > 200_000:
+            raise cdpclient.CaptureError(f"cannot write {self.path}: No space left on device")
+        real_write(self, data)
+
+    monkeypatch.setattr(_output.StreamFile, "write", write_until_full)
+    async with cdpclient.connect(node.endpoint) as target:
+        with pytest.raises(cdpclient.CaptureError, match="No space left"):
+            await target.heap_snapshot(tmp_path / "a.heapsnapshot")
+        assert await target.evaluate("1 + 1") == 2
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.compat
+async def test_v8_forgets_object_ids_when_any_session_closes(node) -> None:
+    """The fact behind series: ids live in V8's map until *any* inspector session closes."""
+    async def object_id(target: cdpclient.Target) -> int:
+        obj = await target.send("Runtime.evaluate", {"expression": "globalThis.state"})
+        reply = await target.send("HeapProfiler.getHeapObjectId", {"objectId": obj["result"]["objectId"]})
+        return int(reply["heapSnapshotObjectId"])
+
+    async with cdpclient.connect(node.endpoint) as first:
+        await first.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False}, timeout=60)
+        assigned = await object_id(first)
+        assert assigned > 0
+        assert await object_id(first) == assigned  # stable within the session
+    async with cdpclient.connect(node.endpoint) as second:
+        assert await object_id(second) == 0  # the map was cleared when the first session closed
+        await second.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False}, timeout=60)
+        assert await object_id(second) > 0
+        async with cdpclient.connect(node.endpoint):
+            pass  # another client comes and goes: our session's ids are gone too
+        assert await object_id(second) == 0
+
+
+@pytest.mark.compat
+async def test_series_in_one_session_records_comparable_ids(node, tmp_path: Path) -> None:
+    async with cdpclient.connect(node.endpoint) as target:
+        results = await target.heap_snapshot_series(str(tmp_path / "s{index}.heapsnapshot"), count=2, every=0.2,
+                                                    gc=True)
+        async with cdpclient.connect(node.endpoint):
+            pass  # a second client resets V8's ids under our session
+        after = await target.heap_snapshot(tmp_path / "after.heapsnapshot")
+    first, second = results
+    assert first.series == second.series and first.series
+    assert [r.series_index for r in results] == [0, 1]
+    assert first.session == second.session == target.session_id
+    assert not second.meta["ids_reset_before"]
+    assert after.meta["ids_reset_before"] and after.session != first.session
+
+
+def test_cli_series_json(node, tmp_path: Path) -> None:
+    out = tmp_path / "snap.heapsnapshot"
+    proc = run_cli("snapshot", node.endpoint, "--count", "2", "--every", "300ms", "--gc", "--out", str(out),
+                   "--label", "incident=42", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [Path(r["path"]).name for r in rows] == ["snap.0.heapsnapshot", "snap.1.heapsnapshot"]
+    assert rows[0]["series"] == rows[1]["series"] and rows[0]["session"] == rows[1]["session"]
+    assert [r["series_index"] for r in rows] == [0, 1]
+    assert all(r["meta"]["node_count"] > 0 for r in rows)
+    assert sorted(leftovers(tmp_path)) == ["snap.0.heapsnapshot", "snap.1.heapsnapshot"]
+
+
+def test_cli_snapshot_into_store_compressed(node, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    proc = run_cli("snapshot", node.endpoint, "--store", str(store), "--compress", "--label", "env=test")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("saved heapsnapshot ")
+    from cdpclient.store import Store
+
+    record = Store.open(store).resolve(proc.stdout.split()[2])
+    assert record.kind == "heapsnapshot" and record.labels == {"env": "test"}
+    assert record.session and record.pid == node.pid and record.target["endpoint"] == node.endpoint
+    assert load_json(Store.open(store).materialize(record))["snapshot"]["node_count"] > 0
+
+
+def test_cli_series_needs_every(node) -> None:
+    proc = run_cli("snapshot", node.endpoint, "--count", "3")
+    assert proc.returncode == 2
+    assert "--every" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
