@@ -11,6 +11,7 @@ import pytest
 
 from cdpclient.errors import CDPClientError
 from cdpclient.kube import attach_pod
+from cdpclient.store import Store
 
 
 def _port_forwards(pod: str) -> list[int]:
@@ -92,16 +93,19 @@ async def test_default_container_annotation(add_pod, kube_args):
 
 async def test_port_forward_dying_mid_capture(add_pod, kube_args, tmp_path):
     pod = add_pod("api-dies", script="heap_of_size.js", args=("10",))
-    path = tmp_path / "partial.heapsnapshot"
+    store = Store.open(tmp_path / "recordings")
     events: list[str] = []
     with pytest.raises(CDPClientError):
         async with attach_pod("api-dies", on_event=events.append, **kube_args) as target:
-            started = asyncio.Event()
-            task = asyncio.ensure_future(target.heap_snapshot(path, progress=lambda p: started.set()))
-            await asyncio.wait_for(started.wait(), 30)
-            for pid in _port_forwards("api-dies"):
-                os.killpg(pid, signal.SIGKILL)
-            await task
-    assert not path.exists()  # the partial capture was discarded
+            with store.new_capture("heapsnapshot", target=target.identity) as pending:
+                started = asyncio.Event()
+                task = asyncio.ensure_future(target.heap_snapshot(pending.path, progress=lambda p: started.set()))
+                await asyncio.wait_for(started.wait(), 30)
+                for pid in _port_forwards("api-dies"):
+                    os.killpg(pid, signal.SIGKILL)
+                await task
+    assert store.list() == []  # store untouched
+    left = [name for _, _, names in os.walk(tmp_path / "recordings") for name in names]
+    assert not [n for n in left if "heapsnapshot" in n], left  # the partial capture was discarded
     assert not pod.listening(9229), "\n".join(events)  # closed through a fresh forward
     assert _port_forwards("api-dies") == []
