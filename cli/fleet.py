@@ -15,9 +15,30 @@ from typing import Any, Awaitable, Callable
 
 import typer
 
-from cli.common import TargetSpec, human_bytes, note, print_json, run as run_async, table
+from cli.common import TargetSpec, human_bytes, note, open_target, print_json, run as run_async, table
 
 CaptureOne = Callable[[TargetSpec], Awaitable[Any]]
+
+
+def run_capture(spec: TargetSpec, work: Callable[[Any, Any], Awaitable[Any]], opts: Any, as_json: bool) -> None:
+    """A capture command's fleet run: ``work(target, opts)`` once per pod; exit code 1 if any pod failed.
+
+    Per-pod progress bars are off (several at once would garble the terminal);
+    ``--out`` names one file, so it cannot take one capture per pod.
+    """
+    if getattr(opts, "out", None) is not None:
+        raise typer.BadParameter("--out names one file; with --selector each pod's capture goes to the store",
+                                 param_hint="--out")
+    if dataclasses.is_dataclass(opts) and any(f.name == "progress" for f in dataclasses.fields(opts)):
+        opts = dataclasses.replace(opts, progress=False)
+
+    async def capture_one(pod_spec: TargetSpec) -> Any:
+        async with open_target(pod_spec) as target:
+            return await work(target, opts)
+
+    code = run(spec, capture_one, as_json=as_json)
+    if code:
+        raise typer.Exit(code)
 
 
 def run(spec: TargetSpec, capture_one: CaptureOne, *, as_json: bool = False) -> int:
@@ -62,8 +83,12 @@ def _row(result: Any) -> dict[str, Any]:
 
 
 def _ids_and_size(value: Any) -> tuple[list[str], int | None]:
-    """Store ids and total size of what one pod's capture returned (a record, a list of them, or None)."""
+    """Store ids and total size of what one pod's capture returned: records or row dicts, one or a list."""
     items = value if isinstance(value, (list, tuple)) else [value]
-    ids = [str(getattr(v, "id")) for v in items if getattr(v, "id", None)]
-    sizes = [getattr(v, "size") for v in items if isinstance(getattr(v, "size", None), int)]
+
+    def field(item: Any, name: str) -> Any:
+        return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+    ids = [str(field(v, "id")) for v in items if field(v, "id")]
+    sizes = [field(v, "size") for v in items if isinstance(field(v, "size"), int)]
     return ids, (sum(sizes) if sizes else None)

@@ -81,3 +81,27 @@ def test_fleet_table_and_success_exit_code(add_pod, cluster, kube_args, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["POD", "STATUS", "ID", "SIZE", "DURATION"]
     assert out[2].split()[:2] == ["solo-1", "ok"]
+
+
+def test_run_capture_with_the_snapshot_command_work(add_pod, cluster, kube_args, tmp_path, capsys):
+    """The capture command's own per-target work, run once per pod: one store entry each, pod metadata kept."""
+    import pytest
+    import typer
+
+    from cli import capture
+
+    pods = [add_pod(name, labels={"app": "cap"}) for name in ("cap-1", "cap-2")]
+    store_dir = tmp_path / "recordings"
+    opts = capture.SnapshotOptions(store=str(store_dir), labels={"incident": "4711"})
+    spec = common.TargetSpec(selector="app=cap", kubeconfig=str(cluster.kubeconfig), kubectl=kube_args["kubectl"])
+    fleet.run_capture(spec, capture.take_snapshots, opts, as_json=True)
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["pod"], r["ok"]) for r in rows] == [("cap-1", True), ("cap-2", True)]
+    store = Store.open(store_dir)
+    records = sorted(store.list(), key=lambda r: r.target["pod"])
+    assert [r.target["pod"] for r in records] == ["cap-1", "cap-2"]
+    assert [r.target["pod_uid"] for r in records] == [p.uid for p in pods]
+    assert all(r.labels == {"incident": "4711"} and r.kind == "heapsnapshot" for r in records)
+    assert {r.id for r in records} == {row["id"] for row in rows}
+    with pytest.raises(typer.BadParameter, match="--out names one file"):
+        fleet.run_capture(spec, capture.take_snapshots, capture.SnapshotOptions(out=tmp_path / "x"), as_json=True)
