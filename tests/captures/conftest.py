@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
+
+import pytest
 
 import cdpclient
+from conftest import APPS, NODE, NodeProcess, _pump, wait_listening, wait_output  # type: ignore[attr-defined]
 
 _THREADS_JS = r"""(() => { const fs = require('fs'); return fs.readdirSync('/proc/self/task').map((t) => {
   try { return fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim(); } catch (e) { return '?'; } }); })()"""
@@ -55,3 +60,28 @@ def leftovers(directory: Path) -> list[str]:
 def load_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+@pytest.fixture
+def shell_node() -> Iterator[Callable[..., NodeProcess]]:
+    """Factory: ``shell_node(prefix, script, *args)`` starts Node through ``sh -c "PREFIX exec node ..."``.
+
+    For what ``start_node`` cannot set up: a lower hard limit (``ulimit -n 1024;``),
+    joining a cgroup (``echo $$ > .../cgroup.procs &&``).  Waits for "ready".
+    """
+    started: list[NodeProcess] = []
+
+    def factory(prefix: str, script: str, *args: str) -> NodeProcess:
+        command = f'{prefix} exec "$0" --inspect=127.0.0.1:0 "$@"'
+        proc = subprocess.Popen(["sh", "-c", command, NODE, str(APPS / script), *args], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        node = NodeProcess(proc=proc, ws_url="", port=0)
+        started.append(node)
+        threading.Thread(target=_pump, args=(node,), daemon=True).start()
+        wait_listening(node)
+        wait_output(node, "ready")
+        return node
+
+    yield factory
+    for node in started:
+        node.stop()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import cdpclient
+from conftest import wait_output  # type: ignore[attr-defined]
 from cdpclient.captures.result import Progress
 
 from .conftest import allocation_tracking, cpu_profiler_running, heap_sampler_running, leftovers, load_json
@@ -201,7 +202,8 @@ def test_cli_cpu_first_ctrl_c_ends_early_and_saves(node, tmp_path: Path) -> None
 
 
 def test_cli_snapshot_ctrl_c_leaves_nothing(node_app, tmp_path: Path) -> None:
-    app = node_app("heap_of_size.js", "25")
+    app = node_app("heap_of_size.js", "10")
+    wait_output(app, "ready")
     proc = subprocess.Popen([sys.executable, "-m", "cli.app", "snapshot", app.endpoint, "--out",
                              str(tmp_path / "a.heapsnapshot")], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

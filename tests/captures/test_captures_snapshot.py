@@ -12,7 +12,7 @@ import pytest
 
 import cdpclient
 from cdpclient.captures.result import Progress
-from conftest import run_cli  # type: ignore[attr-defined]
+from conftest import run_cli, wait_output  # type: ignore[attr-defined]
 
 from .conftest import leftovers, load_json
 
@@ -39,7 +39,8 @@ async def test_snapshot_is_complete_private_and_described(node, tmp_path: Path) 
 
 
 async def test_target_dying_mid_snapshot_leaves_no_file(node_app, tmp_path: Path) -> None:
-    app = node_app("heap_of_size.js", "40")
+    app = node_app("heap_of_size.js", "10")
+    wait_output(app, "ready")
     async with cdpclient.connect(app.endpoint) as target:
         def kill_on_first_chunk(report: Progress) -> None:
             if report.phase == "write":
@@ -51,7 +52,8 @@ async def test_target_dying_mid_snapshot_leaves_no_file(node_app, tmp_path: Path
 
 
 async def test_cancelled_snapshot_leaves_no_file_and_the_session_stays_usable(node_app, tmp_path: Path) -> None:
-    app = node_app("heap_of_size.js", "20")
+    app = node_app("heap_of_size.js", "10")
+    wait_output(app, "ready")
     async with cdpclient.connect(app.endpoint) as target:
         started = asyncio.Event()
         task = asyncio.create_task(target.heap_snapshot(
