@@ -149,7 +149,9 @@ class _Attachment:
             self.emit(f"pid {proc.pid} in pod {self.pod.name} has its inspector on port {flags.port} "
                       f"(from its command line), using that port")
         if port in scan.listening:
-            self.emit(f"inspector of pid {proc.pid} in pod {self.pod.name} already listening on port {port}")
+            why = "" if flags.open_at_start else (
+                " (the process was not started with --inspect: an earlier SIGUSR1 left it open; it stays open)")
+            self.emit(f"inspector of pid {proc.pid} in pod {self.pod.name} already listening on port {port}{why}")
             self.port = port
             return port, False
         # SIGUSR1 opens the inspector on the port of --inspect-port / --inspect, else on Node's 9229.

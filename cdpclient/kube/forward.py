@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import re
 import signal
+import sys
 from typing import Any
 
 from cdpclient.errors import KubeError
 from cdpclient.kube.kubectl import Kubectl, explain
 
 _FORWARDING = re.compile(rb"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when cdpclient dies, even by SIGKILL (Linux), so no forward outlives us."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
 
 class PortForward:
@@ -45,7 +57,9 @@ class PortForward:
         self.proc = await asyncio.create_subprocess_exec(
             *self.kubectl.argv("port-forward", "--address", "127.0.0.1", f"pod/{self.pod}", f":{self.remote_port}"),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True)  # its own process group: stop() ends kubectl and anything it started
+            # Its own process group: stop() ends kubectl and anything it started, and a Ctrl-C meant for us
+            # does not kill it before we have closed the inspector through it.
+            start_new_session=True, preexec_fn=_die_with_parent)
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self._tasks.append(asyncio.ensure_future(self._drain_stderr(self.proc.stderr)))
         try:

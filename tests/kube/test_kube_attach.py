@@ -109,3 +109,52 @@ async def test_port_forward_dying_mid_capture(add_pod, kube_args, tmp_path):
     assert not [n for n in left if "heapsnapshot" in n], left  # the partial capture was discarded
     assert not pod.listening(9229), "\n".join(events)  # closed through a fresh forward
     assert _port_forwards("api-dies") == []
+
+
+async def test_cancelled_while_attached_cleans_up(add_pod, kube_args):
+    pod = add_pod("api-cancel")
+    attached = asyncio.Event()
+
+    async def hold() -> None:
+        async with attach_pod("api-cancel", **kube_args):
+            attached.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.ensure_future(hold())
+    await asyncio.wait_for(attached.wait(), 30)
+    assert pod.listening(9229) and _port_forwards("api-cancel")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not pod.listening(9229)
+    assert _port_forwards("api-cancel") == []
+
+
+def test_no_port_forward_outlives_a_killed_cdpclient(add_pod, kube_args, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    add_pod("api-killed")
+    script = tmp_path / "hold.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from cdpclient.kube import attach_pod\n"
+        "async def main():\n"
+        f"    async with attach_pod('api-killed', kubeconfig={kube_args['kubeconfig']!r}, "
+        f"kubectl={kube_args['kubectl']!r}):\n"
+        "        print('attached', flush=True)\n"
+        "        await asyncio.sleep(3600)\n"
+        "asyncio.run(main())\n")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "attached"
+        assert _port_forwards("api-killed")
+    finally:
+        proc.kill()
+        proc.wait(10)
+        proc.stdout.close()  # type: ignore[union-attr]
+    deadline = time.monotonic() + 10
+    while _port_forwards("api-killed") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _port_forwards("api-killed") == []
