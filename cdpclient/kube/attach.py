@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from typing import Any, AsyncIterator, Callable
 
@@ -15,8 +14,6 @@ from cdpclient.kube import procscan
 from cdpclient.kube.forward import PortForward
 from cdpclient.kube.kubectl import Kubectl, explain
 from cdpclient.kube.pods import PodInfo, get_pod
-
-log = logging.getLogger("cdpclient.kube")
 
 SIGUSR1_TIMEOUT = 8.0      # how long an inspector may take to open after SIGUSR1
 ANSWER_TIMEOUT = 15.0      # how long the inspector may take to answer through the forward
@@ -221,6 +218,8 @@ class _Attachment:
             if target is not None and not target.connection.closed:
                 await via(target)
             else:
+                if self.port not in await self.listening_ports():
+                    return  # it never opened (SIGUSR1 did nothing) or is closed already
                 # The session is gone, so the forward is suspect (it may be the reason): a new one, just to close.
                 self.emit(f"closing the inspector of pid {self.pid} in pod {self.pod.name} through a new "
                           f"port-forward (waits for the target to finish any running work)")

@@ -76,7 +76,9 @@ async def test_distroless_with_inspector_open(add_pod, kube_args):
 
 async def test_sigusr1_that_does_nothing_times_out(add_pod, kube_args):
     add_pod("api-nosig", script="ignores_sigusr1.js")
-    err = await _attach_error("api-nosig", kube_args, sigusr1_timeout=1.0)
+    events: list[str] = []
+    err = await _attach_error("api-nosig", kube_args, sigusr1_timeout=1.0, on_event=events.append)
+    assert not any("warning" in e for e in events), events  # nothing opened, so nothing to warn about
     assert "did not open its inspector" in str(err) and "--disable-sigusr1" in str(err)
     assert "NODE_OPTIONS=--inspect" in err.hint
 
