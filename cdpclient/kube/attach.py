@@ -196,8 +196,8 @@ class _Attachment:
                     raise KubeError(
                         f"no inspector answers on port {self.port} in pod {self.pod.name}"
                         + (f" ({' '.join(forward.stderr.split())[-200:]})" if forward.stderr else ""),
-                        hint="open it in the process (SIGUSR1 needs a shell: kubectl debug), or pass "
-                             "--inspect-port", pod=self.pod.name)
+                        hint="something else may listen on that port: pass --inspect-port or --pid",
+                        pod=self.pod.name)
                 await asyncio.sleep(0.1)
 
     async def close_inspector(self, target: Any) -> None:
@@ -230,14 +230,13 @@ class _Attachment:
             still = self.port in await self.listening_ports()
         except (CDPClientError, OSError) as exc:
             self.emit(f"warning: could not close the inspector of pid {self.pid} in pod {self.pod.name} "
-                      f"({exc}); it is still open on port {self.port}: restart the pod, or attach again "
-                      f"and let cdpclient close it")
+                      f"({exc}); it is still open on port {self.port}: restart the pod when you can")
             return
         finally:
             if fresh_forward is not None:
                 await fresh_forward.stop()
         if still:
             self.emit(f"warning: the inspector of pid {self.pid} in pod {self.pod.name} still listens on port "
-                      f"{self.port} after closing it")
+                      f"{self.port} after closing it: restart the pod when you can")
         else:
             self.emit(f"closed the inspector of pid {self.pid} in pod {self.pod.name}")
