@@ -248,7 +248,8 @@ def snapshot(
     if count > 1 and not every:
         raise typer.BadParameter("a series (--count > 1) needs --every, e.g. --every 2m", param_hint="--every")
     opts = SnapshotOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
-                           gc=gc, force=force, count=count, every=parse_duration(every) if every else 0.0)
+                           gc=gc, force=force, count=count,
+                           every=float(_parsed(parse_duration, every, "--every")) if every else 0.0)
     _print_saved(common.run(_on_target(spec, take_snapshots, opts)), as_json)
 
 
@@ -292,8 +293,8 @@ def cpu(
     from cdpclient.units import parse_duration
 
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
-                        duration=_positive(parse_duration(duration), "--duration"),
-                        interval=_positive(parse_duration(interval), "--interval"))
+                        duration=float(_parsed(parse_duration, duration, "--duration")),
+                        interval=float(_parsed(parse_duration, interval, "--interval")))
     _print_saved(common.run(_on_target(spec, take_cpu, opts)), as_json)
 
 
@@ -324,8 +325,8 @@ def sample(
     from cdpclient.units import parse_duration, parse_size
 
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
-                        duration=_positive(parse_duration(duration), "--duration"),
-                        interval=int(_positive(parse_size(interval), "--interval")),
+                        duration=float(_parsed(parse_duration, duration, "--duration")),
+                        interval=int(_parsed(parse_size, interval, "--interval")),
                         include_collected=include_collected)
     _print_saved(common.run(_on_target(spec, take_sample, opts)), as_json)
 
@@ -360,7 +361,7 @@ def timeline(
     from cdpclient.units import parse_duration
 
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
-                        duration=_positive(parse_duration(duration), "--duration"), force=force)
+                        duration=float(_parsed(parse_duration, duration, "--duration")), force=force)
     _print_saved(common.run(_on_target(spec, take_timeline, opts)), as_json)
 
 
@@ -375,8 +376,15 @@ async def take_timeline(target: Any, opts: TimedOptions) -> list[dict[str, Any]]
     return [_stored(row, dest)]
 
 
-def _positive(value: float, option: str) -> float:
-    if value <= 0:
+def _parsed(parse: Callable[[str], float | int], text: str, option: str, *, positive: bool = True) -> float | int:
+    """A duration or size option's value; bad input is a usage error (exit 2) naming the option."""
+    from cdpclient.errors import UsageError
+
+    try:
+        value = parse(text)
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+    if positive and value <= 0:
         raise typer.BadParameter("must be more than zero", param_hint=option)
     return value
 
