@@ -21,7 +21,10 @@ _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|[^"\[\]{}]+', re.S)
 # Inside an array no string is a key, so strings, numbers and commas can go in one
 # match: the strings table of a heap snapshot (millions of strings) then costs a
 # few matches per chunk instead of two per string.
-_ARRAY_RUN = re.compile(rb'(?:"[^"\\]*(?:\\.[^"\\]*)*"|[^"\[\]{}]+)+', re.S)
+# Possessive quantifiers: nothing here ever needs to backtrack, and sre runs several
+# times faster when it does not keep backtracking state.
+_ARRAY_RUN = re.compile(rb'(?:"[^"\\]*+(?:\\.[^"\\]*+)*+"|[^"\[\]{}]++)++', re.S)
+_SPECIAL = frozenset(b'"[]{}')
 _WS = b" \t\r\n"
 _MAX_SUBKEYS = 64
 _MAX_CAPTURE = 4 << 20
@@ -85,6 +88,15 @@ def scan(fh: BinaryIO, *, limit: int | None = None, capture: tuple[str, ...] = (
         n = len(buf)
         while pos < n:
             in_array = bool(stack) and stack[-1] == 0x5B and not finished
+            if in_array and buf[pos] not in _SPECIAL:
+                # numbers and commas (most of a heap snapshot): skip to the next
+                # quote or bracket at memchr speed
+                nxt = _next_special(buf, pos, n)
+                if len(stack) == 2 and key1 is not None and key1 not in result.nonempty \
+                        and buf[pos:nxt].strip(_WS + b","):
+                    result.nonempty.add(key1)
+                pos = nxt
+                continue
             m = (_ARRAY_RUN if in_array else _TOKEN).match(buf, pos)
             if m is None and in_array:
                 m = _TOKEN.match(buf, pos)
@@ -168,3 +180,12 @@ def scan(fh: BinaryIO, *, limit: int | None = None, capture: tuple[str, ...] = (
             result.complete = True
             result.bytes_read = offset + len(buf)
             return result
+
+
+def _next_special(buf: bytes, pos: int, end: int) -> int:
+    """Offset of the first quote or bracket in ``buf[pos:end]`` (``end`` if none)."""
+    for ch in (b'"', b"[", b"]", b"{", b"}"):
+        i = buf.find(ch, pos, end)
+        if i >= 0:
+            end = i
+    return end

@@ -100,14 +100,15 @@ class Store:
         """
         if not self.root.is_dir():
             if not create:
+                if self.root.exists():
+                    raise StoreError(f"the store path {self.root} is not a directory")
                 return False
-            try:
-                files.make_dir(self.root)
-            except OSError as exc:
-                raise StoreError(f"cannot create the store at {self.root}: {exc.strerror}") from exc
         if create:
-            for d in (self.layout.captures_dir, self.layout.tmp_dir):
-                files.make_dir(d)
+            try:
+                for d in (self.root, self.layout.captures_dir, self.layout.tmp_dir):
+                    files.make_dir(d)
+            except OSError as exc:
+                raise StoreError(f"cannot create the store at {self.root}: {exc.strerror or exc}") from exc
         if self._index is None:
             self._index = self._open_index()
         self._clean_temps()
@@ -545,8 +546,7 @@ class Store:
                 from cdpclient.profiles.export import export_profile
             except ImportError as exc:
                 raise StoreError(f"--format {fmt} needs cdpclient.profiles.export, which this build lacks") from exc
-            export_profile(src, record.kind, fmt, out)
-            return out
+            return Path(export_profile(src, record.kind, fmt, out) or out)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,16 +117,28 @@ def test_export_writes_the_original_decompressed(store: Store, node_files: dict[
 
 
 def test_export_format_delegates_to_the_profile_exporters(store: Store, node_files: dict[str, Path],
-                                                           tmp_path: Path) -> None:
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rec = store.import_file(node_files["cpuprofile"])
     try:
         import cdpclient.profiles.export  # noqa: F401
     except ImportError:
-        with pytest.raises(StoreError, match="cdpclient.profiles.export"):
-            store.export(rec.id, tmp_path / "out.txt", fmt="collapsed")
-        return
-    out = store.export(rec.id, tmp_path / "out.txt", fmt="collapsed")
-    assert out.exists() and out.stat().st_size > 0
+        pass
+    else:
+        out = store.export(rec.id, tmp_path / "out.txt", fmt="collapsed")
+        assert out.exists() and out.stat().st_size > 0
+    monkeypatch.setitem(sys.modules, "cdpclient.profiles.export", None)  # a build without the exporters
+    with pytest.raises(StoreError, match="cdpclient.profiles.export"):
+        store.export(rec.id, tmp_path / "out2.txt", fmt="collapsed")
+
+
+def test_a_store_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    st = Store.open(tmp_path / "file")
+    with pytest.raises(StoreError, match="not a directory"):
+        st.list()
+    with pytest.raises(StoreError, match="cannot create the store"):
+        with st.new_capture("report"):
+            pass
 
 
 def _load(path: Path) -> dict:  # type: ignore[type-arg]
@@ -169,3 +182,28 @@ def test_redacting_a_timeline_and_refusing_a_damaged_snapshot(store: Store, node
     assert a["trace_function_infos"] == b["trace_function_infos"] and a["trace_tree"] == b["trace_tree"]
     assert a["samples"] == b["samples"] and len(a["nodes"]) == len(b["nodes"])
     assert validate_file(out) == "heaptimeline"
+
+
+@pytest.mark.parametrize("chunk", [7, 997])
+def test_streaming_checks_do_not_depend_on_read_boundaries(node_files: dict[str, Path], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    from cdpclient.store import jsonscan, redact
+
+    # tiny reads on the small files, reads of about 1 KB (still thousands of boundaries) on the heap files
+    files = {k: p for k, p in node_files.items() if chunk > 100 or p.stat().st_size < 100_000}
+    whole = {}
+    for kind, path in files.items():
+        with open(path, "rb") as fh:
+            whole[kind] = jsonscan.scan(fh, capture=("snapshot",))
+    src = node_files["heaptimeline"]
+    (tmp_path / "a").touch()
+    redact.redact_heapsnapshot(src, tmp_path / "a")
+    monkeypatch.setattr(jsonscan, "CHUNK", chunk)
+    monkeypatch.setattr(redact, "CHUNK", max(chunk, 997) * 4)
+    for kind, path in files.items():
+        with open(path, "rb") as fh:
+            assert jsonscan.scan(fh, capture=("snapshot",)) == whole[kind], kind
+        assert validate_file(path) == kind
+    (tmp_path / "b").touch()
+    redact.redact_heapsnapshot(src, tmp_path / "b")
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
