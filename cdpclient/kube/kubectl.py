@@ -106,6 +106,10 @@ def explain(stderr: str, *, verb: str, pod: str | None = None, namespace: str | 
             f"container {container or ''} of pod {pod} has no shell or kill (distroless image?)",
             hint=f"attach an ephemeral debug container: kubectl debug -it {pod}{target} --image=busybox "
                  f"-- kill -USR1 <pid>, then run again", pod=pod)
+    if "not permitted" in text:
+        return KubeError(f"not allowed to signal the process in pod {pod}: {text}",
+                         hint="it runs as another user than kubectl exec; pass --container, or use "
+                              "kubectl debug with --target", pod=pod)
     if "Unable to connect to the server" in text or "connection refused" in text and "dial tcp" in text:
         return KubeError(f"cannot reach the Kubernetes API server: {text}",
                          hint="check the kubeconfig, context and VPN (kubectl get pods)", pod=pod)

@@ -28,6 +28,7 @@ def _port_forwards(pod: str) -> list[int]:
     return pids
 
 
+@pytest.mark.compat
 async def test_sigusr1_opens_inspector_capture_and_close(add_pod, kube_args, tmp_path):
     pod = add_pod("api-1", labels={"app": "api"})
     assert not pod.listening(9229)

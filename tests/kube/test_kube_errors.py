@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 
 from cdpclient.errors import KubeError
 from cdpclient.kube import attach_pod
-from pods import APPS
+from pods import APPS, NODE
 
 
 async def _attach_error(name: str, kube_args: dict, **kwargs: object) -> KubeError:
@@ -83,8 +84,20 @@ async def test_sigusr1_that_does_nothing_times_out(add_pod, kube_args):
     assert "NODE_OPTIONS=--inspect" in err.hint
 
 
+def _node_has_disable_sigusr1() -> bool:
+    return subprocess.run([NODE, "--disable-sigusr1", "-e", "0"], capture_output=True).returncode == 0
+
+
+@pytest.mark.compat
+@pytest.mark.skipif(not _node_has_disable_sigusr1(), reason="this Node has no --disable-sigusr1 (22.14+, 23.7+)")
+async def test_disable_sigusr1_times_out(add_pod, kube_args):
+    add_pod("api-disabled", node_args=("--disable-sigusr1",))
+    err = await _attach_error("api-disabled", kube_args, sigusr1_timeout=1.0)
+    assert "did not open its inspector within 1 s of SIGUSR1" in str(err)
+
+
 async def test_several_node_processes_ask_for_pid(add_pod, kube_args):
-    node = f"node {APPS / 'idle.js'}"
+    node = f"{NODE} {APPS / 'idle.js'}"
     add_pod("api-two", command=f"{node} & {node} & wait")
     err = await _attach_error("api-two", kube_args)
     assert "several Node.js processes" in str(err) and "--pid" in err.hint
