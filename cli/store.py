@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -116,7 +117,8 @@ def show(
     extra = {k: v for k, v in meta.items() if k not in fields and k not in ("format",)}
     for key, value in sorted(extra.items()):
         if value not in (None, [], {}):
-            typer.echo(f"{key:<{width}}  {value}")
+            shown = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+            typer.echo(f"{key:<{width}}  {shown}")
 
 
 def rm(

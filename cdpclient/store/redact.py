@@ -36,6 +36,9 @@ _NUMBERED_EDGE_TYPES = ("element", "hidden")
 _SECTION = re.compile(rb'\s*,\s*"([A-Za-z_]+)"\s*:\s*\[')
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _SEP = re.compile(rb'[\s,]*')
+_ITEM = re.compile(rb'[\s,]*+("[^"\\]*+(?:\\.[^"\\]*+)*+")')
+# One JSON escape (\n, \", \uXXXX) stands for one UTF-16 unit, as JS counts string length.
+_ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|.)')
 
 
 def redact_heapsnapshot(src: Path, dest: Path) -> dict[str, int]:
@@ -116,6 +119,7 @@ class _Plan:
         used_elsewhere = np.zeros(count, bool)
         used_elsewhere[kept[(kept >= 0) & (kept < count)]] = True
         self.in_place = used_by_values & ~used_elsewhere
+        self.in_place_flags = self.in_place.tobytes()  # indexing bytes is much quicker than numpy scalars
         shared = np.flatnonzero(used_by_values & used_elsewhere)
         self.remap = np.full(count, -1, np.int64)
         self.remap[shared] = count + np.arange(len(shared))
@@ -145,7 +149,7 @@ class _Plan:
     def redact_strings(self, index: int, token: bytes) -> bytes | None:
         if index < 0:  # the end of the table: append the redacted twins
             return b"".join(b",\n" + self.pending.pop(i).encode() for i in self.appended)
-        if self.in_place[index]:
+        if self.in_place_flags[index]:
             return _placeholder(token).encode()
         if index in self.shared:
             self.pending[index] = _placeholder(token)
@@ -153,8 +157,12 @@ class _Plan:
 
 
 def _placeholder(token: bytes) -> str:
-    text = json.loads(token) if b"\\" in token else token[1:-1].decode("utf-8", "replace")
-    return '"' + PLACEHOLDER * len(text) + '"'
+    """``"****"`` as long (in UTF-16 units, like JS ``length``) as the string ``token`` holds."""
+    text = token[1:-1].decode("utf-8", "replace")
+    if "\\" in text:
+        text = _ESCAPE.sub("x", text)
+    units = len(text) if text.isascii() else len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return '"' + PLACEHOLDER * units + '"'
 
 
 NumbersHook = Callable[[str, Any, Any, Any, int, bytes, Any], "bytes | None"]
@@ -276,31 +284,26 @@ def _strings(s: _Stream, hook: StringsHook) -> None:
     while True:
         buf, pos = s.buf, s.pos
         pieces, last = [], pos
-        n = len(buf)
-        while True:
-            pos = _SEP.match(buf, pos).end()  # type: ignore[union-attr]
-            if pos >= n:
+        for m in _ITEM.finditer(buf, pos):
+            if m.start() != pos:
                 break
-            if buf[pos] == 0x5D:  # ']'
-                pieces.append(buf[last:pos])
-                tail = hook(-1, b"")
-                if tail:
-                    pieces.append(tail)
-                pieces.append(b"]")
-                s.emit(b"".join(pieces))
-                s.pos = pos + 1
-                return
-            m = _STRING.match(buf, pos)
-            if m is None:
-                if buf[pos] != 0x22:
-                    raise s.fail(f"unexpected content in the strings section at {buf[pos:pos + 20]!r}")
-                break  # a string cut by the read boundary
-            replaced = hook(index, m.group())
+            replaced = hook(index, m.group(1))
             index += 1
             if replaced is not None:
-                pieces += [buf[last:pos], replaced]
+                pieces += [buf[last:m.start(1)], replaced]
                 last = m.end()
             pos = m.end()
+        pos = _SEP.match(buf, pos).end()  # type: ignore[union-attr]
+        if pos < len(buf) and buf[pos] == 0x5D:  # ']': the end of the table
+            pieces.append(buf[last:pos])
+            pieces.append(hook(-1, b"") or b"")
+            pieces.append(b"]")
+            s.emit(b"".join(pieces))
+            s.pos = pos + 1
+            return
+        if pos < len(buf) and buf[pos] != 0x22:
+            raise s.fail(f"unexpected content in the strings section at {buf[pos:pos + 20]!r}")
+        # a string cut by the read boundary: copy what is done, read on
         pieces.append(buf[last:pos])
         s.emit(b"".join(pieces))
         s.pos = pos
