@@ -1,0 +1,34 @@
+"""Heap snapshot analysis at production scale (issue 6).
+
+Reads ``.heapsnapshot`` / ``.heaptimeline`` files (no dependency on the capture code)
+into columnar arrays and computes what the DevTools heap snapshot model computes:
+classes, shallow and retained sizes, the dominator tree, distances from the roots;
+then the Summary, Comparison and Retainers views and leak suspects::
+
+    from cdpclient import heap
+
+    snap = heap.load("a.heapsnapshot", cache_dir="/tmp/cache")   # HeapSnapshot
+    heap.top_classes(snap, limit=20)
+    heap.compare(snap_a, snap_b, ids_comparable=True)
+    heap.retainers(snap, "StreamClient", paths=5)
+    heap.find_leaks([s1, s2, s3], ids_comparable=True)
+
+See docs/heap-analysis.md for the semantics and the numbers.
+"""
+
+from __future__ import annotations
+
+from cdpclient.heap.compare import compare, new_mask
+from cdpclient.heap.leaks import Suspect, find_leaks
+from cdpclient.heap.paths import format_path, path_to, retainers
+from cdpclient.heap.snapshot import DOMINANCE, HeapSnapshot, analyse, class_name_for_type, load
+from cdpclient.heap.summary import overview, top_classes, top_objects
+
+__all__ = [
+    # loading
+    "load", "analyse", "HeapSnapshot", "DOMINANCE", "class_name_for_type",
+    # views
+    "overview", "top_classes", "top_objects", "compare", "new_mask",
+    # paths and leaks
+    "retainers", "path_to", "format_path", "find_leaks", "Suspect",
+]
