@@ -13,7 +13,9 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
+
+from cdpclient.errors import StoreError
 
 SCHEMA_VERSION = "1"
 BUSY_TIMEOUT_S = 30.0
@@ -28,6 +30,15 @@ CREATE TABLE IF NOT EXISTS captures (
 );
 CREATE INDEX IF NOT EXISTS captures_created ON captures (created);
 """
+
+
+@contextlib.contextmanager
+def _errors(path: Path) -> Iterator[None]:
+    """SQLite failures (locked past the busy timeout, disk full) as one clear StoreError."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"the store index {path} failed: {exc}") from exc
 
 
 class IndexUnusable(Exception):
@@ -81,7 +92,10 @@ class Index:
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
             fresh = not self.path.exists()
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            # check_same_thread=False: a runbook may use the store from a worker thread
+            # (asyncio.to_thread); Python's sqlite3 is built serialized, so this is safe
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                       check_same_thread=False)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if fresh:
                 os.chmod(self.path, 0o600)
@@ -99,33 +113,47 @@ class Index:
 
     # --- rows ------------------------------------------------------------------
     def put(self, meta: dict[str, Any]) -> None:
-        with self.db:
-            self.db.execute("INSERT OR REPLACE INTO captures VALUES (?, ?, ?, ?)", _row(meta))
+        self.put_many([meta])
 
     def put_many(self, metas: Iterable[dict[str, Any]]) -> None:
-        with self.db:
+        with _errors(self.path), self.db:
             self.db.executemany("INSERT OR REPLACE INTO captures VALUES (?, ?, ?, ?)", (_row(m) for m in metas))
 
-    def replace_all(self, metas: Iterable[dict[str, Any]]) -> None:
-        """Make the index hold exactly ``metas``, in one transaction."""
-        with self.db:
-            self.db.execute("DELETE FROM captures")
-            self.db.executemany("INSERT INTO captures VALUES (?, ?, ?, ?)", (_row(m) for m in metas))
+    def replace_all(self, metas: Callable[[], Iterable[dict[str, Any]]]) -> int:
+        """Make the index hold exactly what ``metas()`` yields, in one write transaction.
+
+        ``metas`` runs inside the transaction, so a capture published meanwhile
+        waits for it and is added after, never lost.  Returns the row count.
+        """
+        with _errors(self.path):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("DELETE FROM captures")
+                rows = [_row(m) for m in metas()]
+                self.db.executemany("INSERT OR REPLACE INTO captures VALUES (?, ?, ?, ?)", rows)
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        return len(rows)
 
     def delete(self, capture_ids: Iterable[str]) -> None:
-        with self.db:
+        with _errors(self.path), self.db:
             self.db.executemany("DELETE FROM captures WHERE id = ?", ((i,) for i in capture_ids))
 
     def ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT id FROM captures")}
+        with _errors(self.path):
+            return {row[0] for row in self.db.execute("SELECT id FROM captures")}
 
     def get(self, capture_id: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT meta FROM captures WHERE id = ?", (capture_id,)).fetchone()
+        with _errors(self.path):
+            row = self.db.execute("SELECT meta FROM captures WHERE id = ?", (capture_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def with_prefix(self, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT meta FROM captures WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
-                               (prefix, prefix + "\x7f", limit))
+        with _errors(self.path):
+            rows = self.db.execute("SELECT meta FROM captures WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                                   (prefix, prefix + "\x7f", limit)).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def query(self, kind: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
@@ -138,7 +166,9 @@ class Index:
             sql += " AND created >= ?"
             args.append(since)
         sql += " ORDER BY created DESC, id DESC"
-        return [json.loads(r[0]) for r in self.db.execute(sql, args)]
+        with _errors(self.path):
+            rows = self.db.execute(sql, args).fetchall()
+        return [json.loads(r[0]) for r in rows]
 
 
 def _row(meta: dict[str, Any]) -> tuple[str, str, str, str]:

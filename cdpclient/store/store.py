@@ -221,7 +221,7 @@ class Store:
             raise StoreError("could not find a free capture id")
         pending.temp_dir = final
         files.fsync_path(self.layout.captures_dir)
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(StoreError):
             # if this fails the capture is still complete on disk; the next listing indexes it
             self.index.put(meta)
         return self._record(meta)
@@ -259,12 +259,16 @@ class Store:
             return None
         return meta
 
-    def _reconcile(self) -> None:
-        """Index captures that are complete on disk but missing from the index (a writer died in between)."""
+    def _reconcile(self) -> set[str]:
+        """Index captures complete on disk but missing from the index (a writer died in between).
+
+        Returns the ids on disk.
+        """
         on_disk = self.layout.capture_ids()
         unindexed = on_disk - self.index.ids()
         if unindexed:
             self.index.put_many(m for m, _ in self._read_metas(unindexed))
+        return on_disk
 
     def list(self, *, kind: str | None = None, labels: dict[str, str] | None = None,
              target: str | None = None, since: float | dt.datetime | None = None) -> list[CaptureRecord]:
@@ -278,11 +282,10 @@ class Store:
             raise UsageError(f"unknown capture kind {kind!r} (kinds: {', '.join(KINDS)})")
         if not self._ready():
             return []
-        self._reconcile()
+        present = self._reconcile()
         if isinstance(since, (int, float)):
             since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=since)
         since_text = iso(since.timestamp()) if since is not None else None
-        present = self.layout.capture_ids()
         out = []
         for meta in self.index.query(kind=kind, since=since_text):
             if labels and any(meta.get("labels", {}).get(k) != v for k, v in labels.items()):
@@ -483,12 +486,18 @@ class Store:
         """
         if not self._ready():
             return {"captures": 0, "skipped": []}
-        on_disk = self.layout.capture_ids()
+        on_disk: set[str] = set()
+        good: set[str] = set()
+
+        def metas() -> Iterator[dict[str, Any]]:
+            on_disk.update(self.layout.capture_ids())
+            for meta, capture_id in self._read_metas(on_disk):
+                good.add(capture_id)
+                yield meta
+
         with file_lock(self.layout.lock_path):
-            metas = [m for m, _ in self._read_metas(on_disk)]
-            self.index.replace_all(metas)
-        good = {m["id"] for m in metas}
-        return {"captures": len(metas), "skipped": sorted(on_disk - good)}
+            count = self.index.replace_all(metas)
+        return {"captures": count, "skipped": sorted(on_disk - good)}
 
     # --- import / export --------------------------------------------------------------------
     def import_file(self, path: str | os.PathLike[str], *, labels: dict[str, str] | None = None,
