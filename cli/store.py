@@ -182,7 +182,8 @@ def prune(
 
 def import_(
     paths: list[Path] = typer.Argument(..., metavar="FILE...", help="Capture files taken elsewhere."),
-    label: Optional[list[str]] = typer.Option(None, "--label", help="Label for the imported captures (k=v; repeatable)."),
+    label: Optional[list[str]] = typer.Option(None, "--label",
+                                              help="Label for the imported captures (k=v; repeatable)."),
     compress: bool = typer.Option(False, "--compress", help="Keep them zstd-compressed at rest."),
     as_json: bool = typer.Option(False, "--json", help="Print the new records as JSON."),
     store: Optional[str] = StoreOption,

@@ -27,7 +27,7 @@ def open_content(path: Path) -> Iterator[BinaryIO]:
 
             raw.seek(0)
             with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as reader:
-                yield reader  # type: ignore[misc]
+                yield reader
             return
         raw.seek(0)
         yield raw

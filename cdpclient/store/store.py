@@ -10,6 +10,7 @@ a crash after it leaves a complete capture the next listing adds to the index.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import errno
@@ -271,7 +272,7 @@ class Store:
         return on_disk
 
     def list(self, *, kind: str | None = None, labels: dict[str, str] | None = None,
-             target: str | None = None, since: float | dt.datetime | None = None) -> list[CaptureRecord]:
+             target: str | None = None, since: float | dt.datetime | None = None) -> builtins.list[CaptureRecord]:
         """Captures, newest first, each with a cheap ``status`` (file present, size as recorded).
 
         ``labels``: every pair must match.  ``target``: a substring of any value of
@@ -435,7 +436,7 @@ class Store:
         return record
 
     # --- removing ----------------------------------------------------------------------
-    def remove(self, refs: Iterable[str | CaptureRecord]) -> list[CaptureRecord]:
+    def remove(self, refs: Iterable[str | CaptureRecord]) -> builtins.list[CaptureRecord]:
         """Delete captures (file, metadata, caches, index row); returns their records.
 
         Every ref is resolved before anything is deleted, so one bad ref deletes nothing.
@@ -462,7 +463,7 @@ class Store:
         shutil.rmtree(self.layout.cache_dir(capture_id), ignore_errors=True)
 
     def prune_candidates(self, *, keep: int | None = None, older_than: float | None = None,
-                         kind: str | None = None) -> list[CaptureRecord]:
+                         kind: str | None = None) -> builtins.list[CaptureRecord]:
         """Captures ``prune`` would delete: all but the newest ``keep``, and/or older than ``older_than`` s.
 
         With both, captures older than ``older_than`` go except the newest ``keep``.
@@ -506,7 +507,7 @@ class Store:
         return self.import_files([path], labels=labels, compress=compress)[0]
 
     def import_files(self, paths: Iterable[str | os.PathLike[str]], *, labels: dict[str, str] | None = None,
-                     compress: bool = False) -> list[CaptureRecord]:
+                     compress: bool = False) -> builtins.list[CaptureRecord]:
         """Copy capture files taken elsewhere into the store; returns their records.
 
         Each kind is detected from the content, and every file is checked whole

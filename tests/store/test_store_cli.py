@@ -25,7 +25,7 @@ def cli(cli_runner, tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
-def test_import_ls_show_export_rm(cli, node_files: dict[str, Path], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_ls_show_export_rm(cli, node_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     done = cli("import", str(node_files["heapsnapshot"]), str(node_files["cpuprofile"]), "--label", "env=prod",
                "--json")
     assert done.exit_code == 0, done.output
@@ -89,7 +89,7 @@ def test_prune_asks_unless_yes(cli, node_files: dict[str, Path]) -> None:  # typ
     assert "nothing to prune" in cli("prune", "--older-than", "7d", "--yes").stderr
 
 
-def test_store_reindex_and_verify(cli, node_files: dict[str, Path], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_store_reindex_and_verify(cli, node_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rec = json.loads(cli("import", str(node_files["report"]), "--json").stdout)[0]
     for f in (tmp_path / "rec").glob("index.sqlite*"):
         f.unlink()

@@ -78,7 +78,9 @@ def test_kill_9_of_cdpclient_snapshot_mid_stream(store: Store, node_app: Callabl
             streaming = any(f.is_file() and f.stat().st_size > 0
                             for d in _temp_dirs(store) for f in d.iterdir())
             time.sleep(0.02)
-        assert streaming, f"the snapshot never started streaming: {proc.poll()} {proc.stderr.read() if proc.poll() is not None else ''}"
+        ended = proc.poll()
+        why = proc.stderr.read() if ended is not None else ""
+        assert streaming, f"the snapshot never started streaming: exit {ended} {why}"
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:
@@ -109,7 +111,8 @@ def test_concurrent_writers_in_separate_processes_all_land(store: Store, writer:
     index.close()
     records = Store.open(store.root).list()
     assert len(records) == 32
-    assert {(r.labels["writer"], r.labels["i"]) for r in records} == {(f"w{n}", str(i)) for n in range(4) for i in range(8)}
+    expected = {(f"w{n}", str(i)) for n in range(4) for i in range(8)}
+    assert {(r.labels["writer"], r.labels["i"]) for r in records} == expected
     assert all(r.status == "ok" for r in records)
     assert reindexed > 0
 

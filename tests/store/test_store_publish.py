@@ -108,7 +108,7 @@ def test_compressed_capture_round_trips(store: Store, node_files: dict[str, Path
     assert store.verify(rec.id).status == "ok"
 
 
-def test_resolve_by_id_prefix_and_path(store: Store, put, node_files: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+def test_resolve_by_id_prefix_and_path(store: Store, put, node_files) -> None:  # type: ignore[no-untyped-def]
     a = put()
     assert store.resolve(a.id).id == a.id
     assert store.resolve(a.id[:8].lower()).id == a.id
