@@ -25,8 +25,8 @@ function mainLoop() {
   const end = Date.now() + durationMs;
   let sink = 0;
   while (Date.now() < end) {
-    sink += hog.crunch(25000);       // the heaviest
-    sink += fib(23);                   // recursive
+    sink += hog.crunch(40000);       // the heaviest
+    sink += fib(22);                   // recursive
     sink += nested.nestedWork(100000);   // innermost node_modules package
     if (mode === 'grow') {
       sink += growingHotPath(); sink += growingHotPath(); sink += growingHotPath();
