@@ -268,8 +268,11 @@ class _Parser:
         assert self.header is not None and self.nodes is not None and self.edges is not None
         assert self.strings is not None
         meta = self.layout()
-        node_types = meta["node_fields"] and meta.get("node_types", [[]])[0]
-        edge_types = meta.get("edge_types", [[]])[0]
+        try:  # the type names sit at the type field's position of node_types / edge_types
+            node_types = meta["node_types"][list(meta["node_fields"]).index("type")]
+            edge_types = meta["edge_types"][list(meta["edge_fields"]).index("type")]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise self.bad("meta.node_types / meta.edge_types do not name the types") from None
         if not isinstance(node_types, list) or not isinstance(edge_types, list):
             raise self.bad("meta.node_types / meta.edge_types are not lists")
         nodes, edges = self.nodes, self.edges

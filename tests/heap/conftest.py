@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -52,8 +52,16 @@ def install_memlab() -> Path:
 
 
 @pytest.fixture(scope="session")
-def memlab() -> Path:
-    return install_memlab()
+def memlab() -> Callable[[Path, Path], dict[str, Any]]:
+    """``memlab(snapshot, out_json)``: memlab's numbers for a snapshot (installs memlab once)."""
+    modules = install_memlab()
+    return lambda snapshot, out: memlab_reference(modules, snapshot, out)
+
+
+@pytest.fixture(scope="session")
+def write_snapshot() -> Callable[[Path, str], Path]:
+    """``write_snapshot(path, script)``: a snapshot written by ``node -e`` after ``script``."""
+    return write_snapshot_in_node
 
 
 def memlab_reference(modules: Path, snapshot: Path, out: Path, top: int = 40) -> dict[str, Any]:
