@@ -99,7 +99,11 @@ def show(
 
     Example: cdpclient show 01M80T --json
     """
-    record = _store(store).verify(ref)
+    st = _store(store)
+    record = st.resolve(ref)
+    if record.stored_size > 256 << 20:
+        note(f"checking the sha256 of {human_bytes(record.stored_size)}...")
+    record = st.verify(record)
     if as_json:
         print_json(record.to_dict())
         return

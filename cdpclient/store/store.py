@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator
 from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFile, StoreError, UsageError
 from cdpclient.store import files, ids, kinds
 from cdpclient.store.index import Index, IndexUnusable, file_lock
-from cdpclient.store.layout import COMPRESSED_SUFFIX, Layout
+from cdpclient.store.layout import COMPRESSED_SUFFIX, Layout, process_start
 from cdpclient.store.record import (
     EXTENSIONS, KINDS, RECORD_KEYS, STATUS_CORRUPT, STATUS_EXTERNAL, STATUS_MISSING, STATUS_OK, CaptureRecord,
 )
@@ -391,6 +391,10 @@ class Store:
                                           else name + EXTENSIONS[record.kind])
         if dest.exists() and dest.stat().st_size == record.size:
             return dest
+        for old in dest.parent.glob(f".{dest.name}.*.tmp"):  # left by a killed reader
+            pid = old.name[len(dest.name) + 2:-4]
+            if pid.isdigit() and not process_start(int(pid)):
+                old.unlink(missing_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         try:

@@ -2,6 +2,8 @@
 // itself: a heap snapshot (v8.writeHeapSnapshot), an allocation timeline (a heap snapshot taken
 // while HeapProfiler tracks allocations, over the in-process inspector), a diagnostic report;
 // run it with --cpu-prof --heap-prof (and their -dir flags) for the CPU and heap profiles.
+// Run with --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR it also signals itself, so Node writes
+// a Heap.*.heapsnapshot there the way `kill -USR2` in production does.
 // It holds a secret string so redaction can be checked.
 const fs = require('fs');
 const path = require('path');
@@ -18,6 +20,7 @@ function burn(ms) {
   return x;
 }
 
+if (process.execArgv.some((a) => a.startsWith('--heapsnapshot-signal'))) process.kill(process.pid, 'SIGUSR2');
 v8.writeHeapSnapshot(path.join(dir, 'plain.heapsnapshot'));
 process.report.writeReport(path.join(dir, 'report.json'));
 

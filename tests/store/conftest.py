@@ -28,17 +28,23 @@ SMALL = {
 
 
 @pytest.fixture(scope="session")
-def node_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One real capture file per kind, written by Node itself (see tests/apps/write_every_capture_kind.js)."""
+def node_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real capture files written by Node itself (see tests/apps/write_every_capture_kind.js)."""
     out = tmp_path_factory.mktemp("node_files")
     subprocess.run([NODE, "--cpu-prof", f"--cpu-prof-dir={out}", "--cpu-prof-name=cpu.cpuprofile",
                     "--heap-prof", f"--heap-prof-dir={out}", "--heap-prof-name=heap.heapprofile",
-                    "--heap-prof-interval=1024",
+                    "--heap-prof-interval=1024", "--heapsnapshot-signal=SIGUSR2", f"--diagnostic-dir={out}",
                     str(APPS / "write_every_capture_kind.js"), str(out)],
                    check=True, capture_output=True, timeout=60)
-    return {"heapsnapshot": out / "plain.heapsnapshot", "heaptimeline": out / "alloc.heaptimeline",
-            "cpuprofile": out / "cpu.cpuprofile", "heapprofile": out / "heap.heapprofile",
-            "report": out / "report.json"}
+    return out
+
+
+@pytest.fixture(scope="session")
+def node_files(node_dir: Path) -> dict[str, Path]:
+    """One real capture file per kind, keyed by kind."""
+    return {"heapsnapshot": node_dir / "plain.heapsnapshot", "heaptimeline": node_dir / "alloc.heaptimeline",
+            "cpuprofile": node_dir / "cpu.cpuprofile", "heapprofile": node_dir / "heap.heapprofile",
+            "report": node_dir / "report.json"}
 
 
 @pytest.fixture

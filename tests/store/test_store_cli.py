@@ -53,6 +53,11 @@ def test_import_ls_show_export_rm(cli, node_files, tmp_path: Path) -> None:  # t
     red = cli("export", snap["id"], "-o", str(tmp_path / "red.heapsnapshot"), "--redact")
     assert red.exit_code == 0 and b"SECRET-TOKEN" not in (tmp_path / "red.heapsnapshot").read_bytes()
 
+    collapsed = cli("export", cpu["id"], "-o", str(tmp_path), "--format", "collapsed")
+    assert collapsed.exit_code == 0, collapsed.output
+    flame = Path(collapsed.stdout.strip())
+    assert flame.name == f"{cpu['id']}.collapsed.txt" and flame.stat().st_size > 0
+
     removed = cli("rm", snap["id"])
     assert removed.exit_code == 0 and removed.stdout.strip() == f"removed {snap['id']}"
     assert [r["id"] for r in json.loads(cli("ls", "--json").stdout)] == [cpu["id"]]

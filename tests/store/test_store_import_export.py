@@ -32,6 +32,12 @@ def test_import_detects_each_kind_from_content(store: Store, node_files: dict[st
         assert rec.node_version and rec.node_version.startswith("v") and isinstance(rec.pid, int)
 
 
+def test_import_of_a_heapsnapshot_signal_file(store: Store, node_dir: Path) -> None:
+    [signalled] = node_dir.glob("Heap.*.heapsnapshot")  # written by Node on SIGUSR2
+    rec = store.import_file(signalled)
+    assert rec.kind == "heapsnapshot" and rec.meta["source"] == str(signalled)
+
+
 BAD = {
     "empty": (b"", "empty file"),
     "whitespace": (b"  \n", "only whitespace"),
@@ -92,13 +98,18 @@ def test_large_files_are_judged_by_head_and_tail(node_files: dict[str, Path], tm
 
 
 def test_import_of_a_zstd_file_and_compressed_storage(store: Store, node_files: dict[str, Path],
-                                                      tmp_path: Path) -> None:
+                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import zstandard
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # caches of files outside the store
 
     packed = tmp_path / "snap.heapsnapshot.zst"
     packed.write_bytes(zstandard.ZstdCompressor().compress(node_files["heapsnapshot"].read_bytes()))
     assert detect_kind(packed) == "heapsnapshot"
-    assert store.resolve(packed).size == node_files["heapsnapshot"].stat().st_size
+    external = store.resolve(packed)
+    assert external.size == node_files["heapsnapshot"].stat().st_size and external.compressed
+    assert store.materialize(external).read_bytes() == node_files["heapsnapshot"].read_bytes()
+    assert store.materialize(external).is_relative_to(tmp_path / "xdg" / "cdpclient")
     rec = store.import_file(packed, compress=True)
     assert rec.kind == "heapsnapshot" and rec.compressed
     assert store.materialize(rec).read_bytes() == node_files["heapsnapshot"].read_bytes()
