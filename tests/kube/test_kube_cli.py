@@ -38,3 +38,23 @@ def test_errors_are_one_line(add_pod, kube_args):
     assert res.returncode == 1 and res.stderr.strip() == (
         "cdpclient: error: kubectl not found: '/nonexistent/kubectl' "
         "(install kubectl, or pass --kubectl PATH to the one you use)")
+
+
+def test_snapshot_from_a_pod_records_the_pod(add_pod, kube_args, tmp_path):
+    import json
+
+    pod = add_pod("api-snap")
+    store = tmp_path / "recordings"
+    res = cdpclient("snapshot", "--json", "--pod", "api-snap", "--store", str(store), "--kubeconfig",
+                    kube_args["kubeconfig"], "--kubectl", kube_args["kubectl"])
+    assert res.returncode == 0, res.stderr
+    row = json.loads(res.stdout)
+    assert row["id"] and row["size"] > 100_000
+    target = row["target"]
+    assert {k: target[k] for k in ("context", "namespace", "pod", "container", "node", "image", "pod_uid")} == {
+        "context": "fake-ctx", "namespace": "prod", "pod": "api-snap", "container": "app", "node": "worker-1",
+        "image": pod.image, "pod_uid": pod.uid}
+    shown = cdpclient("show", row["id"], "--json", "--store", str(store))
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["target"]["pod_uid"] == pod.uid
+    assert not pod.listening(9229)
