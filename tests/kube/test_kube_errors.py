@@ -105,3 +105,9 @@ async def test_several_node_processes_ask_for_pid(add_pod, kube_args):
     assert len(pids) == 2
     async with attach_pod("api-two", pid=pids[1], **kube_args) as target:
         assert await target.evaluate("process.pid") == pids[1]
+
+
+async def test_unknown_container(add_pod, kube_args):
+    add_pod("api-c", containers=["app", "istio-proxy"])
+    err = await _attach_error("api-c", kube_args, container="web")
+    assert str(err) == "pod api-c has no container 'web' (its containers: app, istio-proxy)"
