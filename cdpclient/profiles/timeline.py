@@ -179,31 +179,57 @@ def _numbers(raw: bytes, np: Any) -> np.ndarray:
 
 def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[int], path: Path,
                   np: Any) -> list[np.ndarray]:
-    """Columns ``cols`` of the flat ``nodes`` array between byte offsets start and end."""
+    """Columns ``cols`` of the flat ``nodes`` array between byte offsets start and end.
+
+    The text is parsed straight from the mapped file with vectorised digit arithmetic, and
+    only the wanted columns are ever converted: a text-to-number pass over every field
+    (``np.fromstring``) costs about three times as long for a seven-field node.
+    """
+    allowed = np.zeros(256, dtype=bool)
+    allowed[list(b"0123456789, \n\r\t")] = True
     parts: list[list[np.ndarray]] = [[] for _ in cols]
-    carry = np.zeros(0, dtype=np.int64)
+    seen = 0  # numbers before this chunk: fixes which column the chunk starts in
     pos = start
     while pos < end:
         stop = min(pos + _CHUNK, end)
         if stop < end:  # cut after a comma so no number is split in two
             stop = mm.rfind(b",", pos, stop) + 1 or stop
-        chunk = mm[pos:stop].rstrip().rstrip(b",")
+        raw = np.frombuffer(mm, dtype=np.uint8, count=stop - pos, offset=pos).copy()
         pos = stop
-        if not chunk.strip():
-            continue
-        try:
-            flat = np.fromstring(chunk.decode("ascii"), dtype=np.int64, sep=",")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _bad(path, f"non-numeric data in 'nodes' ({exc})") from exc
-        flat = np.concatenate([carry, flat]) if len(carry) else flat
-        whole = len(flat) - len(flat) % width
-        rows = flat[:whole].reshape(-1, width)
-        carry = flat[whole:]
+        if not allowed[raw].all():
+            raise _bad(path, "non-numeric data in 'nodes'")
+        digit = (raw - 48) < 10
+        # A number starts at a digit after a non-digit and ends before a non-digit.
+        starts = np.flatnonzero(digit[1:] & ~digit[:-1]) + 1
+        ends = np.flatnonzero(digit[:-1] & ~digit[1:]) + 1
+        if len(digit) and digit[0]:
+            starts = np.concatenate([[0], starts])
+        if len(digit) and digit[-1]:
+            ends = np.append(ends, len(digit))
         for out, c in zip(parts, cols):
-            out.append(rows[:, c].copy())
-    if len(carry):
+            first = (c - seen) % width
+            out.append(_uints(raw, starts[first::width], ends[first::width], path, np))
+        seen += len(starts)
+    if seen % width:
         raise _bad(path, "the 'nodes' array does not divide into whole nodes")
     return [np.concatenate(p) if p else np.zeros(0, dtype=np.int64) for p in parts]
+
+
+def _uints(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, path: Path, np: Any) -> np.ndarray:
+    """The unsigned integers whose digits are ``raw[starts[k]:ends[k]]``."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    longest = int((ends - starts).max())
+    if longest > 18:
+        raise _bad(path, "a number in 'nodes' is too long")
+    value = np.zeros(len(starts), dtype=np.int64)
+    # Right-align every number in a field of `longest` digits; positions before its first
+    # digit read as 0, so they add leading zeros only.
+    for j in range(longest):
+        idx = ends - longest + j
+        value *= 10
+        value += np.where(idx >= starts, raw[np.maximum(idx, 0)] - 48, 0)
+    return value
 
 
 def _function_frames(tfi: np.ndarray, fields: list[str], strings: list[str], path: Path, np: Any) -> list[Frame]:
@@ -264,8 +290,8 @@ def _trace_tree(root: list[Any], fields: list[str], frames: list[Frame], traces:
     traced_sizes = sizes[(traces > 0) & (traces < len(lookup))]
     where = lookup[traced]
     known = where >= 0
-    np.add.at(values[:, 2], where[known], traced_sizes[known])
-    np.add.at(values[:, 3], where[known], 1.0)
+    values[:, 2] = np.bincount(where[known], weights=traced_sizes[known], minlength=n)
+    values[:, 3] = np.bincount(where[known], minlength=n)
     return build(frames, parent, fn, values, TIMELINE_METRICS)
 
 
