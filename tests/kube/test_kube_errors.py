@@ -101,7 +101,7 @@ async def test_several_node_processes_ask_for_pid(add_pod, kube_args):
     add_pod("api-two", command=f"{node} & {node} & wait")
     err = await _attach_error("api-two", kube_args)
     assert "several Node.js processes" in str(err) and "--pid" in err.hint
-    pids = [int(p) for p in re.findall(r"(\d+): node", str(err))]
+    pids = [int(p) for p in re.findall(r"(\d+): \S*node", str(err))]
     assert len(pids) == 2
     async with attach_pod("api-two", pid=pids[1], **kube_args) as target:
         assert await target.evaluate("process.pid") == pids[1]
