@@ -152,6 +152,11 @@ class _ProgressBar:
         self._task: Any = None
         self._phase: str | None = None
 
+    @property
+    def callback(self) -> _ProgressBar | None:
+        """What to pass as ``progress=``: None without a terminal, so V8 is not asked for progress."""
+        return self if self.enabled else None
+
     def __enter__(self) -> _ProgressBar:
         if self.enabled:
             from rich.console import Console
@@ -261,15 +266,21 @@ async def take_snapshots(target: Any, opts: SnapshotOptions) -> list[dict[str, A
     rows: list[dict[str, Any]] = []
     options = {"gc": opts.gc, "force": opts.force, "count": opts.count, "every_s": opts.every}
     with _ProgressBar("snapshot", opts.progress) as bar:
-        async for index in series_schedule(opts.count, opts.every, progress=bar):
-            with _destination("heapsnapshot", target, opts, options, index if series else None) as dest:
-                result = await target.heap_snapshot(dest.path, gc=opts.gc, force=opts.force, progress=bar,
-                                                    compress=dest.compress_here, series=series,
-                                                    series_index=index if series else None)
-                row = _record(result, dest, target, opts.labels)
-            rows.append(_stored(row, dest))
-            if series:
-                common.note(f"snapshot {index + 1}/{opts.count}: {row['id'] or row['path']}")
+        try:
+            async for index in series_schedule(opts.count, opts.every, progress=bar.callback):
+                with _destination("heapsnapshot", target, opts, options, index if series else None) as dest:
+                    result = await target.heap_snapshot(dest.path, gc=opts.gc, force=opts.force,
+                                                        progress=bar.callback, compress=dest.compress_here,
+                                                        series=series, series_index=index if series else None)
+                    row = _record(result, dest, target, opts.labels)
+                rows.append(_stored(row, dest))
+                if series:
+                    common.note(f"snapshot {index + 1}/{opts.count}: {row['id'] or row['path']}")
+        except BaseException:
+            if rows:  # the snapshots already taken stay saved: say which
+                saved = ", ".join(str(r["id"] or r["path"]) for r in rows)
+                common.warn(f"series stopped after {len(rows)} of {opts.count} snapshots; saved: {saved}")
+            raise
     return rows
 
 
@@ -303,7 +314,7 @@ async def take_cpu(target: Any, opts: TimedOptions) -> list[dict[str, Any]]:
     with _early_stop() as stop, _ProgressBar("cpu", opts.progress) as bar, \
             _destination("cpuprofile", target, opts, options) as dest:
         result = await target.cpu_profile(dest.path, duration=opts.duration, interval=float(opts.interval or 0.001),
-                                          stop=stop, progress=bar, compress=dest.compress_here)
+                                          stop=stop, progress=bar.callback, compress=dest.compress_here)
         row = _record(result, dest, target, opts.labels)
     return [_stored(row, dest)]
 
@@ -332,12 +343,14 @@ def sample(
 
 
 async def take_sample(target: Any, opts: TimedOptions) -> list[dict[str, Any]]:
-    options = {"duration_s": opts.duration, "interval_bytes": opts.interval, "include_collected": opts.include_collected}
+    options = {"duration_s": opts.duration, "interval_bytes": opts.interval,
+               "include_collected": opts.include_collected}
     with _early_stop() as stop, _ProgressBar("sample", opts.progress) as bar, \
             _destination("heapprofile", target, opts, options) as dest:
         result = await target.sampling_heap_profile(
             dest.path, duration=opts.duration, interval=int(opts.interval or 32768),
-            include_collected=opts.include_collected, stop=stop, progress=bar, compress=dest.compress_here)
+            include_collected=opts.include_collected, stop=stop, progress=bar.callback,
+            compress=dest.compress_here)
         row = _record(result, dest, target, opts.labels)
     return [_stored(row, dest)]
 
@@ -371,7 +384,8 @@ async def take_timeline(target: Any, opts: TimedOptions) -> list[dict[str, Any]]
             _destination("heaptimeline", target, opts, options) as dest:
         result = await target.allocation_timeline(dest.path, duration=opts.duration,
                                                   events_path=dest.side_path(".events.json"), stop=stop,
-                                                  progress=bar, force=opts.force, compress=dest.compress_here)
+                                                  progress=bar.callback, force=opts.force,
+                                                  compress=dest.compress_here)
         row = _record(result, dest, target, opts.labels)
     return [_stored(row, dest)]
 

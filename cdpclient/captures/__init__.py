@@ -86,7 +86,7 @@ class CaptureMethods:
                                     include_collected: bool = False, stop: asyncio.Event | None = None,
                                     progress: ProgressCallback | None = None,
                                     compress: bool = False) -> CaptureResult:
-        """Sample allocations for ``duration`` seconds (every ``interval`` bytes on average); write a ``.heapprofile``."""
+        """Sample allocations for ``duration`` seconds (mean ``interval`` bytes apart); write a ``.heapprofile``."""
         from cdpclient.captures.sampling import take_sampling_heap_profile
 
         return await take_sampling_heap_profile(self._as_target(), path, duration=duration, interval=interval,
