@@ -10,11 +10,26 @@ AGGREGATE_NOTE = ("object ids are not comparable between these snapshots (not fr
                   "session), so new/deleted objects are unknown; counts and sizes are compared per class")
 
 
-def new_mask(before: HeapSnapshot, after: HeapSnapshot) -> Any:
-    """Boolean array over ``after``'s nodes: objects whose id is not in ``before``."""
+def member(values: Any, pool: Any) -> Any:
+    """Boolean array: which of ``values`` occur in ``pool`` (both integer arrays).
+
+    Sort and binary search: V8 writes nodes in nearly ascending id order, so the sort is
+    almost free; ``np.isin`` took 10 s and more on 7 M ids here.
+    """
     import numpy as np
 
-    return ~np.isin(np.asarray(after.node_id), np.asarray(before.node_id))
+    values = np.asarray(values)
+    pool = np.sort(np.asarray(pool))
+    if pool.size == 0:
+        return np.zeros(values.shape, np.bool_)
+    at = np.searchsorted(pool, values)
+    at[at == pool.size] = 0
+    return pool[at] == values
+
+
+def new_mask(before: HeapSnapshot, after: HeapSnapshot) -> Any:
+    """Boolean array over ``after``'s nodes: objects whose id is not in ``before``."""
+    return ~member(after.node_id, before.node_id)
 
 
 def compare(a: HeapSnapshot, b: HeapSnapshot, *, ids_comparable: bool, limit: int | None = None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from cdpclient.heap.compare import AGGREGATE_NOTE, new_mask
+from cdpclient.heap.compare import AGGREGATE_NOTE, member, new_mask
 from cdpclient.heap.snapshot import INTERNAL_TYPES, HeapSnapshot
 
 MAX_HOPS = 256            # how far up a retaining path we climb looking for the holder
@@ -94,7 +94,7 @@ def find_leaks(snaps: list[HeapSnapshot], *, ids_comparable: bool, limit: int = 
         if len(snaps) >= 3:
             method = "three-snapshot"
             added = np.asarray(snaps[1].node_id)[new_mask(snaps[0], snaps[1])]
-            mask = np.isin(np.asarray(last.node_id), added)
+            mask = member(last.node_id, added)
         else:
             method = "two-snapshot"
             mask = new_mask(snaps[0], last)
@@ -262,7 +262,7 @@ def _holdings_by_id(snaps: list[HeapSnapshot], last: HeapSnapshot, holders: list
     ids = np.asarray(last.node_id)[holders]
     counts, sizes = [], []
     for snap in snaps:
-        found = np.flatnonzero(np.isin(np.asarray(snap.node_id), ids))
+        found = np.flatnonzero(member(snap.node_id, ids))
         count, size = _holdings(snap, found, item_class)
         counts.append(count)
         sizes.append(size)

@@ -271,4 +271,10 @@ def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | No
         workspace.commit(path, snap)
     finally:
         workspace.discard()
+    if cache_dir is not None:
+        # Hand back the cached copy: mapped, not resident, so a diff or a series of three
+        # does not hold every snapshot's arrays in memory at once.
+        cached = cache.read(Path(cache_dir), path)
+        if cached is not None:
+            return cached
     return snap

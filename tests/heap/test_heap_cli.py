@@ -8,7 +8,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import run_cli  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _private_file_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Analysis caches of files outside a store go under XDG_CACHE_HOME: keep them in tmp."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
 def cli_json(*args: str) -> Any:
