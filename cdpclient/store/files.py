@@ -62,16 +62,6 @@ def write_json(path: Path, value: Any) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, value: Any) -> None:
-    """Replace ``path`` with JSON in one rename, so readers see the old or the new text."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write_json(tmp, value)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def digest(path: Path, progress: Progress | None = None) -> tuple[str, int]:
     """sha256 hex and size of ``path``."""
     h = hashlib.sha256()

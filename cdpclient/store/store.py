@@ -90,6 +90,12 @@ class Store:
             self._index.close()
             self._index = None
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
 
@@ -445,7 +451,7 @@ class Store:
 
         Every ref is resolved before anything is deleted, so one bad ref deletes nothing.
         """
-        records = [self.resolve(r) for r in refs]
+        records = list({r.id: r for r in map(self.resolve, refs)}.values())  # each once, in order
         for record in records:
             if record.status == STATUS_EXTERNAL:
                 raise StoreError(f"{record.path} is not in the store {self.root}; not removing it")
