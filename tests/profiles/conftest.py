@@ -12,15 +12,43 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
 from conftest import NODE, start_node  # type: ignore[attr-defined]
 
 APPS = Path(__file__).parent / "apps"
+
+
+@pytest.fixture(scope="session")
+def _own_tmp() -> Iterator[Path]:
+    """A temp root of this part's own: several pytest sessions sharing /tmp/pytest-of-<user>
+    prune each other's numbered directories while they still run."""
+    root = Path(tempfile.mkdtemp(prefix="cdpclient-profiles-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class _Dirs:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def mktemp(self, name: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.root))
+
+
+@pytest.fixture(scope="session")
+def tmp_path_factory(_own_tmp: Path) -> _Dirs:  # type: ignore[override]
+    return _Dirs(_own_tmp)
+
+
+@pytest.fixture
+def tmp_path(tmp_path_factory: _Dirs, request: pytest.FixtureRequest) -> Path:
+    return tmp_path_factory.mktemp(request.node.name[:30].replace("/", "_").replace("[", "_"))
 
 
 @pytest.fixture(scope="session")

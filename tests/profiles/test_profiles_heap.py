@@ -101,3 +101,25 @@ def test_timeline_diff(timeline_files) -> None:  # type: ignore[no-untyped-def]
 def test_kinds_do_not_mix(timeline_files, heap_profiles) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(AnalysisError, match="cannot diff an allocation timeline with a sampling heap profile"):
         diff(load_profile(timeline_files.timeline), load_profile(heap_profiles.small))
+
+
+def test_timeline_columns_match_a_plain_json_reading(timeline_files, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The chunked column reader agrees with json.load, also when chunks cut rows in odd places."""
+    from cdpclient.profiles import timeline as timeline_mod
+
+    doc = json.loads(timeline_files.timeline.read_text())
+    fields = doc["snapshot"]["meta"]["node_fields"]
+    width, size_i, trace_i = len(fields), fields.index("self_size"), fields.index("trace_node_id")
+    import numpy as np
+
+    rows = np.array(doc["nodes"], dtype=np.int64).reshape(-1, width)
+    traced = rows[rows[:, trace_i] > 0]
+    by_stack = np.bincount(traced[:, trace_i], weights=traced[:, size_i])
+
+    whole = load_profile(timeline_files.timeline)
+    monkeypatch.setattr(timeline_mod, "_CHUNK", 65521)  # a prime: rows straddle chunk ends everywhere
+    chunked = load_profile(timeline_files.timeline)
+    assert whole.node_count == chunked.node_count == len(rows)
+    assert (whole.tree.values == chunked.tree.values).all()
+    assert whole.tree.totals()[2] == traced[:, size_i].sum() and whole.tree.totals()[3] == len(traced)
+    assert by_stack.max() == whole.tree.values[:, 2].max()
