@@ -188,20 +188,20 @@ def _group(snap: HeapSnapshot, mask: Any, item_class: str | None = None) -> dict
     owner_cls[node_type[owner] == synthetic] = -1
     nc = len(snap.class_names) + 1
     key = ((owner_cls + 1) * nc + cls[holder]) * (len(snap.strings) + 1) + (ename + 1)
-    uniq, inverse = np.unique(key, return_inverse=True)
     retained = np.asarray(snap.retained)
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
-    for g in range(len(uniq)):
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    bounds = np.concatenate(([0], np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1, [len(key)]))
+    for g in range(len(bounds) - 1):
         members = order[bounds[g]:bounds[g + 1]]
-        entries = np.unique(entry[members])
+        entries = _uniq(entry[members])
         if item_class is None:
             best = int(np.argmax(np.bincount(cls[entries], weights=retained[entries])))
         else:
             best = snap.class_index(item_class)
         items = entries[cls[entries] == best]
-        holders = np.unique(holder[members])
+        holders = _uniq(holder[members])
         first = int(members[0])
         oc = int(owner_cls[first])
         e = int(holder_edge[first])
@@ -222,6 +222,16 @@ def _group(snap: HeapSnapshot, mask: Any, item_class: str | None = None) -> dict
             group["retained"] += entry_retained
             group["members"] += int(members.size)
     return out
+
+
+def _uniq(values: Any) -> Any:
+    """Sorted distinct values (``np.unique`` hashes, which was the slowest step here)."""
+    import numpy as np
+
+    if len(values) == 0:
+        return values
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
 def _holdings(snap: HeapSnapshot, holders: Any, item_class: str) -> tuple[int, int]:
@@ -249,8 +259,8 @@ def _holdings(snap: HeapSnapshot, holders: Any, item_class: str) -> tuple[int, i
         return np.concatenate(parts).astype(np.int64)
 
     t1 = targets(holders)
-    t2 = targets(np.unique(t1[transparent[t1]]))
-    found = np.unique(np.concatenate([t1, t2]))
+    t2 = targets(_uniq(t1[transparent[t1]]))
+    found = _uniq(np.concatenate([t1, t2]))
     count = int((np.asarray(snap.cls)[found] == c).sum())
     return count, int(np.asarray(snap.retained)[holders].sum())
 
