@@ -95,8 +95,16 @@ class TopResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        whole = self.totals.get(self.rank) or 0.0
+        rows = []
+        for r in self.rows:
+            row = r.to_dict()
+            # Shares of the ranking metric, so automation need not redo the division.
+            row["self_pct"] = round(100 * r.self[self.rank] / whole, 3) if whole else 0.0
+            row["total_pct"] = round(100 * r.total[self.rank] / whole, 3) if whole else 0.0
+            rows.append(row)
         return {"kind": self.kind, "by": self.by, "rank": self.rank, "metrics": self.metrics,
-                "header": self.header, "totals": self.totals, "rows": [r.to_dict() for r in self.rows],
+                "header": self.header, "totals": self.totals, "rows": rows,
                 "omitted": self.omitted, "live_by_interval": self.growth,
                 "heap_over_time": self.heap_over_time, "notes": self.notes}
 

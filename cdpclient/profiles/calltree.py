@@ -114,8 +114,13 @@ class CallTree:
             on_path[k] = on_path.get(k, 0) + 1
         return mask
 
-    def stacks(self, metric: int = 0, *, skip_root: bool = True) -> Iterator[tuple[list[int], np.ndarray]]:
-        """Each node with a non-zero self value: its stack (frame indexes, root first) and self values."""
+    def stacks(self) -> Iterator[tuple[list[int], np.ndarray]]:
+        """Each node with a non-zero self value: its stack (frame indexes, root first) and self values.
+
+        The root frame is left out of every stack but its own: what the root holds itself
+        (an allocation timeline's allocations without a JavaScript stack) comes out as the
+        one-frame stack ``[root]``, so no value is lost.
+        """
         path: list[int] = []
         depth = self.depth.tolist()
         frames = self.frame.tolist()
@@ -125,7 +130,7 @@ class CallTree:
             del path[depth[i]:]
             path.append(frames[i])
             if nonzero[i]:
-                yield (path[1:] if skip_root else list(path)), values[i]
+                yield (path[1:] if i else list(path)), values[i]
 
 
 def build(frames: list[Frame], parent: Sequence[int], frame: Sequence[int], values: np.ndarray,

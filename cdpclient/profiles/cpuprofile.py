@@ -58,6 +58,8 @@ def parse_cpu_profile(data: Any, path: Path | str = "<profile>") -> CpuProfile:
     import numpy as np
 
     path = Path(path)
+    if isinstance(data, dict) and "nodes" not in data and isinstance(data.get("profile"), dict):
+        data = data["profile"]  # a saved Profiler.stop reply
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) or not data["nodes"]:
         raise invalid(path, "cpuprofile", "no 'nodes' list")
     nodes = data["nodes"]

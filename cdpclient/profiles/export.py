@@ -133,12 +133,13 @@ def _ss_profile(name: str, unit: str, samples: list[list[int]], weights: list[fl
 
 
 def _paths(tree: Any) -> list[list[int]]:
-    """Each node's stack as frame indexes, root excluded, root first."""
+    """Each node's stack as frame indexes, root first; the root frame only on the root's own stack."""
     paths: list[list[int]] = [[] for _ in range(len(tree))]
     parents = tree.parent.tolist()
     frames = tree.frame.tolist()
+    paths[0] = [frames[0]]
     for i in range(1, len(parents)):  # preorder: a parent's path is ready before its children
-        paths[i] = paths[parents[i]] + [frames[i]]
+        paths[i] = (paths[parents[i]] if parents[i] else []) + [frames[i]]
     return paths
 
 

@@ -36,6 +36,8 @@ def parse_heap_profile(data: Any, path: Path | str = "<profile>") -> HeapProfile
     import numpy as np
 
     path = Path(path)
+    if isinstance(data, dict) and "head" not in data and isinstance(data.get("profile"), dict):
+        data = data["profile"]  # a saved HeapProfiler.stopSampling reply
     if not isinstance(data, dict) or not isinstance(data.get("head"), dict):
         raise invalid(path, "heapprofile", "no 'head' node")
     frames: list[Frame] = []

@@ -109,6 +109,7 @@ def test_views_print_tables_and_json(cpu_profiles, capsys) -> None:  # type: ign
     data = json.loads(capsys.readouterr().out)
     assert data["kind"] == "cpuprofile" and data["by"] == "function" and len(data["rows"]) == 3
     assert data["rows"][0]["name"] == "crunch" and data["omitted"] > 0
+    assert 40 < data["rows"][0]["self_pct"] <= data["rows"][0]["total_pct"] <= 100
 
     profile_views.diff(None, cpu_profiles.base, None, cpu_profiles.grow, None, 3, False)
     out = capsys.readouterr().out
@@ -144,14 +145,16 @@ def test_pseudo_frames_keep_their_rows() -> None:
 
 
 def test_profile_from_hit_counts_only(tmp_path: Path) -> None:
-    """The old format (no samples / timeDeltas) still yields times, from hitCount."""
+    """The old format (no samples / timeDeltas) still yields times, from hitCount; a saved
+    Profiler.stop reply ({"profile": ...}) reads the same."""
     raw = {"nodes": [
         {"id": 1, "callFrame": {"functionName": "(root)", "url": "", "lineNumber": -1, "columnNumber": -1},
          "hitCount": 0, "children": [2]},
         {"id": 2, "callFrame": {"functionName": "work", "url": "/a.js", "lineNumber": 0, "columnNumber": 0},
          "hitCount": 3}], "startTime": 0, "endTime": 3000}
     path = tmp_path / "old.cpuprofile"
-    path.write_text(json.dumps(raw))
-    result = top(load_profile(path))
-    assert result.rows[0].self["time"] == 3000 and result.rows[0].location == "/a.js:1:1"
+    for doc in (raw, {"profile": raw}):
+        path.write_text(json.dumps(doc))
+        result = top(load_profile(path))
+        assert result.rows[0].self["time"] == 3000 and result.rows[0].location == "/a.js:1:1"
     assert package_of(Frame("(BYTECODE_COMPILER)", "")) == "(BYTECODE_COMPILER)"

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import shutil
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +205,26 @@ def test_export_refuses_bad_requests(cpu_profiles, tmp_path: Path, truncate) -> 
     with pytest.raises(InvalidCaptureFile, match="truncated"):
         export_profile(truncate(cpu_profiles.base, 0.5), "cpuprofile", "pprof", tmp_path / "x")
     assert not list(tmp_path.glob("x*")) and not list(tmp_path.glob(".x*"))  # nothing half-written
+
+
+def test_timeline_exports_keep_every_byte(timeline_files, tmp_path: Path, Profile) -> None:  # type: ignore[no-untyped-def]  # noqa: N803
+    """Allocations without a JavaScript stack (held by the root itself) are not dropped."""
+    tree = load_profile(timeline_files.timeline).tree
+    assert tree.values[0, 0] > 0  # the recording has such allocations
+    lines = export_profile(timeline_files.timeline, "heaptimeline", "collapsed", tmp_path / "t.txt").read_text()
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in lines.splitlines()) == tree.totals()[0]
+    prof, _ = _decode(Profile, export_profile(timeline_files.timeline, "heaptimeline", "pprof", tmp_path / "t.pb"))
+    assert sum(s.value[1] for s in prof.sample) == tree.totals()[0]
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="the Go toolchain (go tool pprof) is not installed")
+def test_real_pprof_reads_the_exports(cpu_profiles, heap_profiles, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for src, kind, kind_line, leader in [(cpu_profiles.base, "cpuprofile", "Type: cpu", "crunch"),
+                                        (heap_profiles.small, "heapprofile", "Type: space", "allocationHotSpot")]:
+        dest = export_profile(src, kind, "pprof", tmp_path / f"{kind}.pb.gz")
+        done = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=3", str(dest)], capture_output=True,
+                              text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+        assert done.returncode == 0, done.stderr
+        assert kind_line in done.stdout
+        rows = [line.split() for line in done.stdout.splitlines() if line.strip().endswith(leader)]
+        assert rows, done.stdout

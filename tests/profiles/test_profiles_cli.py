@@ -1,0 +1,36 @@
+"""`top`, `diff` and `export` on profile files, as a user types them (dispatch lives in cli/analyze.py
+and cli/store.py; the tables and formats come from this part)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_cli  # type: ignore[attr-defined]
+
+
+def test_top_diff_export_on_profile_files(cpu_profiles, heap_profiles, timeline_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = ["--store", str(tmp_path / "store")]
+    done = run_cli("top", str(cpu_profiles.base), "--by", "package", "--json", *store)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows"][0]["key"] == "@acme/hog"
+
+    done = run_cli("diff", str(cpu_profiles.base), str(cpu_profiles.grow), "-n", "3", *store)
+    assert done.returncode == 0, done.stderr
+    assert "growingHotPath" in done.stdout.splitlines()[3]
+
+    done = run_cli("top", str(heap_profiles.small), "-n", "3", *store)
+    assert done.returncode == 0 and "allocationHotSpot" in done.stdout.splitlines()[3], done.stderr
+
+    done = run_cli("top", str(timeline_files.timeline), "-n", "3", "--json", *store)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rows"][0]["name"] == "allocationHotSpot"
+
+    out = tmp_path / "cpu.pb.gz"
+    done = run_cli("export", str(cpu_profiles.base), "--format", "pprof", "-o", str(out), *store)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+
+    done = run_cli("top", str(cpu_profiles.base), "--by", "nonsense", *store)
+    assert done.returncode == 2 and done.stderr.strip().endswith("groups by function, file or package")
+    assert not (tmp_path / "store").exists()
