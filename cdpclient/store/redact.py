@@ -16,7 +16,9 @@ tokens, for example) stays readable as that property's name.
 
 Two streaming passes over the file, never holding it whole: the first reads
 the nodes, edges and trace function tables (two small arrays per node are
-kept: type and name), the second writes the copy.
+kept: type and name), the second writes the copy.  Both work a buffer at a
+time with numpy (numbers through its C text parser, strings located by their
+unescaped quotes), so no Python code runs per node or per string.
 """
 
 from __future__ import annotations
@@ -34,9 +36,6 @@ REDACTED_NODE_TYPES = ("string", "concatenated string", "sliced string")
 # Edge types whose name_or_index is an index into the strings (the others hold numbers).
 _NUMBERED_EDGE_TYPES = ("element", "hidden")
 _SECTION = re.compile(rb'\s*,\s*"([A-Za-z_]+)"\s*:\s*\[')
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_SEP = re.compile(rb'[\s,]*')
-_ITEM = re.compile(rb'[\s,]*+("[^"\\]*+(?:\\.[^"\\]*+)*+")')
 # One JSON escape (\n, \", \uXXXX) stands for one UTF-16 unit, as JS counts string length.
 _ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|.)')
 
@@ -52,10 +51,12 @@ def redact_heapsnapshot(src: Path, dest: Path) -> dict[str, int]:
 
     plan = _Plan()
     with open(src, "rb") as fh:
-        _walk(fh, src, None, plan.collect_numbers, plan.count_strings)
+        _walk(fh, src, None, plan.collect_numbers, plan.count_strings, plan.strings_tail,
+              wanted=("nodes", "edges", "trace_function_infos"))
     plan.finish(np)
     with open(src, "rb") as fh, open(dest, "wb") as out:
-        _walk(fh, src, out, plan.patch_numbers, plan.redact_strings)
+        _walk(fh, src, out, plan.patch_numbers, plan.redact_strings, plan.strings_tail,
+              wanted=("nodes",) if plan.appended else ())
     return {"strings": plan.string_count, "redacted": int(plan.in_place.sum()), "appended": len(plan.appended)}
 
 
@@ -99,9 +100,8 @@ class _Plan:
                         self.kept_names.append(values[field == fields.index(name)])
         return None
 
-    def count_strings(self, index: int, token: bytes) -> bytes | None:
-        if index >= 0:
-            self.string_count = index + 1
+    def count_strings(self, first: int, a: Any, opens: Any, closes: Any, np: Any) -> bytes | None:
+        self.string_count = first + len(opens)
         return None
 
     def finish(self, np: Any) -> None:
@@ -141,19 +141,55 @@ class _Plan:
             return None
         pieces, last = [], 0
         for i, new in zip(hit.tolist(), self.remap[values[hit]].tolist()):
-            pieces += [chunk[last:starts[i]], str(new).encode()]
+            token = chunk[starts[i]:ends[i]]
+            lead = len(token) - len(token.lstrip())
+            pieces += [chunk[last:starts[i] + lead], str(new).encode(), token[len(token.rstrip()):]]
             last = int(ends[i])
         pieces.append(chunk[last:])
         return b"".join(pieces)
 
-    def redact_strings(self, index: int, token: bytes) -> bytes | None:
-        if index < 0:  # the end of the table: append the redacted twins
-            return b"".join(b",\n" + self.pending.pop(i).encode() for i in self.appended)
-        if self.in_place_flags[index]:
-            return _placeholder(token).encode()
-        if index in self.shared:
-            self.pending[index] = _placeholder(token)
-        return None
+    def redact_strings(self, first: int, a: Any, opens: Any, closes: Any, np: Any) -> bytes | None:
+        """The batch of strings ``first..`` (token offsets in ``a``) with the redacted ones replaced."""
+        idx = np.arange(first, first + len(opens))
+        inside = idx < len(self.in_place)
+        for k in np.flatnonzero(inside & (self.remap[np.minimum(idx, len(self.remap) - 1)] >= 0)).tolist():
+            self.pending[first + k] = _placeholder(a[opens[k]:closes[k] + 1].tobytes())
+        redact = np.zeros(len(opens), bool)
+        redact[inside] = self.in_place[idx[inside]]
+        if not redact.any():
+            return None
+        o, c = opens[redact], closes[redact]
+        units = (c - o - 1) - _overhead(a, o, c, np)
+        n = len(a)
+        star = np.cumsum(np.bincount(o + 1, minlength=n + 1) - np.bincount(o + 1 + units, minlength=n + 1))[:n] > 0
+        drop = np.cumsum(np.bincount(o + 1 + units, minlength=n + 1) - np.bincount(c, minlength=n + 1))[:n] > 0
+        out = a.copy()
+        out[star] = 0x2A  # '*'
+        return bytes(out[~drop].tobytes())
+
+    def strings_tail(self) -> bytes:
+        """The redacted twins, appended after the last original string (none in pass 1)."""
+        return b"".join(b",\n" + self.pending.pop(i).encode() for i in self.appended)
+
+
+def _overhead(a: Any, opens: Any, closes: Any, np: Any) -> Any:
+    """Per string: its length in bytes minus its length in UTF-16 units (what JS ``length`` counts).
+
+    An escape ``\\x`` is two bytes for one unit, ``\\uXXXX`` six for one; UTF-8
+    continuation bytes add none; a 4-byte sequence is two units.
+    """
+    backslash = a == 0x5C
+    weight = np.zeros(len(a) + 1, np.int64)
+    if backslash.any():
+        pos = np.flatnonzero(backslash)
+        run_start = pos[np.r_[True, np.diff(pos) != 1]]
+        first_of_run = run_start[np.searchsorted(run_start, pos, side="right") - 1]
+        escape = pos[(pos - first_of_run) % 2 == 0]  # the backslashes that start an escape
+        nxt = a[np.minimum(escape + 1, len(a) - 1)]
+        weight[escape] = np.where(nxt == 0x75, 5, 1)  # 'u'
+    weight[:-1] += ((a & 0xC0) == 0x80).astype(np.int64) - (a >= 0xF0).astype(np.int64)
+    cs = np.concatenate(([0], np.cumsum(weight[:-1])))
+    return cs[closes] - cs[opens + 1]
 
 
 def _placeholder(token: bytes) -> str:
@@ -166,7 +202,7 @@ def _placeholder(token: bytes) -> str:
 
 
 NumbersHook = Callable[[str, Any, Any, Any, int, bytes, Any], "bytes | None"]
-StringsHook = Callable[[int, bytes], "bytes | None"]
+StringsHook = Callable[[int, Any, Any, Any, Any], "bytes | None"]
 
 
 class _Stream:
@@ -190,8 +226,12 @@ class _Stream:
         return InvalidCaptureFile(f"{self.src}: {why}", path=str(self.src))
 
 
-def _walk(fh: BinaryIO, src: Path, out: BinaryIO | None, on_numbers: NumbersHook, on_strings: StringsHook) -> None:
-    """Stream the snapshot section by section, copying to ``out`` what the hooks do not replace."""
+def _walk(fh: BinaryIO, src: Path, out: BinaryIO | None, on_numbers: NumbersHook, on_strings: StringsHook,
+          strings_tail: Callable[[], bytes], wanted: tuple[str, ...]) -> None:
+    """Stream the snapshot section by section, copying to ``out`` what the hooks do not replace.
+
+    ``on_numbers`` sees the numbers of the ``wanted`` sections only.
+    """
     import numpy as np
 
     s = _Stream(fh, out, src)
@@ -230,17 +270,20 @@ def _walk(fh: BinaryIO, src: Path, out: BinaryIO | None, on_numbers: NumbersHook
         s.pos = sec.end()
         key = sec.group(1).decode()
         if key == "strings":
-            _strings(s, on_strings)
+            _strings(s, on_strings, strings_tail, np)
         else:
-            _numbers(s, key, widths.get(key, 1), on_numbers, np)
+            _numbers(s, key, widths.get(key, 1), on_numbers, np, parse=key in wanted)
 
 
-def _numbers(s: _Stream, key: str, width: int, hook: NumbersHook, np: Any) -> None:
-    """One numeric section, through its closing bracket.  Hooks see whole records only."""
+def _numbers(s: _Stream, key: str, width: int, hook: NumbersHook, np: Any, parse: bool = True) -> None:
+    """One numeric section, through its closing bracket.  Hooks see whole records only.
+
+    ``parse=False`` copies the section through without reading its numbers.
+    """
     depth, ordinal = 1, 0
     while True:
         buf, pos = s.buf, s.pos
-        if key == "trace_tree":  # nested arrays of numbers; nobody needs them parsed
+        if key == "trace_tree":  # nested arrays of numbers, copied through: only brackets matter
             close = -1
             for mt in re.finditer(rb"[\[\]]", buf[pos:]):
                 depth += 1 if mt.group() == b"[" else -1
@@ -249,26 +292,41 @@ def _numbers(s: _Stream, key: str, width: int, hook: NumbersHook, np: Any) -> No
                     break
             end = close if close >= 0 else len(buf)
             s.emit(buf[pos:end])
+        elif not parse:  # a flat array copied through
+            close = buf.find(b"]", pos)
+            end = close if close >= 0 else len(buf)
+            s.emit(buf[pos:end])
         else:
             close = buf.find(b"]", pos)
             end = close if close >= 0 else len(buf)
             if buf.find(b'"', pos, end) >= 0 or buf.find(b"[", pos, end) >= 0:
                 raise s.fail(f"unexpected content in the {key} section")
             body = buf[pos:end]
-            values, starts, ends = _ints(body, np)
+            commas = np.flatnonzero(np.frombuffer(body, np.uint8) == 0x2C)
+            tail = b""
             if close < 0:
-                # keep only whole records; the rest waits for the next read
-                count = len(values) - (1 if body[-1:].isdigit() else 0)
-                count -= count % width
-                end = pos + (int(ends[count - 1]) if count else 0)
-                values, starts, ends = values[:count], starts[:count], ends[:count]
-                body = buf[pos:end]
-            if len(values):
+                # whole records only: cut at the comma after the last complete one
+                count = len(commas) - len(commas) % width
+                if not count:
+                    end = pos
+                    body = b""
+                else:
+                    cut = int(commas[count - 1])
+                    body, tail, commas = body[:cut], b",", commas[:count - 1]
+                    end = pos + cut + 1
+            if body.strip():
+                # numpy's C text parser: V8 writes "1,2\n,3"; whitespace around commas is allowed
+                values = np.fromstring(body, dtype=np.int64, sep=",")
+                if len(values) != len(commas) + 1:
+                    raise s.fail(f"malformed numbers in the {key} section")
+                starts = np.r_[0, commas + 1]
+                ends = np.r_[commas, len(body)]
                 replaced = hook(key, values, starts, ends, ordinal, body, np)
                 ordinal += len(values)
                 s.emit(body if replaced is None else replaced)
             else:
                 s.emit(body)
+            s.emit(tail)
         if close >= 0:
             s.emit(b"]")
             s.pos = close + 1
@@ -278,51 +336,55 @@ def _numbers(s: _Stream, key: str, width: int, hook: NumbersHook, np: Any) -> No
             raise s.fail(f"truncated heap snapshot (inside the {key} section)")
 
 
-def _strings(s: _Stream, hook: StringsHook) -> None:
-    """The strings table, through its closing bracket; ``hook(i, token)`` may replace string i."""
+def _strings(s: _Stream, hook: StringsHook, tail: Callable[[], bytes], np: Any) -> None:
+    """The strings table through its closing bracket, a buffer at a time, vectorised.
+
+    Strings are found from their unescaped quotes (outside strings the table holds
+    only commas and whitespace), so no Python code runs per string.
+    """
     index = 0
     while True:
-        buf, pos = s.buf, s.pos
-        pieces, last = [], pos
-        for m in _ITEM.finditer(buf, pos):
-            if m.start() != pos:
-                break
-            replaced = hook(index, m.group(1))
-            index += 1
-            if replaced is not None:
-                pieces += [buf[last:m.start(1)], replaced]
-                last = m.end()
-            pos = m.end()
-        pos = _SEP.match(buf, pos).end()  # type: ignore[union-attr]
-        if pos < len(buf) and buf[pos] == 0x5D:  # ']': the end of the table
-            pieces.append(buf[last:pos])
-            pieces.append(hook(-1, b"") or b"")
-            pieces.append(b"]")
-            s.emit(b"".join(pieces))
-            s.pos = pos + 1
+        a = np.frombuffer(s.buf, np.uint8)[s.pos:]
+        quotes = np.flatnonzero(a == 0x22)
+        if len(quotes):
+            quotes = quotes[~_escaped(a, quotes, np)]
+        brackets = np.flatnonzero(a == 0x5D)
+        outside = brackets[np.searchsorted(quotes, brackets) % 2 == 0]  # ']' not within a string
+        end = int(outside[0]) if len(outside) else -1
+        if end >= 0:
+            quotes = quotes[quotes < end]
+        count = len(quotes) // 2
+        opens, closes = quotes[0:2 * count:2], quotes[1:2 * count:2]
+        stop = end if end >= 0 else (int(closes[-1]) + 1 if count else 0)
+        inside = np.cumsum(np.bincount(opens, minlength=stop + 1) - np.bincount(closes + 1, minlength=stop + 1))[:stop]
+        between = a[:stop][inside == 0]
+        if len(between) and not np.isin(between, _SEPARATORS).all():
+            raise s.fail("unexpected content in the strings section")
+        region = a[:stop]
+        replaced = hook(index, region, opens, closes, np) if count else None
+        index += count
+        s.emit(region.tobytes() if replaced is None else replaced)
+        if end >= 0:
+            s.emit(tail() + b"]")
+            s.pos += end + 1
             return
-        if pos < len(buf) and buf[pos] != 0x22:
-            raise s.fail(f"unexpected content in the strings section at {buf[pos:pos + 20]!r}")
-        # a string cut by the read boundary: copy what is done, read on
-        pieces.append(buf[last:pos])
-        s.emit(b"".join(pieces))
-        s.pos = pos
+        s.pos += stop
         if not s.more():
             raise s.fail("truncated heap snapshot (inside the strings section)")
 
 
-def _ints(body: bytes, np: Any) -> tuple[Any, Any, Any]:
-    """The non-negative integers in ``body`` (runs of digits), with their start and end offsets."""
-    a = np.frombuffer(body, np.uint8)
-    digit = (a >= 48) & (a <= 57)
-    edges = np.diff(digit.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    if not len(starts):
-        return np.zeros(0, np.int64), starts, ends
-    lengths = ends - starts
-    pos = np.flatnonzero(digit)
-    exp = np.repeat(ends, lengths) - 1 - pos
-    pow10 = 10 ** np.arange(19, dtype=np.int64)
-    values = np.add.reduceat((a[pos] - 48).astype(np.int64) * pow10[exp], np.cumsum(lengths) - lengths)
-    return values, starts, ends
+_SEPARATORS = (0x20, 0x0A, 0x0D, 0x09, 0x2C)  # space, newline, return, tab, comma
+
+
+def _escaped(a: Any, quotes: Any, np: Any) -> Any:
+    """For each quote offset: is it escaped (preceded by an odd run of backslashes)?"""
+    backslashes = np.flatnonzero(a == 0x5C)
+    out = np.zeros(len(quotes), bool)
+    if not len(backslashes):
+        return out
+    after = np.flatnonzero((quotes > 0) & (a[np.maximum(quotes - 1, 0)] == 0x5C))
+    run_starts = backslashes[np.r_[True, np.diff(backslashes) != 1]]
+    q = quotes[after]
+    first = run_starts[np.searchsorted(run_starts, q - 1, side="right") - 1]
+    out[after] = (q - first) % 2 == 1
+    return out
