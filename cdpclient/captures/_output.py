@@ -40,11 +40,14 @@ class StreamFile:
 
     def __init__(self, path: str | os.PathLike[str], *, compress: bool = False) -> None:
         self.path = Path(path)
-        ensure_parent(self.path)
         self.temp = temp_name(self.path)
         self.written = 0
-        self._fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-        self._raw = os.fdopen(self._fd, "wb", buffering=_BUFFER)
+        try:
+            ensure_parent(self.path)
+            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError as exc:
+            raise CaptureError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        self._raw = os.fdopen(fd, "wb", buffering=_BUFFER)
         self._out: Any = self._raw
         if compress:
             import zstandard
@@ -94,6 +97,17 @@ def stream_file(path: str | os.PathLike[str], *, compress: bool = False) -> Iter
         yield out
     finally:
         out.discard()
+
+
+def write_profile(out: StreamFile, reply: dict[str, Any], method: str) -> tuple[int, dict[str, Any]]:
+    """Write the ``profile`` of a stop command's reply to ``out`` as JSON and commit; ``(size, profile)``."""
+    import json
+
+    profile = reply.get("profile")
+    if not profile:
+        raise CaptureError(f"{method} returned no profile")
+    out.write(json.dumps(profile, separators=(",", ":")))
+    return out.commit(), profile
 
 
 def write_whole(path: str | os.PathLike[str], data: str | bytes, *, compress: bool = False) -> int:

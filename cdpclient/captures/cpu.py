@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cdpclient.captures._output import write_whole
+from cdpclient.captures._output import stream_file, write_profile
 from cdpclient.captures._session import process_identity, timed_run, utc_now
 from cdpclient.captures.result import CaptureResult, ProgressCallback
-from cdpclient.errors import CaptureError, UsageError
+from cdpclient.errors import UsageError
 
 if TYPE_CHECKING:
     from cdpclient.target import Target
@@ -41,16 +40,15 @@ async def take_cpu_profile(target: Target, path: str | os.PathLike[str], *, dura
         raise UsageError(f"sampling interval must be positive, not {interval:g}s")
     started, t0 = utc_now(), time.monotonic()
     pid, node_version = await process_identity(target)
-    reply, elapsed, early = await timed_run(
-        target, start=[("Profiler.enable", None),
-                       ("Profiler.setSamplingInterval", {"interval": max(1, round(interval * 1e6))}),
-                       ("Profiler.start", None)],
-        stop_command=("Profiler.stop", None), cleanup=[("Profiler.disable", None)],
-        duration=duration, stop=stop, progress=progress, stop_timeout=_STOP_TIMEOUT)
-    profile = reply.get("profile")
-    if not profile:
-        raise CaptureError("Profiler.stop returned no profile")
-    size = write_whole(path, json.dumps(profile, separators=(",", ":")), compress=compress)
+    # The file is opened first: a bad path fails before minutes of profiling, not after.
+    with stream_file(path, compress=compress) as out:
+        reply, elapsed, early = await timed_run(
+            target, start=[("Profiler.enable", None),
+                           ("Profiler.setSamplingInterval", {"interval": max(1, round(interval * 1e6))}),
+                           ("Profiler.start", None)],
+            stop_command=("Profiler.stop", None), cleanup=[("Profiler.disable", None)],
+            duration=duration, stop=stop, progress=progress, stop_timeout=_STOP_TIMEOUT)
+        size, profile = write_profile(out, reply, "Profiler.stop")
     return CaptureResult(
         kind="cpuprofile", path=Path(path), size=size, duration_s=time.monotonic() - t0, started=started,
         session=target.session_id, pid=pid, node_version=node_version,

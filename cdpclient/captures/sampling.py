@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cdpclient.captures._output import write_whole
+from cdpclient.captures._output import stream_file, write_profile
 from cdpclient.captures._session import process_identity, timed_run, utc_now
 from cdpclient.captures.result import CaptureResult, ProgressCallback
 from cdpclient.errors import CaptureError, ProtocolError, UsageError
@@ -61,17 +60,16 @@ async def take_sampling_heap_profile(target: Target, path: str | os.PathLike[str
     if await sampler_running(target):
         raise CaptureError("a sampling heap profile is already running in the target (another client "
                            "started it); V8 runs one per process, so wait for it to finish")
-    reply, elapsed, early = await timed_run(
-        target, start=[("HeapProfiler.startSampling", {
-            "samplingInterval": interval,
-            "includeObjectsCollectedByMajorGC": include_collected,
-            "includeObjectsCollectedByMinorGC": include_collected,
-        })], stop_command=("HeapProfiler.stopSampling", None), cleanup=[],
-        duration=duration, stop=stop, progress=progress, stop_timeout=_STOP_TIMEOUT)
-    profile = reply.get("profile")
-    if not profile:
-        raise CaptureError("HeapProfiler.stopSampling returned no profile")
-    size = write_whole(path, json.dumps(profile, separators=(",", ":")), compress=compress)
+    # The file is opened first: a bad path fails before minutes of profiling, not after.
+    with stream_file(path, compress=compress) as out:
+        reply, elapsed, early = await timed_run(
+            target, start=[("HeapProfiler.startSampling", {
+                "samplingInterval": interval,
+                "includeObjectsCollectedByMajorGC": include_collected,
+                "includeObjectsCollectedByMinorGC": include_collected,
+            })], stop_command=("HeapProfiler.stopSampling", None), cleanup=[],
+            duration=duration, stop=stop, progress=progress, stop_timeout=_STOP_TIMEOUT)
+        size, profile = write_profile(out, reply, "HeapProfiler.stopSampling")
     return CaptureResult(
         kind="heapprofile", path=Path(path), size=size, duration_s=time.monotonic() - t0, started=started,
         session=target.session_id, pid=pid, node_version=node_version,

@@ -75,6 +75,29 @@ async def test_cpu_profiler_stopped_on_every_way_out(node, tmp_path: Path, how: 
     assert leftovers(tmp_path) == []
 
 
+async def test_cpu_profiler_stopped_when_the_capture_fails(node, tmp_path: Path) -> None:
+    def failing_progress(report: Progress) -> None:
+        if report.phase == "wait" and report.done > 0.2:
+            raise RuntimeError("progress display broke")
+
+    async with cdpclient.connect(node.endpoint) as target:
+        with pytest.raises(RuntimeError, match="display broke"):
+            await target.cpu_profile(tmp_path / "a.cpuprofile", duration=30, progress=failing_progress)
+        assert not await cpu_profiler_running(node.endpoint)
+    assert leftovers(tmp_path) == []
+
+
+async def test_unwritable_destination_fails_before_profiling(node, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    async with cdpclient.connect(node.endpoint) as target:
+        with pytest.raises(cdpclient.CaptureError, match="cannot write"):
+            await target.cpu_profile(tmp_path / "file" / "a.cpuprofile", duration=30)
+        with pytest.raises(cdpclient.CaptureError, match="cannot write"):
+            await target.sampling_heap_profile(tmp_path / "file" / "a.heapprofile", duration=30)
+    assert not await cpu_profiler_running(node.endpoint)
+    assert not await heap_sampler_running(node.endpoint)
+
+
 async def test_cpu_profile_stop_event_saves_early(node, tmp_path: Path) -> None:
     stop = asyncio.Event()
     async with cdpclient.connect(node.endpoint) as target:
