@@ -112,7 +112,7 @@ def flame_svg(profile: Any, *, title: str | None = None, metric: str | None = No
         f'viewBox="0 0 {_WIDTH:.0f} {height}" font-family="Verdana, DejaVu Sans, sans-serif" font-size="11">',
         "<style>rect.f{stroke:#fff;stroke-width:0.5} g.n:hover rect{stroke:#000;stroke-width:1}"
         " text.l{pointer-events:none;fill:#000}</style>",
-        f'<rect x="0" y="0" width="100%" height="100%" fill="#fdfdf6"/>',
+        '<rect x="0" y="0" width="100%" height="100%" fill="#fdfdf6"/>',
         f'<text x="{_WIDTH / 2:.0f}" y="20" font-size="16" text-anchor="middle">{escape(heading)}</text>',
         f'<text x="{_WIDTH / 2:.0f}" y="36" text-anchor="middle" fill="#555">'
         f'{escape(what)}: {escape(_fmt_value(grand, unit))} in all. Width = share of {escape(what)}; '

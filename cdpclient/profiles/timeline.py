@@ -70,7 +70,6 @@ class _Sections:
     def __init__(self, mm: mmap.mmap, path: Path) -> None:
         self.mm = mm
         self.path = path
-        self.spans: dict[str, tuple[int, int]] = {}
 
     def find(self, key: str, start: int) -> int:
         """Offset just after ``"key":`` (searching from ``start``), or -1."""
@@ -131,12 +130,13 @@ def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callab
     nodes_end = mm.find(b"]", nodes_at)
     if nodes_end < 0:
         raise _bad(path, "the 'nodes' array never ends (truncated?)")
-    ids, sizes, traces = _read_columns(mm, nodes_at + 1, nodes_end, width, cols, path, np)
+    ids, sizes, traces = _read_columns(mm, nodes_at + 1, nodes_end, width, cols, path, np, node_count)
     if node_count >= 0 and len(ids) != node_count:
         raise _bad(path, f"{len(ids)} nodes where the header promises {node_count}")
 
     # --- trace sections ------------------------------------------------------------
     tfi_at = sec.find("trace_function_infos", nodes_end)
+    _release(mm, tfi_at)  # the edges were only scanned past
     tree_at = sec.find("trace_tree", max(tfi_at, 0))
     samples_at = sec.find("samples", max(tree_at, 0))
     strings_at = sec.find("strings", max(samples_at, 0))
@@ -178,7 +178,7 @@ def _numbers(raw: bytes, np: Any) -> np.ndarray:
 
 
 def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[int], path: Path,
-                  np: Any) -> list[np.ndarray]:
+                  np: Any, expected: int = -1) -> list[np.ndarray]:
     """Columns ``cols`` of the flat ``nodes`` array between byte offsets start and end.
 
     The text is parsed straight from the mapped file with vectorised digit arithmetic, and
@@ -188,6 +188,9 @@ def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[in
     allowed = np.zeros(256, dtype=bool)
     allowed[list(b"0123456789, \n\r\t")] = True
     parts: list[list[np.ndarray]] = [[] for _ in cols]
+    # Preallocate when the header gives the node count: no second copy at the end.
+    filled = [0] * len(cols)
+    out_cols = [np.empty(expected, dtype=np.int64) for _ in cols] if expected > 0 else None
     seen = 0  # numbers before this chunk: fixes which column the chunk starts in
     pos = start
     while pos < end:
@@ -206,13 +209,32 @@ def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[in
             starts = np.concatenate([[0], starts])
         if len(digit) and digit[-1]:
             ends = np.append(ends, len(digit))
-        for out, c in zip(parts, cols):
+        for k, c in enumerate(cols):
             first = (c - seen) % width
-            out.append(_uints(raw, starts[first::width], ends[first::width], path, np))
+            values = _uints(raw, starts[first::width], ends[first::width], path, np)
+            if out_cols is not None and filled[k] + len(values) > expected:
+                raise _bad(path, f"more nodes than the header's node_count {expected}")
+            if out_cols is not None:
+                out_cols[k][filled[k]:filled[k] + len(values)] = values
+            else:
+                parts[k].append(values)
+            filled[k] += len(values)
         seen += len(starts)
+        _release(mm, pos)
     if seen % width:
         raise _bad(path, "the 'nodes' array does not divide into whole nodes")
+    if out_cols is not None:
+        return [col[:n] for col, n in zip(out_cols, filled)]
     return [np.concatenate(p) if p else np.zeros(0, dtype=np.int64) for p in parts]
+
+
+def _release(mm: mmap.mmap, upto: int) -> None:
+    """Drop the mapped pages before ``upto`` from this process (they stay in the page cache):
+    the scan touches every page of a file of hundreds of MB, which would otherwise all
+    count as resident memory until the map is closed."""
+    end = upto - upto % mmap.PAGESIZE
+    if end > 0 and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        mm.madvise(mmap.MADV_DONTNEED, 0, end)
 
 
 def _uints(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, path: Path, np: Any) -> np.ndarray:

@@ -78,3 +78,25 @@ def test_not_a_profile(tmp_path: Path) -> None:
         load_profile(path, "report")
     with pytest.raises(InvalidCaptureFile, match="no such file"):
         load_profile(tmp_path / "missing.cpuprofile")
+
+
+@pytest.mark.parametrize("delta, why", [(-1, "more nodes than the header's node_count"),
+                                        (+1, "nodes where the header promises")])
+def test_timeline_node_count_must_match(timeline_files, tmp_path: Path, delta: int, why: str) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    text = timeline_files.timeline.read_text()
+    count = int(re.search(r'"node_count":(\d+)', text).group(1))  # type: ignore[union-attr]
+    path = tmp_path / "miscounted.heaptimeline"
+    path.write_text(text.replace(f'"node_count":{count}', f'"node_count":{count + delta}', 1))
+    with pytest.raises(InvalidCaptureFile, match=why):
+        load_profile(path)
+
+
+def test_non_numeric_nodes(timeline_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    text = timeline_files.timeline.read_text()
+    at = text.index('"nodes":[') + 9
+    path = tmp_path / "garbled.heaptimeline"
+    path.write_text(text[:at] + "x" + text[at + 1:])
+    with pytest.raises(InvalidCaptureFile, match="non-numeric data in 'nodes'"):
+        load_profile(path)
