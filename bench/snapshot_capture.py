@@ -83,6 +83,11 @@ class Target:
         else:
             raise RuntimeError("the target exited before it was ready")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the target has used so far (all its threads), from /proc."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
@@ -125,6 +130,7 @@ def in_process(target: Target, path: Path) -> tuple[float, int, float]:
 def measure(method: str, heap_mb: int, out_dir: Path, cri_script: Path | None) -> dict[str, object]:
     target = Target(heap_mb)
     path = out_dir / f"{method}-{heap_mb}.heapsnapshot"
+    target_cpu = target.cpu_seconds()
     try:
         if method == "a":
             wall, rss, cpu = in_process(target, path)
@@ -135,11 +141,13 @@ def measure(method: str, heap_mb: int, out_dir: Path, cri_script: Path | None) -
             assert cri_script is not None
             wall, rss, cpu = run_client([NODE, str(cri_script), str(target.port), str(path)])
         size = path.stat().st_size
+        target_cpu = target.cpu_seconds() - target_cpu
     finally:
         target.stop()
         path.unlink(missing_ok=True)
     return {"method": method, "heap_mb": heap_mb, "target": target.heap_line, "wall_s": wall,
-            "client_peak_rss": rss, "client_cpu_s": cpu, "file_bytes": size, "load": os.getloadavg()[0]}
+            "client_peak_rss": rss, "client_cpu_s": cpu, "target_cpu_s": target_cpu, "file_bytes": size,
+            "load": os.getloadavg()[0]}
 
 
 def main() -> None:
@@ -175,17 +183,26 @@ def main() -> None:
     names = {"a": "in-process v8.writeHeapSnapshot", "b": "cdpclient snapshot", "c": "chrome-remote-interface"}
     print(f"node {subprocess.run([NODE, '--version'], capture_output=True, text=True).stdout.strip()}, "
           f"target: {a['target']}")
-    print(f"{'method':<34}{'heap':>7}{'file':>10}{'wall':>9}{'client peak RSS':>17}{'client CPU':>12}{'load':>6}")
+    print(f"{'method':<34}{'heap':>7}{'file':>10}{'wall':>9}{'client peak RSS':>17}{'client CPU':>12}"
+          f"{'target CPU':>12}{'load':>6}")
     for r in rows:
         rss = f"{r['client_peak_rss'] / 1e6:.0f} MB" if r["client_peak_rss"] else "-"
         cpu = f"{r['client_cpu_s']:.1f}s" if r["client_cpu_s"] else "-"
         best = "*" if by[(r["method"], r["heap_mb"])] is r else " "
         print(f"{names[str(r['method'])]:<34}{r['heap_mb']:>4} MB{r['file_bytes'] / 1e6:>7.0f} MB"
-              f"{r['wall_s']:>8.1f}s{best}{rss:>16}{cpu:>12}{r['load']:>6.1f}")
+              f"{r['wall_s']:>8.1f}s{best}{rss:>16}{cpu:>12}{r['target_cpu_s']:>11.1f}s{r['load']:>6.1f}")
     print("(* best of the rounds, used for the ratios; load = 1-minute load average at the end of the run)")
     print(f"b/a = {ratios['b/a']:.3f}  (goal <= 1.1)")
     if ratios["b/c"] is not None:
         print(f"b/c = {ratios['b/c']:.3f}  (goal <= 1.0)")
+    # CPU seconds do not depend on what else the machine runs: target + client, best round each
+    cost = {m: min(float(r["target_cpu_s"]) + float(r["client_cpu_s"]) for r in rows
+                   if r["method"] == m and r["heap_mb"] == args.heap_mb)
+            for m in ("a", "b", "c") if (m, args.heap_mb) in by}
+    line = f"CPU seconds (target + client): a {cost['a']:.1f}, b {cost['b']:.1f}"
+    if "c" in cost:
+        line += f", c {cost['c']:.1f}; b/a = {cost['b'] / cost['a']:.3f}, b/c = {cost['b'] / cost['c']:.3f}"
+    print(line)
     peak = max(int(r["client_peak_rss"]) for r in rows if r["method"] == "b")
     print(f"cdpclient peak RSS {peak / 1e6:.0f} MB (goal < 60 MB, flat in snapshot size)")
 
