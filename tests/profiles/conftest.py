@@ -62,7 +62,8 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(app_dir: Path, *args: str) -> None:
-    subprocess.run([NODE, *args], cwd=app_dir, check=True, timeout=60, capture_output=True)
+    node = os.path.abspath(NODE) if os.sep in NODE else NODE  # the run's cwd is the app dir
+    subprocess.run([node, *args], cwd=app_dir, check=True, timeout=60, capture_output=True)
 
 
 def _one(directory: Path, pattern: str) -> Path:
@@ -183,7 +184,3 @@ def truncate(tmp_path: Path):  # type: ignore[no-untyped-def]
         return dest
 
     return cut
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("PYTHONHASHSEED", "0")

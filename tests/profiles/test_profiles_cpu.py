@@ -18,6 +18,7 @@ def _row(result, key_part: str):  # type: ignore[no-untyped-def]
     return rows[0]
 
 
+@pytest.mark.compat
 def test_a_dependency_burning_most_cpu_comes_first_by_package(cpu_profiles) -> None:  # type: ignore[no-untyped-def]
     result = top(load_profile(cpu_profiles.base), by="package", limit=None)
     keys = [r.key for r in result.rows]
@@ -71,6 +72,7 @@ def _fib_share_by_hand(raw: dict) -> float:  # type: ignore[type-arg]
     return in_fib
 
 
+@pytest.mark.compat
 def test_recursive_function_total_counts_each_sample_once(cpu_profiles) -> None:  # type: ignore[no-untyped-def]
     raw = json.loads(cpu_profiles.base.read_text())
     profile = load_profile(cpu_profiles.base)
@@ -86,6 +88,7 @@ def test_recursive_function_total_counts_each_sample_once(cpu_profiles) -> None:
         assert all(r.total["time"] <= total + 1e-6 for r in top(profile, by=by, limit=None).rows)
 
 
+@pytest.mark.compat
 def test_diff_puts_the_workload_change_on_top(cpu_profiles) -> None:  # type: ignore[no-untyped-def]
     a, b = load_profile(cpu_profiles.base), load_profile(cpu_profiles.grow)
     result = diff(a, b, limit=5)

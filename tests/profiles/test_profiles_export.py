@@ -104,6 +104,7 @@ def _leaf_names(prof: Any, strings: list[str], value_index: int) -> dict[str, in
     return out
 
 
+@pytest.mark.compat
 def test_cpu_pprof_decodes_against_profile_proto(cpu_profiles, tmp_path: Path, Profile) -> None:  # type: ignore[no-untyped-def]  # noqa: N803
     dest = export_profile(cpu_profiles.base, "cpuprofile", "pprof", tmp_path / "cpu.pb.gz")
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
@@ -120,6 +121,7 @@ def test_cpu_pprof_decodes_against_profile_proto(cpu_profiles, tmp_path: Path, P
     assert strings[crunch.filename].endswith("node_modules/@acme/hog/index.js") and crunch.start_line == 3
 
 
+@pytest.mark.compat
 def test_heap_pprof_decodes_against_profile_proto(heap_profiles, tmp_path: Path, Profile) -> None:  # type: ignore[no-untyped-def]  # noqa: N803
     dest = export_profile(heap_profiles.small, "heapprofile", "pprof", tmp_path / "heap.pb.gz")
     prof, strings = _decode(Profile, dest)
@@ -175,6 +177,7 @@ def _check_speedscope(doc: dict[str, Any]) -> None:
         assert all(s and all(isinstance(i, int) and 0 <= i < len(frames) for i in s) for s in p["samples"])
 
 
+@pytest.mark.compat
 def test_speedscope_cpu(cpu_profiles, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dest = export_profile(cpu_profiles.base, "cpuprofile", "speedscope", tmp_path / "cpu.speedscope.json")
     doc = json.loads(dest.read_text())

@@ -12,6 +12,7 @@ from cdpclient.profiles import diff, load_profile, top
 from cli import profile_views
 
 
+@pytest.mark.compat
 def test_allocation_hot_spot_leads_the_sampling_profile(heap_profiles) -> None:  # type: ignore[no-untyped-def]
     profile = load_profile(heap_profiles.small)
     assert profile.kind == "heapprofile"
@@ -43,6 +44,7 @@ def test_heap_views(heap_profiles, capsys) -> None:  # type: ignore[no-untyped-d
     assert data["kind"] == "heapprofile" and data["rows"][0]["delta"] > 0
 
 
+@pytest.mark.compat
 def test_allocation_hot_spot_leads_the_timeline(timeline_files) -> None:  # type: ignore[no-untyped-def]
     profile = load_profile(timeline_files.timeline, events_path=timeline_files.events)
     assert profile.kind == "heaptimeline"
