@@ -34,3 +34,24 @@ def test_top_diff_export_on_profile_files(cpu_profiles, heap_profiles, timeline_
     done = run_cli("top", str(cpu_profiles.base), "--by", "nonsense", *store)
     assert done.returncode == 2 and done.stderr.strip().endswith("groups by function, file or package")
     assert not (tmp_path / "store").exists()
+
+
+def test_stored_timeline_finds_its_events_side_file(timeline_files, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A timeline kept in the store, with its .events.json side file, as `cdpclient timeline` keeps it."""
+    from cdpclient.store import Store
+    from cli import profile_views
+
+    store = Store.open(tmp_path / "store")
+    for compress in (False, True):
+        with store.new_capture("heaptimeline", compress=compress) as pending:
+            pending.path.write_bytes(timeline_files.timeline.read_bytes())
+            pending.side_path(".events.json").write_bytes(timeline_files.events.read_bytes())
+        record = pending.record
+        profile_views.top(record, store.materialize(record), None, 3, True)
+        data = json.loads(capsys.readouterr().out)
+        assert data["capture"] == record.id and data["rows"][0]["name"] == "allocationHotSpot"
+        assert len(data["heap_over_time"]) >= 2, compress
+
+    done = run_cli("flame", record.id[:12], "-o", str(tmp_path / "tl.svg"), "--store", str(tmp_path / "store"))
+    assert done.returncode == 0, done.stderr
+    assert "allocationHotSpot" in (tmp_path / "tl.svg").read_text()
