@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from cdpclient.errors import AnalysisError
+from cdpclient.profiles.analysis import RANK_METRIC
 from cdpclient.profiles.frames import Frame, package_of
 
 _WIDTH = 1200.0
@@ -54,8 +55,6 @@ def flame_svg(profile: Any, *, title: str | None = None, metric: str | None = No
     import numpy as np
 
     tree = profile.tree
-    from cdpclient.profiles.analysis import RANK_METRIC
-
     metric = metric or RANK_METRIC[profile.kind]
     m = tree.metric_index(metric)
     unit = tree.metrics[m].unit
