@@ -53,11 +53,15 @@ def tmp_path(tmp_path_factory: _Dirs, request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="session")
 def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The workloads with their fake dependencies really under node_modules/ (which git ignores)."""
+    """The workloads with their fake dependencies really under node_modules/ (which git ignores,
+    hence tests/profiles/apps/deps/ and deps/**/_node_modules/ in the repo)."""
     root = tmp_path_factory.mktemp("profile-app")
     for script in APPS.glob("*.js"):
         shutil.copy(script, root / script.name)
     shutil.copytree(APPS / "deps", root / "node_modules")
+    # git ignores node_modules/ everywhere, so nested ones are kept as _node_modules/.
+    for nested in sorted((root / "node_modules").rglob("_node_modules"), reverse=True):
+        nested.rename(nested.with_name("node_modules"))
     return root
 
 
