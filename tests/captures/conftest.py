@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import cdpclient
-from conftest import APPS, NODE, NodeProcess, _pump, wait_listening, wait_output  # type: ignore[attr-defined]
+from nodeproc import APPS, NODE, NodeProcess, _pump, wait_listening, wait_output  # type: ignore[attr-defined]
 
 _THREADS_JS = r"""(() => { const fs = require('fs'); return fs.readdirSync('/proc/self/task').map((t) => {
   try { return fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim(); } catch (e) { return '?'; } }); })()"""

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import cdpclient
-from conftest import wait_output  # type: ignore[attr-defined]
+from nodeproc import wait_output  # type: ignore[attr-defined]
 from cdpclient.captures.result import Progress
 
 from .conftest import allocation_tracking, cpu_profiler_running, heap_sampler_running, leftovers, load_json

@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 
 import cdpclient
-from conftest import APPS, run_cli, wait_output  # type: ignore[attr-defined]
+from nodeproc import APPS, run_cli, wait_output  # type: ignore[attr-defined]
 
 from .conftest import leftovers
 

@@ -10,7 +10,7 @@ import pytest
 
 import cdpclient
 from cdpclient.captures.report import summarize_report
-from conftest import run_cli  # type: ignore[attr-defined]
+from nodeproc import run_cli  # type: ignore[attr-defined]
 
 from .conftest import load_json
 

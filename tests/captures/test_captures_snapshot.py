@@ -12,7 +12,7 @@ import pytest
 
 import cdpclient
 from cdpclient.captures.result import Progress
-from conftest import run_cli, wait_output  # type: ignore[attr-defined]
+from nodeproc import run_cli, wait_output  # type: ignore[attr-defined]
 
 from .conftest import leftovers, load_json
 

@@ -6,7 +6,7 @@ import json
 import socket
 
 import pytest
-from conftest import run_cli
+from nodeproc import run_cli
 
 from cli.app import app
 

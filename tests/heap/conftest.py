@@ -29,7 +29,7 @@ DEMO_JS = REPO / "cdpclient" / "demo" / "service.js"
 APPS = REPO / "tests" / "apps"
 
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import NODE, start_node  # noqa: E402  (the shared fixtures module)
+from nodeproc import NODE, start_node  # noqa: E402  (the shared fixtures module)
 
 
 # --- memlab ---------------------------------------------------------------------------------

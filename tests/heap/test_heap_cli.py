@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import run_cli  # type: ignore[attr-defined]
+from nodeproc import run_cli  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

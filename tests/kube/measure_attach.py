@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 import cdpclient  # noqa: E402
 from apiserver import FakeCluster  # noqa: E402
 from cdpclient.kube import attach_pod  # noqa: E402
-from conftest import start_node  # noqa: E402  (tests/conftest.py: a host node with --inspect)
+from nodeproc import start_node  # noqa: E402  (tests/conftest.py: a host node with --inspect)
 from pods import FakePod  # noqa: E402
 
 

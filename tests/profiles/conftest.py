@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import NODE, start_node  # type: ignore[attr-defined]
+from nodeproc import NODE, start_node  # type: ignore[attr-defined]
 
 APPS = Path(__file__).parent / "apps"
 

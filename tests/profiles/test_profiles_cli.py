@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_cli  # type: ignore[attr-defined]
+from nodeproc import run_cli  # type: ignore[attr-defined]
 
 
 def test_top_diff_export_on_profile_files(cpu_profiles, heap_profiles, timeline_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

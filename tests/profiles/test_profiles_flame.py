@@ -10,7 +10,7 @@ import pytest
 
 from cdpclient.errors import AnalysisError
 from cdpclient.profiles import flame_svg, load_profile, top
-from conftest import run_cli  # type: ignore[attr-defined]
+from nodeproc import run_cli  # type: ignore[attr-defined]
 
 SVG = "{http://www.w3.org/2000/svg}"
 
