@@ -146,8 +146,7 @@ def diff(
 ) -> None:
     """The Comparison view: per class, new / deleted objects and the size delta, biggest growth first.
 
-    Object identity is used only when A and B come from one inspector session;
-    otherwise counts and sizes per class are compared, and the output says so.
+    Object identity is used only when A and B come from one inspector session; otherwise counts and sizes per class are compared, and the output says so.
 
     Example:
 
@@ -254,7 +253,7 @@ def retainers(
 
 
 def leaks(
-    captures: list[str] = typer.Argument(..., metavar="S1 S2 [S3 ...]",
+    captures: list[str] = typer.Argument(..., metavar="SNAPSHOT",
                                          help="Heap snapshots, oldest first (ids, prefixes or paths)."),
     limit: int = typer.Option(10, "--limit", "-n", min=1, help="Suspects to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -262,8 +261,7 @@ def leaks(
 ) -> None:
     """Leak suspects: what grew across the snapshots, and the retaining chain that holds it.
 
-    With three or more snapshots from one session: objects allocated between the first
-    and second that are still alive in the last (the three-snapshot method).
+    With three or more snapshots from one session: objects allocated between the first and second that are still alive in the last (the three-snapshot method).
 
     Example:
 

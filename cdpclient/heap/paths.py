@@ -58,10 +58,11 @@ def format_path(steps: list[dict[str, Any]], limit: int = MAX_STEPS) -> str:
             parts.append(f"... {len(steps) - limit} more ...")
             continue
         edge = step["edge"]
+        cls = step["class"].strip() or "(anonymous)"  # V8 names the global object "global / "
         if step["edge_type"] in ("shortcut", None) or edge is None:
-            parts.append(step["class"])
+            parts.append(cls)
         else:
-            parts.append(f"{edge}: {step['class']}")
+            parts.append(f"{edge}: {cls}")
     return " -> ".join(parts)
 
 

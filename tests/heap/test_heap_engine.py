@@ -133,3 +133,9 @@ def test_not_a_snapshot(tmp_path: Path) -> None:
         path.write_text(text)
         with pytest.raises(InvalidCaptureFile):
             heap.load(path)
+
+
+def test_public_names_are_exported() -> None:
+    for name in heap.__all__:
+        assert getattr(heap, name) is not None, name
+    assert {"load", "top_classes", "top_objects", "compare", "retainers", "find_leaks"} <= set(heap.__all__)
