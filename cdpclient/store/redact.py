@@ -81,7 +81,7 @@ class _Plan:
             t, n = meta["node_fields"].index("type"), meta["node_fields"].index("name")
             field = (np.arange(len(values)) + ordinal) % nf
             self.types.append(values[field == t].astype(np.uint8))
-            self.names.append(values[field == n].astype(np.int64))
+            self.names.append(values[field == n].astype(np.int32))  # string indices fit in 31 bits
         elif key == "edges":
             ef = len(meta["edge_fields"])
             t, n = meta["edge_fields"].index("type"), meta["edge_fields"].index("name_or_index")
@@ -105,26 +105,27 @@ class _Plan:
         return None
 
     def finish(self, np: Any) -> None:
+        """Decide which strings to redact in place and which get a redacted twin."""
         meta = self.header["meta"]
         type_names = meta["node_types"][0]
         redacted_types = [type_names.index(t) for t in REDACTED_NODE_TYPES if t in type_names]
         types = np.concatenate(self.types) if self.types else np.zeros(0, np.uint8)
-        names = np.concatenate(self.names) if self.names else np.zeros(0, np.int64)
-        self.is_value = np.isin(types, redacted_types)
-        self.types, self.names = types, names
-        kept = np.concatenate([names[~self.is_value], *self.kept_names]) if len(names) else np.zeros(0, np.int64)
+        names = np.concatenate(self.names) if self.names else np.zeros(0, np.int32)
+        self.types, self.names = [], []
+        self.is_value = np.isin(types, redacted_types)  # pass 2 needs only this, one byte per node
+        del types
         count = self.string_count
         used_by_values = np.zeros(count, bool)
         used_by_values[names[self.is_value]] = True
         used_elsewhere = np.zeros(count, bool)
-        used_elsewhere[kept[(kept >= 0) & (kept < count)]] = True
+        for kept in (names[~self.is_value], *self.kept_names):
+            used_elsewhere[kept[(kept >= 0) & (kept < count)]] = True
+        self.kept_names = []
         self.in_place = used_by_values & ~used_elsewhere
-        self.in_place_flags = self.in_place.tobytes()  # indexing bytes is much quicker than numpy scalars
         shared = np.flatnonzero(used_by_values & used_elsewhere)
         self.remap = np.full(count, -1, np.int64)
         self.remap[shared] = count + np.arange(len(shared))
         self.appended = shared.tolist()
-        self.shared = set(self.appended)
 
     # --- pass 2 ----------------------------------------------------------------------
     def patch_numbers(self, key: str, values: Any, starts: Any, ends: Any, ordinal: int, chunk: bytes,
