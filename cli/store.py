@@ -34,6 +34,14 @@ def _seconds(text: Optional[str], option: str) -> Optional[float]:
         raise typer.BadParameter(str(exc), param_hint=option) from exc
 
 
+def _kind(kind: Optional[str]) -> Optional[str]:
+    from cdpclient.store.record import KINDS
+
+    if kind is not None and kind not in KINDS:
+        raise typer.BadParameter(f"{kind!r} is not one of {', '.join(KINDS)}", param_hint="--kind")
+    return kind
+
+
 def _when(created: str) -> str:
     """``5m ago`` for recent captures, the local date and time for older ones."""
     try:
@@ -77,7 +85,7 @@ def ls(
 
     Example: cdpclient ls --kind heapsnapshot --label env=prod --since 2h
     """
-    records = _store(store).list(kind=kind, labels=parse_labels(label), target=target,
+    records = _store(store).list(kind=_kind(kind), labels=parse_labels(label), target=target,
                                  since=_seconds(since, "--since"))
     if as_json:
         print_json([r.to_dict() for r in records])
@@ -158,7 +166,7 @@ def prune(
     if keep is None and older_than is None:
         raise typer.BadParameter("give --keep N or --older-than DURATION")
     st = _store(store)
-    doomed = st.prune_candidates(keep=keep, older_than=_seconds(older_than, "--older-than"), kind=kind)
+    doomed = st.prune_candidates(keep=keep, older_than=_seconds(older_than, "--older-than"), kind=_kind(kind))
     if not doomed or dry_run:
         if as_json:
             print_json([r.to_dict() for r in doomed])

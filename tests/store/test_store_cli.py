@@ -75,6 +75,8 @@ def test_bad_input_is_one_line_and_an_exit_code(cli, tmp_path: Path) -> None:  #
     assert since.exit_code == 2 and "invalid duration" in since.stderr
     assert cli("export", "X", "-o", "y", "--format", "svg").exit_code == 2
     assert cli("prune").exit_code == 2
+    wrong = cli("ls", "--kind", "coredump")
+    assert wrong.exit_code == 2 and "heapsnapshot" in wrong.stderr
     empty = cli("ls")
     assert empty.exit_code == 0 and empty.stdout == "" and "no captures yet" in empty.stderr
 
