@@ -40,6 +40,7 @@ def assert_matches_memlab(snap: heap.HeapSnapshot, ref: dict[str, Any], top_clas
         assert int(snap.retained[n]) == retained, (node_id, cls)
 
 
+@pytest.mark.compat
 def test_snapshot_matches_memlab(memlab: Memlab, app_snapshot: Path, tmp_path: Path) -> None:
     ref = memlab(app_snapshot, tmp_path / "ref.json")
     snap = heap.load(app_snapshot)
@@ -47,6 +48,7 @@ def test_snapshot_matches_memlab(memlab: Memlab, app_snapshot: Path, tmp_path: P
     assert ref["classes"]["Session"][0] == 20000
 
 
+@pytest.mark.compat
 def test_heaptimeline_matches_memlab(memlab: Memlab, timeline_file: Path, tmp_path: Path) -> None:
     ref = memlab(timeline_file, tmp_path / "ref.json")
     snap = heap.load(timeline_file)
