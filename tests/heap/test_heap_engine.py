@@ -153,3 +153,13 @@ def test_two_snapshots_of_one_session_find_both_leaks(demo_series: dict[str, Any
     assert contexts["item_class"] == "CallContext" and contexts["counts"][1] > contexts["counts"][0]
     assert not any(key[0] == "LruCache" for key in found)
     assert contexts["path"][-1]["class"] == "Map" and contexts["path"][-1]["edge"] == "contexts"
+
+
+def test_devtools_dominance_makes_global_dominate(app_snapshot: Path) -> None:
+    """DevTools' rule (owned = reachable from the user roots): the global object retains most."""
+    devtools = heap.load(app_snapshot, dominance="user-roots")
+    memlab_rule = heap.load(app_snapshot)
+    share = {snap.meta["dominance"]: int(snap.class_retained[snap.class_index("global")]) / snap.total_size
+             for snap in (devtools, memlab_rule)}
+    assert share["user-roots"] > 0.5 and share["user-roots"] > share["gc-roots"]
+    assert devtools.total_size == memlab_rule.total_size
