@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sqlite3
@@ -184,7 +185,10 @@ def tiny_fs(tmp_path: Path) -> Any:
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): ENOSPC not testable")
     yield mnt
-    subprocess.run(["umount", str(mnt)], capture_output=True, timeout=10)
+    gc.collect()  # drop any Store (and its open index) a failed test left behind
+    if subprocess.run(["umount", str(mnt)], capture_output=True, timeout=10).returncode != 0:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=10)
+    assert not os.path.ismount(mnt)
 
 
 def test_disk_full_during_a_capture_registers_nothing(tiny_fs: Path, writer: Any) -> None:
@@ -193,18 +197,18 @@ def test_disk_full_during_a_capture_registers_nothing(tiny_fs: Path, writer: Any
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert "no space left on the device" in err, err
-    st = Store.open(root)
-    assert st.list() == []
-    assert _temp_dirs(st) == [] and list(st.layout.captures_dir.iterdir()) == []
+    with Store.open(root) as st:  # closed, so the tmpfs can be unmounted
+        assert st.list() == []
+        assert _temp_dirs(st) == [] and list(st.layout.captures_dir.iterdir()) == []
 
 
 def test_disk_full_while_compressing_registers_nothing(tiny_fs: Path) -> None:
-    st = Store.open(tiny_fs / "rec")
-    with pytest.raises(StoreError, match="no space left on the device"):
-        with st.new_capture("heapsnapshot", compress=True) as pending:
-            pending.path.write_bytes(os.urandom(600 * 1024))  # fits; its compressed copy does not
-    assert st.list() == []
-    assert _temp_dirs(st) == [] and list(st.layout.captures_dir.iterdir()) == []
-    with st.new_capture("heapsnapshot") as pending:  # the store still works once space is back
-        pending.path.write_text('{"snapshot":{"meta":{}}}')
-    assert len(st.list()) == 1
+    with Store.open(tiny_fs / "rec") as st:
+        with pytest.raises(StoreError, match="no space left on the device"):
+            with st.new_capture("heapsnapshot", compress=True) as pending:
+                pending.path.write_bytes(os.urandom(600 * 1024))  # fits; its compressed copy does not
+        assert st.list() == []
+        assert _temp_dirs(st) == [] and list(st.layout.captures_dir.iterdir()) == []
+        with st.new_capture("heapsnapshot") as pending:  # the store still works once space is back
+            pending.path.write_text('{"snapshot":{"meta":{}}}')
+        assert len(st.list()) == 1
