@@ -328,15 +328,16 @@ def _live_by_interval(samples: np.ndarray, ids: np.ndarray, sizes: np.ndarray, t
         return []
     last_ids = samples[:, 1]
     tracked = traces > 0
-    # slot k: allocated after sample k-1 and by sample k; slot len(last_ids): after the last
-    # sample (V8 takes none when tracking stops), reported with t_s None ("by the end").
+    # slot 0: allocated after tracking started and by the first sample (under load a whole
+    # burst of work can land there); slot k: after sample k-1 and by sample k; slot
+    # len(last_ids): after the last sample (V8 takes none when tracking stops), reported
+    # with t_s None ("by the end").
     slot = np.searchsorted(last_ids, ids[tracked], side="left")
-    inside = slot >= 1
-    counts = np.bincount(slot[inside], minlength=len(last_ids) + 1)
-    nbytes = np.bincount(slot[inside], weights=sizes[tracked][inside], minlength=len(last_ids) + 1)
+    counts = np.bincount(slot, minlength=len(last_ids) + 1)
+    nbytes = np.bincount(slot, weights=sizes[tracked], minlength=len(last_ids) + 1)
     t0 = float(samples[0, 0])
     points = [GrowthPoint(t_s=(float(samples[k, 0]) - t0) / 1e6, bytes=float(nbytes[k]), count=float(counts[k]))
-              for k in range(1, len(last_ids))]
+              for k in range(len(last_ids))]
     points.append(GrowthPoint(t_s=None, bytes=float(nbytes[-1]), count=float(counts[-1])))
     return points
 
