@@ -70,7 +70,9 @@ class CaptureMethods:
     async def snapshot_budget(self) -> MemoryBudget:
         """The memory guard's view: heap, RSS, limits, and whether a snapshot fits now."""
         from cdpclient.captures.guard import read_budget
+        from cdpclient.captures.heap_snapshot import settle
 
+        await settle(self._as_target())  # an earlier snapshot's memory counts once V8 is done with it
         return await read_budget(self._as_target())
 
     async def cpu_profile(self, path: PathLike, *, duration: float, interval: float = 0.001,

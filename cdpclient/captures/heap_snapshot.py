@@ -43,19 +43,28 @@ def snapshot_header_counts(head: str) -> dict[str, int]:
 
 
 async def stream_snapshot(target: Target, out: StreamFile, method: str, params: dict[str, Any],
-                          progress: ProgressCallback | None = None) -> dict[str, int]:
+                          progress: ProgressCallback | None = None, *, early: bool = False) -> dict[str, int]:
     """Run ``method`` (takeHeapSnapshot / stopTrackingHeapObjects) with its chunks streamed into ``out``.
 
     Returns the counts from the snapshot's header.  Raises :class:`CaptureError`
     if a write failed or no data came.
+
+    With ``early``, it returns as soon as the last chunk is in, without waiting
+    for the command's reply: V8 sends the reply only after freeing the snapshot
+    (1.5 s for a 300 MB heap), which the caller need not wait for.  The last
+    chunk is recognisable: V8's serializer sends every chunk at the stream's
+    fixed chunk size except the final one.  The reply is then awaited by the
+    next capture on this target (:func:`settle`).
     """
     conn = target.connection
     head: list[str] = []
     head_len = 0
+    chunk_size = 0
     failure: list[BaseException] = []
+    last_chunk = asyncio.Event()
 
     def on_chunk(p: dict[str, Any]) -> None:
-        nonlocal head_len
+        nonlocal head_len, chunk_size
         if failure:
             return
         chunk = p.get("chunk", "")
@@ -67,6 +76,10 @@ async def stream_snapshot(target: Target, out: StreamFile, method: str, params: 
         if head_len < _HEAD:
             head.append(chunk[: _HEAD - head_len])
             head_len += len(head[-1])
+        if not chunk_size:
+            chunk_size = len(chunk)
+        elif len(chunk) < chunk_size and chunk.rstrip().endswith("}"):
+            last_chunk.set()
         if progress:
             progress(Progress("write", out.written))
 
@@ -76,18 +89,71 @@ async def stream_snapshot(target: Target, out: StreamFile, method: str, params: 
 
     off_chunk = conn.on("HeapProfiler.addHeapSnapshotChunk", on_chunk)
     off_progress = conn.on("HeapProfiler.reportHeapSnapshotProgress", on_progress)
+    # No timeout: V8 needs about 35 s for a 300 MB heap and far more for 4 GB; a dead
+    # target still fails the call at once (ConnectionLost).
+    reply = asyncio.ensure_future(target.send(method, params, timeout=None))
+    handed_over = False
     try:
-        # No timeout: V8 needs about 35 s for a 300 MB heap and far more for 4 GB; a dead
-        # target still fails the call at once (ConnectionLost).
-        await target.send(method, params, timeout=None)
+        if early:
+            last = asyncio.ensure_future(last_chunk.wait())
+            try:
+                await asyncio.wait({reply, last}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                last.cancel()
+            if not reply.done() and not failure:
+                _defer_reply(target, reply)
+                handed_over = True
+        if not handed_over:
+            await reply
     finally:
         off_chunk()
         off_progress()
+        if not handed_over and not reply.done():
+            reply.cancel()
     if failure:
         raise failure[0]
     if out.written == 0:
         raise CaptureError(f"{method} returned without sending any snapshot data")
     return snapshot_header_counts("".join(head))
+
+
+def _defer_reply(target: Target, reply: asyncio.Future[Any]) -> None:
+    reply.add_done_callback(lambda f: f.cancelled() or f.exception())  # a closed session: nothing to report
+    target._capture_pending_reply = reply  # type: ignore[attr-defined]
+
+
+async def _after_snapshot(target: Target, reply: asyncio.Future[Any] | None, rss_before: int) -> None:
+    """Once V8 is done with a snapshot: remember the object-id witness and the memory it kept."""
+    try:
+        if reply is not None:
+            await reply
+        target._capture_id_witness = await _object_id(target)  # type: ignore[attr-defined]
+        rss_after = int(await target.evaluate("process.memoryUsage().rss", timeout=10))
+        guard.note_snapshot(target, rss_before, rss_after)
+    except CDPClientError:
+        pass  # the session ended or the target is busy: these facts only refine later checks
+
+
+def _follow_up(target: Target, rss_before: int) -> tuple[asyncio.Future[None], bool]:
+    """Start :func:`_after_snapshot` for the snapshot just streamed; awaited by :func:`settle`.
+
+    When the snapshot returned before its reply, this runs in the background, so
+    the caller has its file while V8 still frees the snapshot; ``(task, deferred)``.
+    """
+    reply = getattr(target, "_capture_pending_reply", None)
+    target._capture_pending_reply = None  # type: ignore[attr-defined]
+    task = asyncio.ensure_future(_after_snapshot(target, reply, rss_before))
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    target._capture_follow_up = task  # type: ignore[attr-defined]
+    return task, reply is not None
+
+
+async def settle(target: Target) -> None:
+    """Wait until the previous snapshot on this target is completely done (see :func:`stream_snapshot`)."""
+    task = getattr(target, "_capture_follow_up", None)
+    if task is not None:
+        target._capture_follow_up = None  # type: ignore[attr-defined]
+        await task
 
 
 async def _object_id(target: Target, expression: str = "globalThis") -> int:
@@ -111,12 +177,13 @@ async def _id_epoch(target: Target) -> tuple[int, bool]:
     were handed out anew and earlier snapshots' ids no longer match.
     This round trip also orders us after any earlier command still streaming.
     """
+    await settle(target)
     epoch = int(getattr(target, "_capture_id_epoch", 0))
     witness = getattr(target, "_capture_id_witness", None)
     if witness is None:
         return epoch, False
     current = await _object_id(target)
-    if current != witness:
+    if not witness or current != witness:
         epoch += 1
         target._capture_id_epoch = epoch  # type: ignore[attr-defined]
         return epoch, True
@@ -152,18 +219,14 @@ async def take_heap_snapshot(target: Target, path: str | os.PathLike[str], *, gc
         await target.send("HeapProfiler.collectGarbage", timeout=_GC_TIMEOUT)
     with stream_file(path, compress=compress) as out:
         counts = await stream_snapshot(target, out, "HeapProfiler.takeHeapSnapshot",
-                                       {"reportProgress": progress is not None}, progress)
+                                       {"reportProgress": progress is not None}, progress, early=True)
         size = out.commit()
+    follow_up, deferred = _follow_up(target, budget.rss)
+    if not deferred:  # V8 already answered: take the facts now
+        await settle(target)
     duration = time.monotonic() - t0
     meta: dict[str, Any] = {**counts, "bytes": out.written, "compressed": compress,
                             "memory_before": budget.to_dict(), "id_epoch": epoch, "ids_reset_before": reset}
-    try:
-        target._capture_id_witness = await _object_id(target)  # type: ignore[attr-defined]
-        rss_after = int(await target.evaluate("process.memoryUsage().rss", timeout=10))
-        guard.note_snapshot(target, budget.rss, rss_after)
-        meta["rss_after"] = rss_after
-    except CDPClientError:
-        pass  # the file is complete; these facts only refine later estimates
     return CaptureResult(
         kind="heapsnapshot", path=Path(path), size=size, duration_s=duration, started=started,
         session=session_label(target, epoch), pid=pid, node_version=node_version, series=series,
