@@ -172,6 +172,13 @@ class _ProgressBar:
         if self._progress is not None:
             self._progress.stop()
 
+    def note(self, message: str) -> None:
+        """A status line on stderr that does not tear the bar."""
+        if self._progress is not None:
+            self._progress.console.print(message, markup=False, highlight=False)
+        else:
+            common.note(message)
+
     def __call__(self, report: Any) -> None:
         if self._progress is None:
             return
@@ -275,7 +282,7 @@ async def take_snapshots(target: Any, opts: SnapshotOptions) -> list[dict[str, A
                     row = _record(result, dest, target, opts.labels)
                 rows.append(_stored(row, dest))
                 if series:
-                    common.note(f"snapshot {index + 1}/{opts.count}: {row['id'] or row['path']}")
+                    bar.note(f"snapshot {index + 1}/{opts.count}: {row['id'] or row['path']}")
         except BaseException:
             if rows:  # the snapshots already taken stay saved: say which
                 saved = ", ".join(str(r["id"] or r["path"]) for r in rows)
