@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 import typer
 
-from cli import common
+from cli import common, fleet
 from cli.common import StoreOption, TargetSpec, target_command
 
 T = TypeVar("T")
@@ -262,6 +262,8 @@ def snapshot(
     opts = SnapshotOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                            gc=gc, force=force, count=count,
                            every=float(_parsed(parse_duration, every, "--every")) if every else 0.0)
+    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
+        return fleet.run_capture(spec, take_snapshots, opts, as_json)
     _print_saved(common.run(_on_target(spec, take_snapshots, opts)), as_json)
 
 
@@ -313,6 +315,8 @@ def cpu(
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                         duration=float(_parsed(parse_duration, duration, "--duration")),
                         interval=float(_parsed(parse_duration, interval, "--interval")))
+    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
+        return fleet.run_capture(spec, take_cpu, opts, as_json)
     _print_saved(common.run(_on_target(spec, take_cpu, opts)), as_json)
 
 
@@ -346,6 +350,8 @@ def sample(
                         duration=float(_parsed(parse_duration, duration, "--duration")),
                         interval=int(_parsed(parse_size, interval, "--interval")),
                         include_collected=include_collected)
+    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
+        return fleet.run_capture(spec, take_sample, opts, as_json)
     _print_saved(common.run(_on_target(spec, take_sample, opts)), as_json)
 
 
@@ -382,6 +388,8 @@ def timeline(
 
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                         duration=float(_parsed(parse_duration, duration, "--duration")), force=force)
+    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
+        return fleet.run_capture(spec, take_timeline, opts, as_json)
     _print_saved(common.run(_on_target(spec, take_timeline, opts)), as_json)
 
 
@@ -429,6 +437,8 @@ def report(
     holds the process's environment variables: it is written 0600.
     """
     opts = SaveOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress)
+    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
+        return fleet.run_capture(spec, take_report, opts, as_json)
     rows = common.run(_on_target(spec, take_report, opts))
     if as_json:
         common.print_json(rows[0])

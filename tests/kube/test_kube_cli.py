@@ -58,3 +58,25 @@ def test_snapshot_from_a_pod_records_the_pod(add_pod, kube_args, tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["target"]["pod_uid"] == pod.uid
     assert not pod.listening(9229)
+
+
+def test_snapshot_fleet_from_the_command_line(add_pod, kube_args, tmp_path):
+    """`cdpclient snapshot -l app=web`: one store entry per pod, a summary, exit 1 when one pod fails."""
+    import json
+
+    pods = [add_pod(name, labels={"app": "web"}, forbidden={"exec"} if name == "web-2" else set())
+            for name in ("web-1", "web-2", "web-3")]
+    store = tmp_path / "recordings"
+    common = ("--store", str(store), "--kubeconfig", kube_args["kubeconfig"], "--kubectl", kube_args["kubectl"])
+    res = cdpclient("snapshot", "-l", "app=web", "--parallel", "3", *common)
+    assert res.returncode == 1, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["POD", "STATUS", "ID", "SIZE", "DURATION"]
+    assert [line.split()[:2] for line in lines[2:]] == [["web-1", "ok"], ["web-2", "failed:"], ["web-3", "ok"]]
+    assert "[web-2] failed: RBAC forbids exec on pod web-2" in res.stderr
+    assert "1 of 3 pods failed" in res.stderr
+    listed = json.loads(cdpclient("ls", "--json", "--store", str(store)).stdout)
+    assert sorted(r["target"]["pod"] for r in listed) == ["web-1", "web-3"]
+    assert not any(p.listening(9229) for p in pods)
+    res = cdpclient("snapshot", "-l", "app=web", "--out", str(tmp_path / "x.heapsnapshot"), *common)
+    assert res.returncode == 2 and "--out names one file" in res.stderr
