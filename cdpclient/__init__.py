@@ -2,6 +2,9 @@
 
     async with cdpclient.connect("127.0.0.1:9229") as target:
         info = await target.process_info()
+
+    async with cdpclient.attach_pod("api-7f9c", namespace="prod") as target:
+        await target.heap_snapshot("api.heapsnapshot")
 """
 
 from __future__ import annotations
@@ -33,12 +36,16 @@ from cdpclient.errors import (
 from cdpclient.target import ProcessInfo, Target, connect, open_target
 from cdpclient.units import format_duration, parse_duration, parse_size
 
+from cdpclient import kube  # noqa: E402  (after Target: kube builds on it)
+from cdpclient.kube import attach_pod  # noqa: E402
+
 __version__ = "0.1.0"
 
 __all__ = [
     # connecting
     "connect",
     "open_target",
+    "attach_pod",
     "Target",
     "ProcessInfo",
     "Connection",

@@ -206,9 +206,12 @@ def _early_stop() -> Iterator[asyncio.Event]:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     task = asyncio.current_task()
+    aborted = False
 
     def on_sigint() -> None:
+        nonlocal aborted
         if stop.is_set():
+            aborted = True
             if task is not None:
                 task.cancel()
             return
@@ -223,7 +226,9 @@ def _early_stop() -> Iterator[asyncio.Event]:
     try:
         yield stop
     except asyncio.CancelledError:
-        raise KeyboardInterrupt from None
+        if aborted:  # the second Ctrl-C; other cancellations (SIGTERM) propagate as they are
+            raise KeyboardInterrupt from None
+        raise
     finally:
         loop.remove_signal_handler(signal.SIGINT)
 

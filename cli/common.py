@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import signal
 import sys
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, NoReturn, Sequence, TypeVar
 
@@ -48,16 +49,46 @@ def note(message: str) -> None:
     typer.echo(message, err=True)
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived: the command was cancelled so its cleanup could run."""
+
+
 def run(coro: Awaitable[T]) -> T:
-    """Run a coroutine; Ctrl-C cancels it (so its cleanup runs) and exits 130."""
+    """Run a coroutine; Ctrl-C or SIGTERM cancel it, so its cleanup runs (profilers
+    stopped, inspectors we opened closed, port-forwards ended), then exit 130 / 143."""
     try:
         return asyncio.run(_as_coro(coro))
     except KeyboardInterrupt:
         fail("interrupted", code=130)
+    except _Terminated:
+        fail("terminated", code=143)
 
 
 async def _as_coro(aw: Awaitable[T]) -> T:
-    return await aw
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def on_sigterm() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        installed = True
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+        installed = False
+    try:
+        return await aw
+    except asyncio.CancelledError:
+        if terminated:
+            raise _Terminated() from None
+        raise
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def print_json(value: Any) -> None:

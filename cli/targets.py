@@ -63,7 +63,7 @@ def info(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help="P
     hb = common.human_bytes
     limit = data["memory_limit"]
     lines = [
-        ("target", f"{data['target']['endpoint']}  ({data['target'].get('target_id')})"),
+        ("target", _describe_target(data["target"])),
         ("pid", data["pid"]),
         ("node", f"{data['node_version']} (V8 {data['v8_version']}, {data['platform']}/{data['arch']})"),
         ("uptime", f"{data['uptime_s']:.0f}s"),
@@ -76,6 +76,14 @@ def info(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help="P
     ]
     for key, value in lines:
         typer.echo(f"{key + ':':<14}{value}")
+
+
+def _describe_target(identity: dict[str, Any]) -> str:
+    if identity.get("pod"):
+        where = f"pod {identity.get('namespace') or 'default'}/{identity['pod']}"
+        extra = ", ".join(f"{k} {identity[k]}" for k in ("container", "node") if identity.get(k))
+        return f"{where} ({extra}) via {identity['endpoint']}" if extra else f"{where} via {identity['endpoint']}"
+    return f"{identity['endpoint']}  ({identity.get('target_id')})"
 
 
 async def _info(spec: TargetSpec) -> dict[str, Any]:

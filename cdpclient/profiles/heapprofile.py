@@ -90,7 +90,9 @@ def parse_heap_profile(data: Any, path: Path | str = "<profile>") -> HeapProfile
     # scale the sample count by the same factor to estimate the object count.
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(sampled_bytes > 0, values[:, 0] / sampled_bytes, 0.0)
-    values[:, 1] = np.where(sampled > 0, sampled * scale, 0.0)
+    # V8 rounds its per-size counts, so the factor can dip just under 1; there are never
+    # fewer objects than were sampled.
+    values[:, 1] = np.where(sampled > 0, np.maximum(sampled * scale, sampled), 0.0)
     try:
         tree = build(frames, parent, node_frame, values, HEAP_METRICS)
     except ValueError as exc:

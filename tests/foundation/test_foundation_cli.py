@@ -61,3 +61,24 @@ def test_help_shows_examples() -> None:
     for command in ("targets", "info"):
         out = run_cli(command, "--help")
         assert out.returncode == 0 and f"cdpclient {command}" in out.stdout and "--pod" in out.stdout
+
+
+def test_sigterm_cancels_the_command_so_cleanup_runs(node, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A long CPU profile killed with SIGTERM: the command is cancelled (its finally blocks run),
+    # exits 143 with one line, and the target's profiler is stopped (the session is closed cleanly).
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out = tmp_path / "cut.cpuprofile"
+    proc = subprocess.Popen([sys.executable, "-m", "cli.app", "cpu", node.endpoint, "--duration", "60s",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).parents[2])
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 143, (stdout, stderr)
+    assert "terminated" in stderr and "Traceback" not in stderr
+    assert not out.exists()
