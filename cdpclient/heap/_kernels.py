@@ -115,6 +115,20 @@ def exclusive_scan(a, n):  # pragma: no cover - jitted
     return total
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _closing_quote(buf, pos, n):  # pragma: no cover - jitted
+    """Offset of the quote that ends the JSON string whose contents start at ``pos`` (``n`` if none)."""
+    while pos < n:
+        c = buf[pos]
+        if c == 92:  # backslash: the next byte is escaped
+            pos += 2
+            continue
+        if c == 34:
+            return pos
+        pos += 1
+    return pos
+
+
 @njit(cache=True, nogil=True)
 def scan_strings(buf, pos, starts, ends, fill):  # pragma: no cover - jitted
     """Find the JSON strings of an array whose ``[`` is just before ``pos``.
@@ -129,16 +143,7 @@ def scan_strings(buf, pos, starts, ends, fill):  # pragma: no cover - jitted
         c = buf[pos]
         if c == 34:
             start = pos
-            pos += 1
-            while pos < n:
-                c = buf[pos]
-                if c == 92:
-                    pos += 2
-                    continue
-                if c == 34:
-                    break
-                pos += 1
-            pos += 1
+            pos = _closing_quote(buf, pos + 1, n) + 1
             if fill:
                 starts[k] = start
                 ends[k] = pos
@@ -158,15 +163,7 @@ def skip_value(buf, pos):  # pragma: no cover - jitted
     while pos < n:
         c = buf[pos]
         if c == 34:
-            pos += 1
-            while pos < n:
-                c = buf[pos]
-                if c == 92:
-                    pos += 2
-                    continue
-                if c == 34:
-                    break
-                pos += 1
+            pos = _closing_quote(buf, pos + 1, n)
             if depth == 0:
                 return pos + 1
         elif c == 91 or c == 123:
