@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def _when_recording(reports: asyncio.Event) -> None:
     await asyncio.wait_for(reports.wait(), 20)
+
+
+async def _cut_short(capture: Any, how: str, recording: asyncio.Event) -> None:
+    """End a running capture the way ``how`` says: a caller's timeout, or cancelling its task."""
+    if how == "timeout":
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(capture, 1.0)
+        return
+    task = asyncio.create_task(capture)
+    await _when_recording(recording)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 def _recording_flag() -> tuple[asyncio.Event, object]:
@@ -129,15 +143,7 @@ async def test_sampler_stopped_on_cancel_and_timeout(node, tmp_path: Path, how: 
     flag, progress = _recording_flag()
     async with cdpclient.connect(node.endpoint) as target:
         capture = target.sampling_heap_profile(tmp_path / "a.heapprofile", duration=30, progress=progress)
-        if how == "timeout":
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(capture, 1.0)
-        else:
-            task = asyncio.create_task(capture)
-            await _when_recording(flag)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await _cut_short(capture, how, flag)
         # still in our session: the sampler is per isolate, so only our stop can have ended it
         assert not await heap_sampler_running(node.endpoint)
     assert leftovers(tmp_path) == []
@@ -189,15 +195,7 @@ async def test_timeline_tracker_stopped_on_cancel_and_timeout(node, tmp_path: Pa
     async with cdpclient.connect(node.endpoint) as target:
         capture = target.allocation_timeline(tmp_path / "a.heaptimeline", duration=30,
                                              events_path=tmp_path / "a.events.json", progress=progress)
-        if how == "timeout":
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(capture, 1.0)
-        else:
-            task = asyncio.create_task(capture)
-            await _when_recording(flag)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+        await _cut_short(capture, how, flag)
         assert not await allocation_tracking(node.endpoint)
     assert leftovers(tmp_path) == []
 
