@@ -28,7 +28,7 @@ from cdpclient.errors import (
 )
 
 __all__ = ["Endpoint", "TargetInfo", "parse_endpoint", "list_targets", "get_version", "select_target",
-           "is_loopback"]
+           "is_loopback", "remote_warning"]
 
 DEFAULT_PORT = 9229
 
@@ -116,6 +116,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def remote_warning(endpoint: Endpoint) -> str | None:
+    """The warning owed for a non-loopback inspector address, or None for loopback."""
+    if is_loopback(endpoint.host):
+        return None
+    return (f"{endpoint.address} is not a loopback address: an open inspector grants code execution to "
+            "anyone who reaches it; prefer an SSH tunnel or kubectl port-forward")
 
 
 async def resolve(endpoint: Endpoint) -> Endpoint:

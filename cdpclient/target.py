@@ -19,9 +19,9 @@ from cdpclient.discovery import (
     Endpoint,
     TargetInfo,
     get_version,
-    is_loopback,
     list_targets,
     parse_endpoint,
+    remote_warning,
     resolve,
     select_target,
 )
@@ -196,10 +196,9 @@ async def open_target(endpoint: str | Endpoint, *, target_id: str | None = None,
                       on_warning: Callable[[str], None] | None = None) -> Target:
     """Like :func:`connect`, but the caller closes the returned target (``await target.close()``)."""
     ep = parse_endpoint(endpoint) if isinstance(endpoint, str) else endpoint
-    if not is_loopback(ep.host):
-        message = (f"{ep.address} is not a loopback address: an open inspector grants code execution to "
-                   "anyone who reaches it; prefer an SSH tunnel or kubectl port-forward")
-        (on_warning or log.warning)(message)
+    warning = remote_warning(ep)
+    if warning:
+        (on_warning or log.warning)(warning)
     resolved = await resolve(ep)
     version: dict[str, Any] | None = None
     if resolved.ws_url:

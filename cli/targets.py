@@ -39,9 +39,9 @@ async def _targets(spec: TargetSpec) -> list[dict[str, Any]]:
     if endpoint.ws_url:
         async with cdpclient.connect(endpoint, on_warning=common.warn) as target:
             return [_target_row(target.info, {})]
-    if not cdpclient.discovery.is_loopback(endpoint.host):
-        common.warn(f"{endpoint.address} is not a loopback address: an open inspector grants code execution "
-                    "to anyone who reaches it")
+    warning = cdpclient.discovery.remote_warning(endpoint)
+    if warning:
+        common.warn(warning)
     version = await cdpclient.get_version(endpoint)
     found = await cdpclient.list_targets(endpoint)
     if spec.target_id:

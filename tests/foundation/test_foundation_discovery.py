@@ -136,3 +136,11 @@ async def test_localhost_host_header(node) -> None:  # type: ignore[no-untyped-d
 def test_json_of_version(node) -> None:  # type: ignore[no-untyped-def]
     version = asyncio.run(cdpclient.get_version(parse_endpoint(node.endpoint)))
     assert "webSocketDebuggerUrl" not in version and json.dumps(version)
+
+
+def test_remote_warning_only_for_non_loopback() -> None:
+    from cdpclient.discovery import remote_warning
+
+    assert remote_warning(parse_endpoint("127.0.0.1:9229")) is None
+    assert remote_warning(parse_endpoint("localhost")) is None
+    assert "not a loopback address" in (remote_warning(parse_endpoint("10.0.0.5:9229")) or "")
