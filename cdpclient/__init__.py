@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from cdpclient import kube  # noqa: E402  (after Target: kube builds on it)
 from cdpclient.connection import DEFAULT_TIMEOUT, Connection, Subscription
 from cdpclient.discovery import Endpoint, TargetInfo, get_version, list_targets, parse_endpoint
 from cdpclient.errors import (
@@ -33,11 +34,9 @@ from cdpclient.errors import (
     TargetNotFound,
     UsageError,
 )
+from cdpclient.kube import attach_pod  # noqa: E402
 from cdpclient.target import ProcessInfo, Target, connect, open_target
 from cdpclient.units import format_duration, parse_duration, parse_size
-
-from cdpclient import kube  # noqa: E402  (after Target: kube builds on it)
-from cdpclient.kube import attach_pod  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -12,7 +12,8 @@ import contextlib
 import inspect
 import logging
 import time
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -99,7 +100,7 @@ class Connection:
                 raise NotAnInspector(f"{url} did not answer as a websocket inspector: {exc}", endpoint=url) from exc
             except ConnectionRefusedError as exc:
                 raise ConnectionRefused(f"connection refused at {url}: is the inspector open?", endpoint=url) from exc
-            except (asyncio.TimeoutError, TimeoutError) as exc:
+            except TimeoutError as exc:
                 raise CDPTimeout(f"no websocket handshake from {url} within {open_timeout:g}s",
                                  timeout=open_timeout) from exc
             except OSError as exc:
@@ -158,7 +159,7 @@ class Connection:
                 raise ConnectionLost(f"{method}: the connection closed ({self._describe_close(exc)})",
                                      method=method) from exc
             return await asyncio.wait_for(future, timeout)
-        except (asyncio.TimeoutError, TimeoutError) as exc:
+        except TimeoutError as exc:
             raise CDPTimeout(f"{method} got no reply within {timeout:g}s", method=method, timeout=timeout) from exc
         finally:
             self._replies.pop(msg_id, None)
@@ -322,7 +323,7 @@ class Subscription:
         """The next event's params, waiting at most ``timeout`` seconds."""
         try:
             return await asyncio.wait_for(self.__anext__(), timeout)
-        except (asyncio.TimeoutError, TimeoutError) as exc:
+        except TimeoutError as exc:
             raise CDPTimeout(f"no {self.method} event within {timeout:g}s", method=self.method,
                              timeout=timeout) from exc
 

@@ -156,7 +156,7 @@ async def _get_json(endpoint: Endpoint, path: str, timeout: float) -> Any:
             async with http.get(url, allow_redirects=False) as response:
                 body = await response.read()
                 status = response.status
-    except (asyncio.TimeoutError, TimeoutError) as exc:
+    except TimeoutError as exc:
         raise CDPTimeout(f"no answer from {endpoint.address} within {timeout:g}s", timeout=timeout) from exc
     except aiohttp.ClientConnectorError as exc:
         if isinstance(exc.os_error, ConnectionRefusedError):

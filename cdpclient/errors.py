@@ -30,7 +30,8 @@ are translated into these at one boundary each, chained with ``from exc``.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 class CDPClientError(Exception):

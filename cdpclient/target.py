@@ -10,7 +10,8 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from cdpclient.captures import CaptureMethods

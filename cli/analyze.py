@@ -7,7 +7,7 @@ CPU profiles, sampling heap profiles and timelines go to ``cli.profile_views``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -76,11 +76,11 @@ def _by_option(default_help: str) -> Any:
 
 def top(
     capture: str = typer.Argument(..., metavar="ID", help="Capture id, id prefix, or a file path."),
-    by: Optional[str] = _by_option("Heap snapshots: class (default) or object. Profiles: passed to the "
+    by: str | None = _by_option("Heap snapshots: class (default) or object. Profiles: passed to the "
                                    "profile view (function, url, ...)."),
     limit: int = typer.Option(30, "--limit", "-n", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    store_dir: Optional[str] = StoreOption,
+    store_dir: str | None = StoreOption,
 ) -> None:
     """The Summary view: classes by retained size, or the largest single retainers (--by object).
 
@@ -139,10 +139,10 @@ def _pct(part: int, whole: int) -> str:
 def diff(
     a: str = typer.Argument(..., metavar="A", help="The earlier capture (id, prefix or path)."),
     b: str = typer.Argument(..., metavar="B", help="The later capture."),
-    by: Optional[str] = _by_option("Profiles only: passed to the profile view. Heap snapshots compare by class."),
+    by: str | None = _by_option("Profiles only: passed to the profile view. Heap snapshots compare by class."),
     limit: int = typer.Option(30, "--limit", "-n", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    store_dir: Optional[str] = StoreOption,
+    store_dir: str | None = StoreOption,
 ) -> None:
     """The Comparison view: per class, new / deleted objects and the size delta, biggest growth first.
 
@@ -213,7 +213,7 @@ def retainers(
     target: str = typer.Argument(..., metavar="CLASS|@NODE_ID", help="A class name or @ and a node id."),
     paths: int = typer.Option(5, "--paths", min=1, help="How many distinct paths to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    store_dir: Optional[str] = StoreOption,
+    store_dir: str | None = StoreOption,
 ) -> None:
     """Shortest retaining paths from the GC roots to an object, or to a class's largest objects.
 
@@ -257,7 +257,7 @@ def leaks(
                                          help="Heap snapshots, oldest first (ids, prefixes or paths)."),
     limit: int = typer.Option(10, "--limit", "-n", min=1, help="Suspects to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    store_dir: Optional[str] = StoreOption,
+    store_dir: str | None = StoreOption,
 ) -> None:
     """Leak suspects: what grew across the snapshots, and the retaining chain that holds it.
 

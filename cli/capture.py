@@ -14,8 +14,9 @@ import contextlib
 import dataclasses
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import typer
 

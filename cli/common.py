@@ -15,8 +15,8 @@ import functools
 import inspect
 import json
 import signal
-import sys
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, NoReturn, Sequence, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import typer
 

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Optional
 
 import typer
 
@@ -27,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     every: str = typer.Option("4s", "--every", help="Time between the three snapshots."),
-    store_dir: Optional[str] = common.StoreOption,
+    store_dir: str | None = common.StoreOption,
 ) -> None:
     """Start the bundled leaking demo service and find its leaks end to end (under a minute)."""
     common.run(_demo(every, store_dir))

@@ -11,11 +11,13 @@ pod to stderr, and the exit code is 0 only when every pod succeeded.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import typer
 
-from cli.common import TargetSpec, human_bytes, note, open_target, print_json, run as run_async, table
+from cli.common import TargetSpec, human_bytes, note, open_target, print_json, table
+from cli.common import run as run_async
 
 CaptureOne = Callable[[TargetSpec], Awaitable[Any]]
 

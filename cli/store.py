@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -15,13 +15,13 @@ from cli.common import StoreOption, human_bytes, note, parse_labels, print_json,
 _FORMATS = ("collapsed", "speedscope", "pprof")
 
 
-def _store(path: Optional[str]) -> Any:
+def _store(path: str | None) -> Any:
     from cdpclient.store import Store
 
     return Store.open(path)
 
 
-def _seconds(text: Optional[str], option: str) -> Optional[float]:
+def _seconds(text: str | None, option: str) -> float | None:
     """A duration option (``2h``, ``7d``) in seconds; a bad one is a usage error (exit 2)."""
     if text is None:
         return None
@@ -34,7 +34,7 @@ def _seconds(text: Optional[str], option: str) -> Optional[float]:
         raise typer.BadParameter(str(exc), param_hint=option) from exc
 
 
-def _kind(kind: Optional[str]) -> Optional[str]:
+def _kind(kind: str | None) -> str | None:
     from cdpclient.store.record import KINDS
 
     if kind is not None and kind not in KINDS:
@@ -45,10 +45,10 @@ def _kind(kind: Optional[str]) -> Optional[str]:
 def _when(created: str) -> str:
     """``5m ago`` for recent captures, the local date and time for older ones."""
     try:
-        then = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+        then = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
     except ValueError:
         return created
-    age = (dt.datetime.now(dt.timezone.utc) - then).total_seconds()
+    age = (dt.datetime.now(dt.UTC) - then).total_seconds()
     if 0 <= age < 86400:
         from cdpclient.units import format_duration
 
@@ -72,14 +72,14 @@ def _labels_text(labels: dict[str, str]) -> str:
 
 
 def ls(
-    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only this kind: heapsnapshot, heaptimeline, "
+    kind: str | None = typer.Option(None, "--kind", "-k", help="Only this kind: heapsnapshot, heaptimeline, "
                                                                  "cpuprofile, heapprofile, report."),
-    label: Optional[list[str]] = typer.Option(None, "--label", help="Only captures with this label (k=v; repeatable)."),
-    target: Optional[str] = typer.Option(None, "--target", help="Only captures whose target (endpoint, pod, "
+    label: list[str] | None = typer.Option(None, "--label", help="Only captures with this label (k=v; repeatable)."),
+    target: str | None = typer.Option(None, "--target", help="Only captures whose target (endpoint, pod, "
                                                                "namespace...) contains this text."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only captures newer than this (e.g. 30m, 2h, 7d)."),
+    since: str | None = typer.Option(None, "--since", help="Only captures newer than this (e.g. 30m, 2h, 7d)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON records."),
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
 ) -> None:
     """List captures, newest first.
 
@@ -101,7 +101,7 @@ def ls(
 def show(
     ref: str = typer.Argument(..., metavar="ID", help="Capture id, unique id prefix, or path of a capture file."),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
 ) -> None:
     """Show all metadata of a capture, checking its file's sha256.
 
@@ -136,7 +136,7 @@ def show(
 def rm(
     refs: list[str] = typer.Argument(..., metavar="ID...", help="Captures to delete (ids or unique prefixes)."),
     as_json: bool = typer.Option(False, "--json", help="Print the removed records as JSON."),
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
 ) -> None:
     """Delete captures: file, metadata, caches and index entry.
 
@@ -151,13 +151,13 @@ def rm(
 
 
 def prune(
-    keep: Optional[int] = typer.Option(None, "--keep", help="Keep the newest N captures, delete the rest."),
-    older_than: Optional[str] = typer.Option(None, "--older-than", help="Delete captures older than this (e.g. 7d)."),
-    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="Only captures of this kind."),
+    keep: int | None = typer.Option(None, "--keep", help="Keep the newest N captures, delete the rest."),
+    older_than: str | None = typer.Option(None, "--older-than", help="Delete captures older than this (e.g. 7d)."),
+    kind: str | None = typer.Option(None, "--kind", "-k", help="Only captures of this kind."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before deleting."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be deleted."),
     as_json: bool = typer.Option(False, "--json", help="Print the deleted (or, with --dry-run, doomed) records."),
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
 ) -> None:
     """Delete old captures: all but the newest N, or those older than a duration (both: both hold).
 
@@ -194,11 +194,11 @@ def prune(
 
 def import_(
     paths: list[Path] = typer.Argument(..., metavar="FILE...", help="Capture files taken elsewhere."),
-    label: Optional[list[str]] = typer.Option(None, "--label",
+    label: list[str] | None = typer.Option(None, "--label",
                                               help="Label for the imported captures (k=v; repeatable)."),
     compress: bool = typer.Option(False, "--compress", help="Keep them zstd-compressed at rest."),
     as_json: bool = typer.Option(False, "--json", help="Print the new records as JSON."),
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
 ) -> None:
     """Import capture files (DevTools saves, --heapsnapshot-signal, --cpu-prof, --heap-prof, reports).
 
@@ -223,9 +223,9 @@ def export(
     output: Path = typer.Option(..., "--output", "-o", help="File to write, or a directory to write into."),
     redact: bool = typer.Option(False, "--redact", help="Heap snapshots: replace every string value with "
                                                         "'*' of the same length (counts, sizes, structure kept)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Profiles: collapsed, speedscope or pprof."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="Profiles: collapsed, speedscope or pprof."),
     as_json: bool = typer.Option(False, "--json", help="Print {\"path\": ...} as JSON."),
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
 ) -> None:
     """Copy a capture out: original format, decompressed; or redacted; or in another format.
 
@@ -248,7 +248,7 @@ store_app = typer.Typer(help="Maintain the recordings store.", no_args_is_help=T
 @store_app.command("reindex")
 def reindex(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
 ) -> None:
     """Rebuild the index from the metadata kept beside each capture.
 
@@ -265,9 +265,9 @@ def reindex(
 
 @store_app.command("verify")
 def verify(
-    refs: Optional[list[str]] = typer.Argument(None, metavar="[ID...]", help="Captures to check (default: all)."),
+    refs: list[str] | None = typer.Argument(None, metavar="[ID...]", help="Captures to check (default: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as JSON."),
-    store: Optional[str] = StoreOption,
+    store: str | None = StoreOption,
 ) -> None:
     """Check captures' files against their recorded sha256; exit 1 if any is missing or corrupt.
 

@@ -22,7 +22,7 @@ STOP_TIMEOUT = 10.0
 
 
 def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def process_identity(target: Target) -> tuple[int | None, str | None]:

@@ -13,8 +13,9 @@ import os
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 from cdpclient.captures import guard
 from cdpclient.captures._output import StreamFile, stream_file

@@ -7,8 +7,8 @@ import contextlib
 import os
 import re
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 from cdpclient.errors import CDPClientError
 

@@ -20,8 +20,9 @@ size of what they hold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from cdpclient.heap.compare import AGGREGATE_NOTE, member, new_mask
 from cdpclient.heap.snapshot import INTERNAL_TYPES, HeapSnapshot

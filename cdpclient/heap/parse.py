@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import mmap
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cdpclient.errors import AnalysisError, InvalidCaptureFile
 

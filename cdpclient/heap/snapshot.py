@@ -9,8 +9,9 @@ Python dict only when a human asks to read it (:meth:`HeapSnapshot.describe`).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cdpclient.heap.parse import Progress, RawSnapshot, parse_file
 from cdpclient.heap.strings import StringTable

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
+from cdpclient.errors import KubeError
 from cdpclient.kube.kubectl import Kubectl
 from cdpclient.kube.pods import PodInfo, list_pods
-from cdpclient.errors import KubeError
 
 
 @dataclass

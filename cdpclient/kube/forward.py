@@ -64,7 +64,7 @@ class PortForward:
         self._tasks.append(asyncio.ensure_future(self._drain_stderr(self.proc.stderr)))
         try:
             self.local_port = await asyncio.wait_for(self._wait_forwarding(self.proc.stdout), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.stop()
             raise KubeError(f"kubectl port-forward to pod {self.pod} did not start within {timeout:.0f} s",
                             hint="check that the cluster is reachable (kubectl get pods)", pod=self.pod) from None
@@ -109,7 +109,7 @@ class PortForward:
                 try:
                     await asyncio.wait_for(proc.wait(), wait)
                     break
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
         elif proc is not None:
             # kubectl is gone; make sure nothing it started outlives it.

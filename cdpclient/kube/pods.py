@@ -28,7 +28,7 @@ class PodInfo:
     labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "PodInfo":
+    def from_json(cls, obj: dict[str, Any]) -> PodInfo:
         meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status", {})
         containers = [c["name"] for c in spec.get("containers", [])]
         images = {c["name"]: c.get("image", "") for c in spec.get("containers", [])}

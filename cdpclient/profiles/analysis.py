@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Hashable, Union
+from typing import Any, Union
 
 from cdpclient.errors import AnalysisError, UsageError
 from cdpclient.profiles._read import KIND_NAMES, sniff_kind

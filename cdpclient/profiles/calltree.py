@@ -6,8 +6,9 @@ pass sums subtrees and a single forward pass walks every root-to-node path.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Hashable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from cdpclient.profiles.frames import Frame
 

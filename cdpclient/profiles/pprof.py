@@ -10,8 +10,8 @@ Function{id=1, name=2, system_name=3, filename=4, start_line=5}.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 
 def _varint(value: int) -> bytes:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import mmap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from cdpclient.errors import AnalysisError
 from cdpclient.profiles._read import invalid

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from cdpclient.store.kinds import detect_kind, validate_file
 from cdpclient.store.record import (
-    EXTENSIONS, KINDS, STATUS_CORRUPT, STATUS_EXTERNAL, STATUS_MISSING, STATUS_OK, CaptureRecord,
+    EXTENSIONS,
+    KINDS,
+    STATUS_CORRUPT,
+    STATUS_EXTERNAL,
+    STATUS_MISSING,
+    STATUS_OK,
+    CaptureRecord,
 )
 from cdpclient.store.store import PendingCapture, Store
 

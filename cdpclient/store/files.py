@@ -7,8 +7,9 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from cdpclient.store.layout import DIR_MODE, FILE_MODE
 

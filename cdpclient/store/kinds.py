@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from cdpclient.errors import InvalidCaptureFile
 from cdpclient.store.jsonscan import Scan, ScanError, scan

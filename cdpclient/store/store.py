@@ -18,15 +18,23 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFile, StoreError, UsageError
 from cdpclient.store import files, ids, kinds
 from cdpclient.store.index import Index, IndexUnusable, file_lock
 from cdpclient.store.layout import COMPRESSED_SUFFIX, Layout, process_start
 from cdpclient.store.record import (
-    EXTENSIONS, KINDS, RECORD_KEYS, STATUS_CORRUPT, STATUS_EXTERNAL, STATUS_MISSING, STATUS_OK, CaptureRecord,
+    EXTENSIONS,
+    KINDS,
+    RECORD_KEYS,
+    STATUS_CORRUPT,
+    STATUS_EXTERNAL,
+    STATUS_MISSING,
+    STATUS_OK,
+    CaptureRecord,
 )
 
 DEFAULT_PATH = "./recordings"
@@ -40,7 +48,7 @@ _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 def iso(ts: float) -> str:
     """UTC ISO 8601 with milliseconds, e.g. ``2026-11-22T05:03:34.123Z``."""
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class PendingCapture:
@@ -291,7 +299,7 @@ class Store:
             return []
         present = self._reconcile()
         if isinstance(since, (int, float)):
-            since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=since)
+            since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=since)
         since_text = iso(since.timestamp()) if since is not None else None
         out = []
         for meta in self.index.query(kind=kind, since=since_text):
@@ -485,7 +493,7 @@ class Store:
         records = self.list(kind=kind)
         candidates = records[keep:] if keep is not None else records
         if older_than is not None:
-            cutoff = iso((dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=older_than)).timestamp())
+            cutoff = iso((dt.datetime.now(dt.UTC) - dt.timedelta(seconds=older_than)).timestamp())
             candidates = [r for r in candidates if r.created < cutoff]
         return candidates
 
