@@ -151,7 +151,7 @@ def main() -> None:
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="cdpclient-heap-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     modules = None if args.no_memlab else install_memlab()
-    cli = [sys.executable, "-m", "cli.app"]
+    cli = [sys.executable, "-m", "cdpclient_cli.app"]
     # Warm numba's on-disk cache once so no run below pays the JIT compile.
     warm = workdir / "warm.heapsnapshot"
     subprocess.run([NODE, "-e", f"require('v8').writeHeapSnapshot({json.dumps(str(warm))})"], check=True)

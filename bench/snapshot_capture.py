@@ -135,7 +135,7 @@ def measure(method: str, heap_mb: int, out_dir: Path, cri_script: Path | None) -
         if method == "a":
             wall, rss, cpu = in_process(target, path)
         elif method == "b":
-            wall, rss, cpu = run_client([sys.executable, "-m", "cli.app", "snapshot", target.endpoint,
+            wall, rss, cpu = run_client([sys.executable, "-m", "cdpclient_cli.app", "snapshot", target.endpoint,
                                          "--out", str(path)])
         else:
             assert cri_script is not None

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from cdpclient.errors import CDPClientError, UsageError
-from cli import common
+from cdpclient_cli import common
 
 try:  # typer 0.29+ vendors click as typer._click; older typer depends on click itself
     from typer._click import exceptions as click_exc
@@ -27,12 +27,12 @@ NoArgsIsHelp: type[Exception] = getattr(click_exc, "NoArgsIsHelpError", ())  # t
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
-    "cli.targets",     # targets, info
-    "cli.capture",     # snapshot, cpu, sample, timeline, report
-    "cli.store",       # ls, show, rm, prune, import, export, store reindex
-    "cli.analyze",     # top, diff, retainers, leaks
-    "cli.profiles",    # flame
-    "cli.demo",        # demo
+    "cdpclient_cli.targets",     # targets, info
+    "cdpclient_cli.capture",     # snapshot, cpu, sample, timeline, report
+    "cdpclient_cli.store",       # ls, show, rm, prune, import, export, store reindex
+    "cdpclient_cli.analyze",     # top, diff, retainers, leaks
+    "cdpclient_cli.profiles",    # flame
+    "cdpclient_cli.demo",        # demo
 )
 
 

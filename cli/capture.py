@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import typer
 
-from cli import common, fleet
-from cli.common import StoreOption, TargetSpec, target_command
+from cdpclient_cli import common, fleet
+from cdpclient_cli.common import StoreOption, TargetSpec, target_command
 
 T = TypeVar("T")
 

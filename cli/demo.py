@@ -17,7 +17,7 @@ import uuid
 
 import typer
 
-from cli import common
+from cdpclient_cli import common
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +55,7 @@ async def _demo(every: str, store_dir: str | None) -> None:
 def _step(*args: str, show: bool = True) -> str:
     """Run one real cdpclient command in a child process, echoing it like a terminal."""
     typer.echo(f"\n$ cdpclient {' '.join(args)}", err=True)
-    proc = subprocess.run([sys.executable, "-m", "cli.app", *args], text=True, env=os.environ.copy(),
+    proc = subprocess.run([sys.executable, "-m", "cdpclient_cli.app", *args], text=True, env=os.environ.copy(),
                           stdout=subprocess.PIPE, stderr=None)
     if show:
         typer.echo(proc.stdout.rstrip())

@@ -16,8 +16,8 @@ from typing import Any
 
 import typer
 
-from cli.common import TargetSpec, human_bytes, note, open_target, print_json, table
-from cli.common import run as run_async
+from cdpclient_cli.common import TargetSpec, human_bytes, note, open_target, print_json, table
+from cdpclient_cli.common import run as run_async
 
 CaptureOne = Callable[[TargetSpec], Awaitable[Any]]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from cli.common import human_bytes, note, print_json, table
+from cdpclient_cli.common import human_bytes, note, print_json, table
 
 
 def _kind(record: Any) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from cli.common import StoreOption, note, print_json
+from cdpclient_cli.common import StoreOption, note, print_json
 
 FLAME_KINDS = ("cpuprofile", "heapprofile", "heaptimeline")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from cli.common import StoreOption, human_bytes, note, parse_labels, print_json, table, warn
+from cdpclient_cli.common import StoreOption, human_bytes, note, parse_labels, print_json, table, warn
 
 _FORMATS = ("collapsed", "speedscope", "pprof")
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import typer
 
-from cli import common
-from cli.common import TargetSpec, target_command
+from cdpclient_cli import common
+from cdpclient_cli.common import TargetSpec, target_command
 
 
 def register(app: typer.Typer) -> None:

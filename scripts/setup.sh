@@ -17,7 +17,7 @@ ensure_venv() {
     echo "setup: installing cdpclient and its dependencies into .venv" >&2
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[test]" 2>&1 \
       | grep -v "^WARNING: Location" >&2 || true
-    "$VENV/bin/python" -c "import cdpclient, cli.app" || { echo "setup: install failed" >&2; exit 1; }
+    "$VENV/bin/python" -c "import cdpclient, cdpclient_cli.app" || { echo "setup: install failed" >&2; exit 1; }
     echo "$want" > "$stamp"
   fi
 }

@@ -127,6 +127,6 @@ def wait_output(node: NodeProcess, text: str, timeout: float = 20.0) -> None:
 def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
             input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real ``cdpclient`` command in a subprocess (as a user types it)."""
-    return subprocess.run([sys.executable, "-m", "cli.app", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cdpclient_cli.app", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, input=input,
                           cwd=Path(__file__).parent.parent)

@@ -202,7 +202,7 @@ async def test_timeline_tracker_stopped_on_cancel_and_timeout(node, tmp_path: Pa
 
 def test_cli_cpu_first_ctrl_c_ends_early_and_saves(node, tmp_path: Path) -> None:
     out = tmp_path / "a.cpuprofile"
-    proc = subprocess.Popen([sys.executable, "-m", "cli.app", "cpu", node.endpoint, "--duration", "60s",
+    proc = subprocess.Popen([sys.executable, "-m", "cdpclient_cli.app", "cpu", node.endpoint, "--duration", "60s",
                              "--out", str(out), "--json"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -225,7 +225,7 @@ def test_cli_cpu_first_ctrl_c_ends_early_and_saves(node, tmp_path: Path) -> None
 def test_cli_snapshot_ctrl_c_leaves_nothing(node_app, tmp_path: Path) -> None:
     app = node_app("heap_of_size.js", "10")
     wait_output(app, "ready")
-    proc = subprocess.Popen([sys.executable, "-m", "cli.app", "snapshot", app.endpoint, "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "cdpclient_cli.app", "snapshot", app.endpoint, "--out",
                              str(tmp_path / "a.heapsnapshot")], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

@@ -8,7 +8,7 @@ import socket
 import pytest
 from nodeproc import run_cli
 
-from cli.app import app
+from cdpclient_cli.app import app
 
 pytestmark = pytest.mark.compat
 
@@ -73,7 +73,7 @@ def test_sigterm_cancels_the_command_so_cleanup_runs(node, tmp_path) -> None:  #
     from pathlib import Path
 
     out = tmp_path / "cut.cpuprofile"
-    proc = subprocess.Popen([sys.executable, "-m", "cli.app", "cpu", node.endpoint, "--duration", "60s",
+    proc = subprocess.Popen([sys.executable, "-m", "cdpclient_cli.app", "cpu", node.endpoint, "--duration", "60s",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).parents[2])
     time.sleep(2.5)

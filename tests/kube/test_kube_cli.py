@@ -10,7 +10,7 @@ ROOT = Path(__file__).parent.parent.parent
 
 
 def cdpclient(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli.app", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "cdpclient_cli.app", *args], capture_output=True, text=True, timeout=60,
                           cwd=ROOT)
 
 

@@ -7,7 +7,7 @@ import json
 
 from cdpclient.kube import for_each_pod, resolve_pods
 from cdpclient.store import Store
-from cli import common, fleet
+from cdpclient_cli import common, fleet
 
 
 async def test_resolve_pods_by_selector(add_pod, kube_args):
@@ -88,7 +88,7 @@ def test_run_capture_with_the_snapshot_command_work(add_pod, cluster, kube_args,
     import pytest
     import typer
 
-    from cli import capture
+    from cdpclient_cli import capture
 
     pods = [add_pod(name, labels={"app": "cap"}) for name in ("cap-1", "cap-2")]
     store_dir = tmp_path / "recordings"

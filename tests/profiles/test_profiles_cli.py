@@ -39,7 +39,7 @@ def test_top_diff_export_on_profile_files(cpu_profiles, heap_profiles, timeline_
 def test_stored_timeline_finds_its_events_side_file(timeline_files, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     """A timeline kept in the store, with its .events.json side file, as `cdpclient timeline` keeps it."""
     from cdpclient.store import Store
-    from cli import profile_views
+    from cdpclient_cli import profile_views
 
     store = Store.open(tmp_path / "store")
     for compress in (False, True):

@@ -9,7 +9,7 @@ import pytest
 
 from cdpclient.errors import UsageError
 from cdpclient.profiles import Frame, diff, load_profile, package_of, top
-from cli import profile_views
+from cdpclient_cli import profile_views
 
 
 def _row(result, key_part: str):  # type: ignore[no-untyped-def]

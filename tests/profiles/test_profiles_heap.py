@@ -9,7 +9,7 @@ import pytest
 
 from cdpclient.errors import AnalysisError
 from cdpclient.profiles import diff, load_profile, top
-from cli import profile_views
+from cdpclient_cli import profile_views
 
 
 @pytest.mark.compat
