@@ -26,6 +26,7 @@ from cdpclient.errors import (
     HandshakeRejected,
     InvalidCaptureFile,
     KubeError,
+    NoShellInContainer,
     NotAnInspector,
     ProtocolError,
     SnapshotRefused,
@@ -80,5 +81,6 @@ __all__ = [
     "AmbiguousCapture",
     "InvalidCaptureFile",
     "KubeError",
+    "NoShellInContainer",
     "AnalysisError",
 ]

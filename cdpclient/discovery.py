@@ -225,6 +225,6 @@ def select_target(targets: list[TargetInfo], target_id: str | None, endpoint: En
         raise TargetNotFound(f"the inspector at {endpoint.address} lists no targets", endpoint=str(endpoint))
     if len(matches) > 1:
         listing = "; ".join(f"{t.id} ({t.title or t.url})" for t in matches)
-        raise AmbiguousTarget(f"{len(matches)} targets at {endpoint.address}, pick one with --target: {listing}",
-                              candidates=[t.id for t in matches], endpoint=str(endpoint))
+        raise AmbiguousTarget(f"{len(matches)} targets at {endpoint.address}, pick one with {{target_id}}: {listing}",
+                              options=("target_id",), candidates=[t.id for t in matches], endpoint=str(endpoint))
     return matches[0]

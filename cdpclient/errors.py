@@ -21,30 +21,55 @@ The tree::
     │   ├── AmbiguousCapture         an id prefix matches several captures
     │   └── InvalidCaptureFile       a file is not a valid capture (truncated, wrong kind, empty)
     ├── KubeError                    kubectl failed or the pod cannot be reached; ``hint`` says what to do
+    │   └── NoShellInContainer       the container has no shell or kill (distroless): nothing to exec
     └── AnalysisError                a capture cannot be analysed as asked
 
-Errors carry structured fields and build their text in ``__str__`` so the CLI
-can print exactly one line.  Transport errors (OSError, websockets, aiohttp)
+Errors carry structured fields (declared attributes) and build their text in
+``__str__`` so the CLI can print exactly one line.  Where a message names a
+parameter of the caller, it says ``{name}`` and lists ``name`` in ``options``;
+:meth:`CDPClientError.render` fills the placeholders: with the keyword
+argument's own name by default, with a flag such as ``--older-than`` when the
+CLI renders it.  Control flow matches exception types, never message text.  Transport errors (OSError, websockets, aiohttp)
 are translated into these at one boundary each, chained with ``from exc``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
-class CDPClientError(Exception):
-    """Root of every cdpclient error."""
+def _keyword(name: str) -> str:
+    return name
 
-    def __init__(self, message: str = "", **fields: Any) -> None:
+
+class CDPClientError(Exception):
+    """Root of every cdpclient error.
+
+    ``message`` may name caller parameters as ``{name}`` placeholders, each listed in
+    ``options``; ``str()`` fills them with the parameter's own name, and :meth:`render`
+    with whatever the caller calls it (the CLI: its flag).
+    """
+
+    message: str
+    options: tuple[str, ...]
+
+    def __init__(self, message: str = "", *, options: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
-        for key, value in fields.items():
-            setattr(self, key, value)
+        self.options = tuple(options)
+
+    def _fill(self, text: str, name: Callable[[str], str]) -> str:
+        for option in self.options:  # plain replacement: the rest of the text may hold braces of its own
+            text = text.replace("{" + option + "}", name(option))
+        return text
+
+    def render(self, name: Callable[[str], str] = _keyword) -> str:
+        """The one-line text, with each parameter the message names spelt by ``name(parameter)``."""
+        return self._fill(self.message, name)
 
     def __str__(self) -> str:
-        return self.message
+        return self.render()
 
 
 # --- connecting --------------------------------------------------------------
@@ -53,8 +78,11 @@ class CDPClientError(Exception):
 class ConnectError(CDPClientError):
     """Could not reach the target or open a session with it."""
 
-    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
-        super().__init__(message, endpoint=endpoint)
+    endpoint: str | None
+
+    def __init__(self, message: str, *, endpoint: str | None = None, options: Sequence[str] = ()) -> None:
+        super().__init__(message, options=options)
+        self.endpoint = endpoint
 
 
 class ConnectionRefused(ConnectError):
@@ -79,15 +107,27 @@ class TargetError(CDPClientError):
 class TargetNotFound(TargetError):
     """No target matches."""
 
-    def __init__(self, message: str, *, target_id: str | None = None, endpoint: str | None = None) -> None:
-        super().__init__(message, target_id=target_id, endpoint=endpoint)
+    target_id: str | None
+    endpoint: str | None
+
+    def __init__(self, message: str, *, target_id: str | None = None, endpoint: str | None = None,
+                 options: Sequence[str] = ()) -> None:
+        super().__init__(message, options=options)
+        self.target_id = target_id
+        self.endpoint = endpoint
 
 
 class AmbiguousTarget(TargetError):
     """Several targets match; ``candidates`` holds their ids."""
 
-    def __init__(self, message: str, *, candidates: Sequence[str] = (), endpoint: str | None = None) -> None:
-        super().__init__(message, candidates=list(candidates), endpoint=endpoint)
+    candidates: list[str]
+    endpoint: str | None
+
+    def __init__(self, message: str, *, candidates: Sequence[str] = (), endpoint: str | None = None,
+                 options: Sequence[str] = ()) -> None:
+        super().__init__(message, options=options)
+        self.candidates = list(candidates)
+        self.endpoint = endpoint
 
 
 # --- the session -------------------------------------------------------------
@@ -96,10 +136,17 @@ class AmbiguousTarget(TargetError):
 class ProtocolError(CDPClientError):
     """The target answered a command with an error reply."""
 
-    def __init__(self, method: str, code: int | None, message: str, data: Any = None) -> None:
-        super().__init__(message, method=method, code=code, data=data)
+    method: str
+    code: int | None
+    data: Any
 
-    def __str__(self) -> str:
+    def __init__(self, method: str, code: int | None, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.method = method
+        self.code = code
+        self.data = data
+
+    def render(self, name: Callable[[str], str] = _keyword) -> str:
         text = f"{self.method} failed: {self.message}"
         if self.code is not None:
             text += f" (code {self.code})"
@@ -111,15 +158,24 @@ class ProtocolError(CDPClientError):
 class CDPTimeout(CDPClientError):
     """A command or an event wait took longer than its timeout."""
 
-    def __init__(self, message: str, *, method: str | None = None, timeout: float | None = None) -> None:
-        super().__init__(message, method=method, timeout=timeout)
+    method: str | None
+    timeout: float | None
+
+    def __init__(self, message: str, *, method: str | None = None, timeout: float | None = None,
+                 options: Sequence[str] = ()) -> None:
+        super().__init__(message, options=options)
+        self.method = method
+        self.timeout = timeout
 
 
 class ConnectionLost(CDPClientError):
     """The session ended under us: the target died or the socket closed."""
 
+    method: str | None
+
     def __init__(self, message: str, *, method: str | None = None) -> None:
-        super().__init__(message, method=method)
+        super().__init__(message)
+        self.method = method
 
 
 class UsageError(CDPClientError):
@@ -134,7 +190,13 @@ class CaptureError(CDPClientError):
 
 
 class SnapshotRefused(CaptureError):
-    """The memory guard refused to take a heap snapshot."""
+    """The memory guard refused to take a heap snapshot; ``budget`` is the guard's reading."""
+
+    budget: Any
+
+    def __init__(self, message: str, *, budget: Any = None, options: Sequence[str] = ()) -> None:
+        super().__init__(message, options=options)
+        self.budget = budget
 
 
 # --- store -------------------------------------------------------------------
@@ -147,13 +209,37 @@ class StoreError(CDPClientError):
 class CaptureNotFound(StoreError):
     """No capture matches the given id, prefix or path."""
 
+    ref: str | None
+
+    def __init__(self, message: str, *, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.ref = ref
+
 
 class AmbiguousCapture(StoreError):
     """An id prefix matches several captures."""
 
+    ref: str | None
+    candidates: list[str]
+
+    def __init__(self, message: str, *, ref: str | None = None, candidates: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.candidates = list(candidates)
+
 
 class InvalidCaptureFile(StoreError):
     """A file is not a valid capture."""
+
+    path: str | None
+    kind: str | None
+    ref: str | None
+
+    def __init__(self, message: str, *, path: object = None, kind: str | None = None, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+        self.kind = kind
+        self.ref = ref
 
 
 # --- kubernetes ----------------------------------------------------------------
@@ -162,11 +248,22 @@ class InvalidCaptureFile(StoreError):
 class KubeError(CDPClientError):
     """kubectl failed or the pod cannot be reached; ``hint`` says what to do next."""
 
-    def __init__(self, message: str, *, hint: str | None = None, pod: str | None = None) -> None:
-        super().__init__(message, hint=hint, pod=pod)
+    hint: str | None
+    pod: str | None
 
-    def __str__(self) -> str:
-        return f"{self.message} ({self.hint})" if self.hint else self.message
+    def __init__(self, message: str, *, hint: str | None = None, pod: str | None = None,
+                 options: Sequence[str] = ()) -> None:
+        super().__init__(message, options=options)
+        self.hint = hint
+        self.pod = pod
+
+    def render(self, name: Callable[[str], str] = _keyword) -> str:
+        text = self._fill(self.message, name)
+        return f"{text} ({self._fill(self.hint, name)})" if self.hint else text
+
+
+class NoShellInContainer(KubeError):
+    """The container has no shell or ``kill`` (a distroless image): nothing can be run in it."""
 
 
 # --- analysis ------------------------------------------------------------------
@@ -174,3 +271,12 @@ class KubeError(CDPClientError):
 
 class AnalysisError(CDPClientError):
     """A capture cannot be analysed as asked."""
+
+    path: str | None
+    kind: str | None
+
+    def __init__(self, message: str, *, path: object = None, kind: str | None = None,
+                 options: Sequence[str] = ()) -> None:
+        super().__init__(message, options=options)
+        self.path = None if path is None else str(path)
+        self.kind = kind

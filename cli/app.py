@@ -66,7 +66,7 @@ class OneLineGroup(TyperGroup):
         except CDPClientError as exc:
             if common.state.debug:
                 raise
-            common.fail(str(exc), code=2 if isinstance(exc, UsageError) else 1)
+            common.fail(exc.render(common.flag), code=2 if isinstance(exc, UsageError) else 1)
         except BrokenPipeError:
             sys.exit(1)
         except Exception as exc:  # a bug of ours: still one line unless --debug

@@ -40,6 +40,15 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
+# Library parameters whose flag is not simply --name-with-dashes.
+_FLAGS = {"fmt": "--format", "target_id": "--target"}
+
+
+def flag(parameter: str) -> str:
+    """The command-line flag for a library parameter that an error message names."""
+    return _FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
+
+
 def warn(message: str) -> None:
     typer.echo(f"cdpclient: warning: {message}", err=True)
 

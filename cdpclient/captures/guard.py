@@ -184,7 +184,7 @@ async def check_snapshot_budget(target: Target, *, force: bool = False,
     if not budget.fits and not force:
         raise SnapshotRefused(
             f"refusing the heap snapshot: {budget.explain()}; the target could run out of memory and die. "
-            "Free memory or raise the limit first, or force it (--force)", budget=budget)
+            "Free memory or raise the limit first, or force it ({force})", budget=budget, options=("force",))
     return budget
 
 

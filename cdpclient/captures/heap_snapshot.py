@@ -241,9 +241,9 @@ async def series_schedule(count: int, every: float, *, progress: ProgressCallbac
     A capture that takes longer than ``every`` is followed by the next at once.
     """
     if count < 1:
-        raise UsageError(f"--count must be at least 1, not {count}")
+        raise UsageError(f"{{count}} must be at least 1, not {count}", options=("count",))
     if count > 1 and every <= 0:
-        raise UsageError("a series of snapshots needs --every (e.g. --every 2m)")
+        raise UsageError("a series of snapshots needs {every} (the seconds between them)", options=("every",))
     next_start = time.monotonic()
     for index in range(count):
         delay = next_start - time.monotonic()

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from cdpclient.errors import CDPClientError, ConnectionLost, KubeError
+from cdpclient.errors import CDPClientError, ConnectionLost, KubeError, NoShellInContainer
 from cdpclient.kube import procscan
 from cdpclient.kube.forward import PortForward
 from cdpclient.kube.kubectl import Kubectl, explain
@@ -89,7 +89,7 @@ async def attach_pod(pod: str, *, namespace: str | None = None, context: str | N
                     await attach.close_inspector(target)
                 elif opened:
                     emit(f"leaving the inspector of pid {attach.pid} in pod {info.name} open on port {port} "
-                         f"(--keep-inspector): anyone who can reach it can run code in the process")
+                         f"(as asked): anyone who can reach it can run code in the process")
     except BaseException:
         if opened and not keep_inspector and target is None:
             # Opened but never connected: close it through a fresh session.
@@ -130,9 +130,7 @@ class _Attachment:
         """Find the process and its inspector port; returns (port in the pod, whether SIGUSR1 is needed)."""
         try:
             scan = procscan.parse_scan(await self.exec(procscan.SCAN_SCRIPT))
-        except KubeError as exc:
-            if "no shell or kill" not in exc.message:
-                raise
+        except NoShellInContainer as exc:
             # Distroless: nothing to scan or signal with.  An inspector opened another way (--inspect,
             # a debug container) can still be used; wait_answering says what to do otherwise.
             self.distroless = exc
@@ -197,7 +195,8 @@ class _Attachment:
                     raise KubeError(
                         f"no inspector answers on port {self.port} in pod {self.pod.name}"
                         + (f" ({' '.join(forward.stderr.split())[-200:]})" if forward.stderr else ""),
-                        hint="something else may listen on that port: pass --inspect-port or --pid",
+                        hint="something else may listen on that port: pass {inspect_port} or {pid}",
+                        options=("inspect_port", "pid"),
                         pod=self.pod.name)
                 await asyncio.sleep(0.1)
 

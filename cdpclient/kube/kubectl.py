@@ -12,7 +12,7 @@ import re
 import shutil
 from dataclasses import dataclass
 
-from cdpclient.errors import KubeError
+from cdpclient.errors import KubeError, NoShellInContainer
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -40,7 +40,7 @@ class Kubectl:
         found = shutil.which(name)
         if not found:
             raise KubeError(f"kubectl not found: {name!r}",
-                            hint="install kubectl, or pass --kubectl PATH to the one you use")
+                            hint="install kubectl, or pass {kubectl} PATH to the one you use", options=("kubectl",))
         self.binary = found
         self.kubeconfig = kubeconfig
         self.context = context
@@ -102,14 +102,14 @@ def explain(stderr: str, *, verb: str, pod: str | None = None, namespace: str | 
                          hint=_RBAC_HINT.get(verb, "ask your cluster admin for access"), pod=pod)
     if "executable file not found" in text or "no such file or directory" in text and "exec" in text:
         target = f" --target={container}" if container else ""
-        return KubeError(
+        return NoShellInContainer(
             f"container {container or ''} of pod {pod} has no shell or kill (distroless image?)",
             hint=f"attach an ephemeral debug container: kubectl debug -it {pod}{target} --image=busybox "
                  f"-- kill -USR1 <pid>, then run again", pod=pod)
     if "not permitted" in text:
         return KubeError(f"not allowed to signal the process in pod {pod}: {text}",
-                         hint="it runs as another user than kubectl exec; pass --container, or use "
-                              "kubectl debug with --target", pod=pod)
+                         hint="it runs as another user than kubectl exec; pass {container}, or use "
+                              "kubectl debug with --target", pod=pod, options=("container",))
     if "Unable to connect to the server" in text or "connection refused" in text and "dial tcp" in text:
         return KubeError(f"cannot reach the Kubernetes API server: {text}",
                          hint="check the kubeconfig, context and VPN (kubectl get pods)", pod=pod)

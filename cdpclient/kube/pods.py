@@ -51,7 +51,7 @@ class PodInfo:
             return wanted
         annotated = self.annotations.get(DEFAULT_CONTAINER_ANNOTATION)
         if annotated in self.containers:
-            return annotated  # type: ignore[return-value]
+            return annotated
         if not self.containers:
             raise KubeError(f"pod {self.name} has no containers", pod=self.name)
         return self.containers[0]

@@ -133,12 +133,14 @@ def pick_node_process(scan: Scan, pid: int | None, *, pod: str, container: str, 
             if proc.pid == pid:
                 return proc
         raise KubeError(f"no process {pid} in container {container} of pod {pod}",
-                        hint="omit --pid to let cdpclient find the Node process", pod=pod)
+                        hint="omit {pid} to let cdpclient find the Node process", pod=pod,
+                        options=("pid",))
     nodes = scan.node_procs
     if not nodes:
         seen = ", ".join(f"{p.pid} {p.comm}" for p in scan.procs[:8]) or "none"
         raise KubeError(f"no Node.js process in container {container} of pod {pod} (processes: {seen})",
-                        hint="pick the container with --container, or the process with --pid", pod=pod)
+                        hint="pick the container with {container}, or the process with {pid}", pod=pod,
+                        options=("container", "pid"))
     if len(nodes) == 1:
         return nodes[0]
     with_inspector = [p for p in nodes
@@ -147,4 +149,4 @@ def pick_node_process(scan: Scan, pid: int | None, *, pod: str, container: str, 
         return with_inspector[0]
     listing = "; ".join(f"{p.pid}: {p.command_line[:60]}" for p in nodes)
     raise KubeError(f"several Node.js processes in container {container} of pod {pod} ({listing})",
-                    hint="pick one with --pid", pod=pod)
+                    hint="pick one with {pid}", pod=pod, options=("pid",))

@@ -47,7 +47,8 @@ def normalize_by(by: str | None, kind: str) -> str:
         return "function"
     value = _ALIASES.get(by.lower(), by.lower())
     if value not in GROUPINGS:
-        raise UsageError(f"--by {by}: a {KIND_NAMES.get(kind, kind)} groups by function, file or package")
+        raise UsageError(f"{{by}} {by}: a {KIND_NAMES.get(kind, kind)} groups by function, file or package",
+                         options=("by",))
     return value
 
 

@@ -487,9 +487,9 @@ class Store:
         With both, captures older than ``older_than`` go except the newest ``keep``.
         """
         if keep is None and older_than is None:
-            raise UsageError("prune needs --keep N or --older-than DURATION")
+            raise UsageError("prune needs {keep} N or {older_than} DURATION", options=("keep", "older_than"))
         if keep is not None and keep < 0:
-            raise UsageError("--keep must not be negative")
+            raise UsageError("{keep} must not be negative", options=("keep",))
         records = self.list(kind=kind)
         candidates = records[keep:] if keep is not None else records
         if older_than is not None:
@@ -559,9 +559,10 @@ class Store:
         """
         record = self.resolve(ref)
         if redact and fmt:
-            raise UsageError("--redact applies to heap snapshots in their own format; not with --format")
+            raise UsageError("{redact} applies to heap snapshots in their own format; not with {fmt}",
+                             options=("redact", "fmt"))
         if redact and record.kind not in ("heapsnapshot", "heaptimeline"):
-            raise UsageError(f"--redact works on heap snapshots; {record.id} is a {record.kind}")
+            raise UsageError(f"{{redact}} works on heap snapshots; {record.id} is a {record.kind}", options=("redact",))
         src = self.materialize(record)
         out = Path(os.fspath(dest)).expanduser()
         if out.is_dir():
@@ -573,7 +574,7 @@ class Store:
             try:
                 from cdpclient.profiles.export import export_profile
             except ImportError as exc:
-                raise StoreError(f"--format {fmt} needs cdpclient.profiles.export, which this build lacks") from exc
+                raise StoreError(f"format {fmt} needs cdpclient.profiles.export, which this build lacks") from exc
             return Path(export_profile(src, record.kind, fmt, out) or out)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ from aiohttp import web
 import cdpclient
 from cdpclient import AmbiguousTarget, ConnectionRefused, NotAnInspector, TargetNotFound, UsageError
 from cdpclient.discovery import is_loopback, parse_endpoint
+from cdpclient_cli.common import flag
 
 pytestmark = pytest.mark.compat
 
@@ -115,7 +116,7 @@ async def test_several_targets_need_an_id(http_server) -> None:  # type: ignore[
     with pytest.raises(AmbiguousTarget) as info:
         async with cdpclient.connect(f"127.0.0.1:{port}"):
             pass
-    assert info.value.candidates == ["id-1", "id-2"] and "--target" in str(info.value)
+    assert info.value.candidates == ["id-1", "id-2"] and "--target" in info.value.render(flag)
     with pytest.raises(TargetNotFound, match="no target 'id-9'"):
         async with cdpclient.connect(f"127.0.0.1:{port}", target_id="id-9"):
             pass

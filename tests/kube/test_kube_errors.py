@@ -7,9 +7,10 @@ import subprocess
 
 import pytest
 
-from cdpclient.errors import KubeError
+from cdpclient.errors import KubeError, NoShellInContainer
 from cdpclient.kube import attach_pod
 from pods import APPS, NODE
+from cdpclient_cli.common import flag
 
 
 async def _attach_error(name: str, kube_args: dict, **kwargs: object) -> KubeError:
@@ -36,7 +37,7 @@ async def test_missing_context(cluster, kube_args):
 
 async def test_kubectl_not_found(cluster, kube_args):
     err = await _attach_error("api-1", {**kube_args, "kubectl": "/nonexistent/kubectl"})
-    assert "kubectl not found" in str(err) and "--kubectl" in err.hint
+    assert "kubectl not found" in str(err) and "--kubectl" in err.render(flag)
 
 
 async def test_pod_not_running(add_pod, kube_args):
@@ -65,6 +66,7 @@ async def test_distroless_without_inspector(add_pod, kube_args):
     add_pod("api-distroless", binaries=frozenset())
     err = await _attach_error("api-distroless", kube_args)
     assert "has no shell or kill" in str(err)
+    assert isinstance(err, NoShellInContainer)
     assert "kubectl debug" in err.hint
 
 
@@ -100,7 +102,7 @@ async def test_several_node_processes_ask_for_pid(add_pod, kube_args):
     node = f"{NODE} {APPS / 'idle.js'}"
     add_pod("api-two", command=f"{node} & {node} & wait")
     err = await _attach_error("api-two", kube_args)
-    assert "several Node.js processes" in str(err) and "--pid" in err.hint
+    assert "several Node.js processes" in str(err) and "--pid" in err.render(flag) and "pid" in str(err)
     pids = [int(p) for p in re.findall(r"(\d+): \S*node", str(err))]
     assert len(pids) == 2
     async with attach_pod("api-two", pid=pids[1], **kube_args) as target:

@@ -122,7 +122,7 @@ def test_views_print_tables_and_json(cpu_profiles, capsys) -> None:  # type: ign
 
 
 def test_unknown_grouping_is_a_usage_error(cpu_profiles) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(UsageError, match="--by class"):
+    with pytest.raises(UsageError, match="by class"):
         top(load_profile(cpu_profiles.base), by="class")
 
 
