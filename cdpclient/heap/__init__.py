@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from cdpclient.heap.compare import compare, new_mask
 from cdpclient.heap.leaks import Suspect, find_leaks
+from cdpclient.heap.loader import load
 from cdpclient.heap.paths import format_path, path_to, retainers
-from cdpclient.heap.snapshot import DOMINANCE, HeapSnapshot, analyse, class_name_for_type, load
+from cdpclient.heap.snapshot import DOMINANCE, HeapSnapshot, analyse, class_name_for_type
 from cdpclient.heap.summary import overview, top_classes, top_objects
 
 __all__ = [

@@ -18,10 +18,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from cdpclient.heap.snapshot import HeapSnapshot
+from cdpclient.heap.snapshot import ARRAYS, HeapSnapshot
+from cdpclient.heap.strings import StringTable
 
 VERSION = 1
 
@@ -46,9 +46,6 @@ def _map_bytes(path: Path) -> Any:
 def read(cache_dir: Path, path: Path) -> HeapSnapshot | None:
     """The cached analysis of ``path``, or None when there is none or it is stale/damaged."""
     import numpy as np
-
-    from cdpclient.heap.snapshot import ARRAYS, HeapSnapshot
-    from cdpclient.heap.strings import StringTable
 
     where = _dir(cache_dir)
     try:
@@ -114,8 +111,6 @@ class Workspace:
     def commit(self, path: Path, snap: HeapSnapshot) -> None:
         """Write what is not written yet and move the directory into place as the cache."""
         import numpy as np
-
-        from cdpclient.heap.snapshot import ARRAYS
 
         if self.dir is None:
             return

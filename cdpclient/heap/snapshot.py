@@ -8,12 +8,10 @@ Python dict only when a human asks to read it (:meth:`HeapSnapshot.describe`).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from cdpclient.heap.parse import Progress, RawSnapshot, parse_file
+from cdpclient.heap.parse import Progress, RawSnapshot
 from cdpclient.heap.strings import StringTable
 
 # DevTools gives objects whose type is not a user-visible constructor a class name in parentheses.
@@ -27,6 +25,14 @@ DOMINANCE = ("gc-roots", "user-roots")  # DevTools' base distance for objects re
 ARRAYS = ("node_type", "node_name", "node_id", "self_size", "first_edge", "edge_type", "edge_name",
           "edge_to", "string_starts", "string_ends", "cls", "retained", "idom", "distance",
           "parent_edge", "class_count", "class_shallow", "class_retained")
+
+
+class Spill(Protocol):
+    """Where :func:`analyse` sends arrays it is done with (:class:`cdpclient.heap.cache.Workspace`)."""
+
+    def spill(self, name: str, array: Any) -> Any: ...
+
+    def spill_bytes(self, name: str, data: Any) -> Any: ...
 
 
 def class_name_for_type(type_name: str) -> str:
@@ -153,13 +159,13 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
-            dominance: str = "gc-roots", workspace: Any = None) -> HeapSnapshot:
+            dominance: str = "gc-roots", workspace: Spill | None = None) -> HeapSnapshot:
     """Compute classes, dominators, retained sizes and distances for a parsed snapshot.
 
     ``dominance`` names where the "owned" region of the heap starts (see
     :func:`cdpclient.heap._kernels.mark_page_owned`): ``"gc-roots"`` (memlab's rule, the
     default) or ``"user-roots"`` (DevTools' rule: ``global`` dominates all it reaches).
-    ``workspace`` (a :class:`cdpclient.heap.cache.Workspace`) takes arrays out of memory
+    ``workspace`` (a :class:`Spill`, in practice :class:`cdpclient.heap.cache.Workspace`) takes arrays out of memory
     once they are no longer needed by what follows.
     """
     import numpy as np
@@ -240,42 +246,3 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
 def _string_or_none(strings: StringTable, text: str) -> int:
     index = strings.find(text)
     return index if index >= 0 else 0xFFFFFFFF
-
-
-# --- loading with the cache ------------------------------------------------------------------
-
-
-def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
-         progress: Progress | None = None, dominance: str = "gc-roots") -> HeapSnapshot:
-    """Parse and analyse a ``.heapsnapshot`` / ``.heaptimeline`` file.
-
-    ``dominance`` is explained at :func:`analyse`.  With ``cache_dir`` the arrays are kept there as ``.npy`` files (0600, directory
-    0700) and a later call maps them back in a fraction of a second; a cache that no
-    longer matches the file (size or mtime changed) is rebuilt.  Raises
-    :class:`~cdpclient.errors.InvalidCaptureFile` for files that are not heap snapshots.
-    """
-    from cdpclient.heap import cache
-
-    path = Path(path)
-    if cache_dir is not None:
-        cached = cache.read(Path(cache_dir), path)
-        if cached is not None and cached.meta.get("dominance") == dominance:
-            return cached
-    say: Callable[[str], None] = progress or (lambda _msg: None)
-    raw = parse_file(path, progress=say)
-    workspace = cache.Workspace(Path(cache_dir) if cache_dir is not None else None)
-    try:
-        snap = analyse(raw, path, progress=say, dominance=dominance, workspace=workspace)
-        del raw
-        if cache_dir is not None:
-            say("caching")
-        workspace.commit(path, snap)
-    finally:
-        workspace.discard()
-    if cache_dir is not None:
-        # Hand back the cached copy: mapped, not resident, so a diff or a series of three
-        # does not hold every snapshot's arrays in memory at once.
-        cached = cache.read(Path(cache_dir), path)
-        if cached is not None:
-            return cached
-    return snap
