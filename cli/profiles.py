@@ -59,7 +59,7 @@ def flame(
     """
     from cdpclient.errors import AnalysisError
     from cdpclient.profiles.analysis import load_profile
-    from cdpclient.profiles.export import write_atomic
+    from cdpclient.fileio import write_atomic
     from cdpclient.profiles.flame import flame_svg
 
     record, path = resolve_capture(capture, store)

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cdpclient.fileio import make_private_dir, open_private
 from cdpclient.heap.snapshot import ARRAYS, HeapSnapshot
 from cdpclient.heap.strings import StringTable
 
@@ -60,10 +61,6 @@ def read(cache_dir: Path, path: Path) -> HeapSnapshot | None:
     return HeapSnapshot(path, meta["layout"], arrays, strings, meta["class_names"], meta["layout"]["root"])
 
 
-def _create(path: Path, mode: str) -> Any:
-    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), mode)
-
-
 class Workspace:
     """A directory the arrays of one analysis are written to.
 
@@ -76,7 +73,7 @@ class Workspace:
         self.dir: Path | None = None
         try:
             if cache_dir is not None:
-                cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_private_dir(cache_dir)
                 self.dir = Path(tempfile.mkdtemp(prefix=".heap-", dir=cache_dir))
             else:
                 self.dir = Path(tempfile.mkdtemp(prefix="cdpclient-heap-"))
@@ -91,7 +88,7 @@ class Workspace:
             return array
         target = self.dir / f"{name}.npy"
         try:
-            with _create(target, "wb") as fh:
+            with open_private(target, exclusive=False) as fh:
                 np.save(fh, np.ascontiguousarray(array))
             return np.load(target, mmap_mode="r")
         except OSError:
@@ -102,7 +99,7 @@ class Workspace:
             return data
         target = self.dir / name
         try:
-            with _create(target, "wb") as fh:
+            with open_private(target, exclusive=False) as fh:
                 fh.write(data)
             return _map_bytes(target)
         except OSError:
@@ -120,14 +117,14 @@ class Workspace:
             for name in ARRAYS:
                 target = self.dir / f"{name}.npy"
                 if not target.exists():
-                    with _create(target, "wb") as fh:
+                    with open_private(target, exclusive=False) as fh:
                         np.save(fh, np.ascontiguousarray(snap.arrays[name]))
             if not (self.dir / "strings.json").exists():
-                with _create(self.dir / "strings.json", "wb") as fh:
+                with open_private(self.dir / "strings.json", exclusive=False) as fh:
                     fh.write(snap.strings.blob)
             meta = {"source": _source_key(path), "layout": snap.meta, "class_names": snap.class_names}
-            with _create(self.dir / "meta.json", "w") as fh:
-                json.dump(meta, fh)
+            with open_private(self.dir / "meta.json", exclusive=False) as fh:
+                fh.write(json.dumps(meta).encode())
             where = _dir(self.cache_dir)
             if where.exists():
                 shutil.rmtree(where, ignore_errors=True)
