@@ -181,23 +181,23 @@ def diff(
     comparable = _ids_comparable([rec_a, rec_b])
     result = heap.compare(snap_a, snap_b, ids_comparable=comparable, limit=limit)
     if as_json:
-        print_json({"a_capture": _label(rec_a), "b_capture": _label(rec_b), **result})
+        print_json({"a_capture": _label(rec_a), "b_capture": _label(rec_b), **result.to_dict()})
         return
-    if result["note"]:
-        warn(result["note"])
-    typer.echo(f"{_label(rec_a)} -> {_label(rec_b)}: {human_bytes(result['total_a'])} -> "
-               f"{human_bytes(result['total_b'])} ({_signed_bytes(result['total_b'] - result['total_a'])})")
-    rows = result["classes"]
+    if result.note:
+        warn(result.note)
+    typer.echo(f"{_label(rec_a)} -> {_label(rec_b)}: {human_bytes(result.total_a)} -> "
+               f"{human_bytes(result.total_b)} ({_signed_bytes(result.total_b - result.total_a)})")
+    rows = result.classes
     if comparable:
         typer.echo(table(
-            [[r["class"][:50], f"{r['new']:,}", f"{r['deleted']:,}", f"{r['delta_count']:+,}",
-              human_bytes(r["alloc_size"]), human_bytes(r["freed_size"]), _signed_bytes(r["size_delta"])]
+            [[r.name[:50], f"{r.new or 0:,}", f"{r.deleted or 0:,}", f"{r.delta_count:+,}",
+              human_bytes(r.alloc_size or 0), human_bytes(r.freed_size or 0), _signed_bytes(r.size_delta)]
              for r in rows],
             ["class", "new", "deleted", "delta", "alloc", "freed", "size delta"], align="lrrrrrr"))
     else:
         typer.echo(table(
-            [[r["class"][:50], f"{r['count_a']:,}", f"{r['count_b']:,}", f"{r['delta_count']:+,}",
-              _signed_bytes(r["size_delta"])] for r in rows],
+            [[r.name[:50], f"{r.count_a:,}", f"{r.count_b:,}", f"{r.delta_count:+,}",
+              _signed_bytes(r.size_delta)] for r in rows],
             ["class", "count A", "count B", "delta", "size delta"], align="lrrrr"))
 
 
