@@ -231,22 +231,22 @@ def retainers(
     snap = _load_heap(store, record, path, _label(record))
     result = heap.retainers(snap, target, paths=paths)
     if as_json:
-        print_json({"capture": _label(record), **result})
+        print_json({"capture": _label(record), **result.to_dict()})
         return
-    if result["kind"] == "object":
-        o = result["object"]
-        typer.echo(f"@{o['id']} {o['class']}: shallow {human_bytes(o['self_size'])}, retained "
-                   f"{human_bytes(o['retained_size'])}, distance {o['distance']}")
+    if result.object is not None:
+        o = result.object
+        typer.echo(f"@{o.id} {o.class_name}: shallow {human_bytes(o.self_size)}, retained "
+                   f"{human_bytes(o.retained_size)}, distance {o.distance}")
     else:
-        typer.echo(f"{target}: {result['count']:,} objects, retained {human_bytes(result['retained_size'])}; "
-                   f"paths of the {result['sampled']} largest:")
-    if not result["paths"]:
+        typer.echo(f"{target}: {result.count:,} objects, retained {human_bytes(result.retained_size)}; "
+                   f"paths of the {result.sampled} largest:")
+    if not result.paths:
         typer.echo("  no retaining path from the GC roots (unreachable: garbage not yet collected)")
-    for i, p in enumerate(result["paths"], 1):
+    for i, p in enumerate(result.paths, 1):
         extra = ""
-        if "objects" in p:
-            extra = f" [{p['objects']} objects, {human_bytes(p['retained_size'])}; e.g. @{p['example']['id']}]"
-        typer.echo(f"{i}. {p['text']}{extra}")
+        if p.example is not None:
+            extra = f" [{p.objects} objects, {human_bytes(p.retained_size or 0)}; e.g. @{p.example.id}]"
+        typer.echo(f"{i}. {p.text}{extra}")
 
 
 # --- leaks ----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ then the Summary, Comparison and Retainers views and leak suspects::
     snap = heap.load("a.heapsnapshot", cache_dir="/tmp/cache")   # HeapSnapshot
     heap.top_classes(snap, limit=20)
     heap.compare(snap_a, snap_b, ids_comparable=True)            # Comparison; .to_dict() for JSON
-    heap.retainers(snap, "StreamClient", paths=5)
+    heap.retainers(snap, "StreamClient", paths=5)              # Retainers
     heap.find_leaks([s1, s2, s3], ids_comparable=True)
 
 See docs/heap-analysis.md for the semantics and the numbers.
@@ -21,15 +21,15 @@ from __future__ import annotations
 from cdpclient.heap.compare import ClassDelta, Comparison, compare, new_mask
 from cdpclient.heap.leaks import Suspect, find_leaks
 from cdpclient.heap.loader import load
-from cdpclient.heap.paths import format_path, path_to, retainers
-from cdpclient.heap.snapshot import DOMINANCE, HeapSnapshot, analyse, class_name_for_type
+from cdpclient.heap.paths import RetainerPath, Retainers, Step, format_path, path_to, retainers
+from cdpclient.heap.snapshot import DOMINANCE, HeapObject, HeapSnapshot, analyse, class_name_for_type
 from cdpclient.heap.summary import overview, top_classes, top_objects
 
 __all__ = [
     # loading
-    "load", "analyse", "HeapSnapshot", "DOMINANCE", "class_name_for_type",
+    "load", "analyse", "HeapSnapshot", "HeapObject", "DOMINANCE", "class_name_for_type",
     # views
     "overview", "top_classes", "top_objects", "compare", "new_mask", "Comparison", "ClassDelta",
     # paths and leaks
-    "retainers", "path_to", "format_path", "find_leaks", "Suspect",
+    "retainers", "Retainers", "RetainerPath", "Step", "path_to", "format_path", "find_leaks", "Suspect",
 ]

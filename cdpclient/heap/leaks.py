@@ -138,7 +138,7 @@ def find_leaks(snaps: list[HeapSnapshot], *, ids_comparable: bool, limit: int = 
             owner_class=key[0], edge=key[1], holder_class=key[2], item_class=item_class, counts=counts,
             holder_sizes=sizes, retained_size=group["retained"], holders=group["holder_count"],
             suspects=group["members"], example_holder_id=int(last.node_id[holder]),
-            path=[{k: v for k, v in s.items() if k != "node"} for s in steps], path_text=format_path(steps),
+            path=[s.to_dict() for s in steps], path_text=format_path(steps),
         ))
     suspects.sort(key=lambda s: (-s.retained_size, -s.growth_per_snapshot))
     return {

@@ -8,6 +8,7 @@ Python dict only when a human asks to read it (:meth:`HeapSnapshot.describe`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -135,19 +136,34 @@ class HeapSnapshot:
             return f"[{int(self.edge_name[e])}]"
         return self.strings[int(self.edge_name[e])]
 
-    def describe(self, n: int) -> dict[str, Any]:
-        """One node as a dict for output: id, class, name, type, sizes, distance."""
+    def object(self, n: int) -> HeapObject:
+        """Node ``n`` for a human to read: id, class, name, type, sizes, distance."""
         n = int(n)
         distance = int(self.distance[n])
-        return {
-            "id": int(self.node_id[n]),
-            "class": self.class_of(n),
-            "name": _short(self.name_of(n)),
-            "type": self.type_of(n),
-            "self_size": int(self.self_size[n]),
-            "retained_size": int(self.retained[n]),
-            "distance": None if distance < 0 else distance,
-        }
+        return HeapObject(id=int(self.node_id[n]), class_name=self.class_of(n), name=_short(self.name_of(n)),
+                          type=self.type_of(n), self_size=int(self.self_size[n]), retained_size=int(self.retained[n]),
+                          distance=None if distance < 0 else distance)
+
+    def describe(self, n: int) -> dict[str, Any]:
+        """Node ``n`` as a JSON dict (:meth:`HeapObject.to_dict`)."""
+        return self.object(n).to_dict()
+
+
+@dataclass(frozen=True)
+class HeapObject:
+    """One object of a snapshot; ``distance`` from the roots is None when it is unreachable."""
+
+    id: int
+    class_name: str
+    name: str
+    type: str
+    self_size: int
+    retained_size: int
+    distance: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "class": self.class_name, "name": self.name, "type": self.type,
+                "self_size": self.self_size, "retained_size": self.retained_size, "distance": self.distance}
 
 
 def _short(text: str, limit: int = 120) -> str:
