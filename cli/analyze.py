@@ -284,21 +284,21 @@ def leaks(
     comparable = _ids_comparable([r for r, _ in resolved])
     result = heap.find_leaks(snaps, ids_comparable=comparable, limit=limit)
     if as_json:
-        print_json({"captures": [_label(r) for r, _ in resolved], **result})
+        print_json({"captures": [_label(r) for r, _ in resolved], **result.to_dict()})
         return
-    if result["note"]:
-        warn(result["note"])
+    if result.note:
+        warn(result.note)
     method = {"three-snapshot": "objects allocated between the first two snapshots and alive in the last",
               "two-snapshot": "objects allocated between the two snapshots",
-              "class-growth": "classes whose counts grew"}[result["method"]]
+              "class-growth": "classes whose counts grew"}[result.method]
     typer.echo(f"{len(snaps)} snapshots; suspects from {method}:")
-    if not result["suspects"]:
+    if not result.suspects:
         typer.echo("  no growing retainer found")
-    for i, s in enumerate(result["suspects"], 1):
-        typer.echo(f"{i}. {s['title']}")
-        typer.echo(f"   retained {human_bytes(s['retained_size'])}, holder {_signed_bytes(s['bytes_per_snapshot'])}"
-                   f" per snapshot; counts {' -> '.join(f'{c:,}' for c in s['counts'])}")
-        typer.echo(f"   {s['path_text']}")
+    for i, s in enumerate(result.suspects, 1):
+        typer.echo(f"{i}. {s.title}")
+        typer.echo(f"   retained {human_bytes(s.retained_size)}, holder {_signed_bytes(s.bytes_per_snapshot)}"
+                   f" per snapshot; counts {' -> '.join(f'{c:,}' for c in s.counts)}")
+        typer.echo(f"   {s.path_text}")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ then the Summary, Comparison and Retainers views and leak suspects::
     heap.top_classes(snap, limit=20)
     heap.compare(snap_a, snap_b, ids_comparable=True)            # Comparison; .to_dict() for JSON
     heap.retainers(snap, "StreamClient", paths=5)              # Retainers
-    heap.find_leaks([s1, s2, s3], ids_comparable=True)
+    heap.find_leaks([s1, s2, s3], ids_comparable=True)         # LeakReport
 
 See docs/heap-analysis.md for the semantics and the numbers.
 """
@@ -19,7 +19,7 @@ See docs/heap-analysis.md for the semantics and the numbers.
 from __future__ import annotations
 
 from cdpclient.heap.compare import ClassDelta, Comparison, compare, new_mask
-from cdpclient.heap.leaks import Suspect, find_leaks
+from cdpclient.heap.leaks import LeakReport, Suspect, find_leaks
 from cdpclient.heap.loader import load
 from cdpclient.heap.paths import RetainerPath, Retainers, Step, format_path, path_to, retainers
 from cdpclient.heap.snapshot import DOMINANCE, HeapObject, HeapSnapshot, analyse, class_name_for_type
@@ -31,5 +31,5 @@ __all__ = [
     # views
     "overview", "top_classes", "top_objects", "compare", "new_mask", "Comparison", "ClassDelta",
     # paths and leaks
-    "retainers", "Retainers", "RetainerPath", "Step", "path_to", "format_path", "find_leaks", "Suspect",
+    "retainers", "Retainers", "RetainerPath", "Step", "path_to", "format_path", "find_leaks", "LeakReport", "Suspect",
 ]

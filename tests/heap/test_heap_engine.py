@@ -146,13 +146,13 @@ def test_public_names_are_exported() -> None:
 def test_two_snapshots_of_one_session_find_both_leaks(demo_series: dict[str, Any]) -> None:
     first, last = (heap.load(demo_series["paths"][i]) for i in (0, 2))
     result = heap.find_leaks([first, last], ids_comparable=True)
-    assert result["method"] == "two-snapshot"
-    found = {(s["owner_class"], s["edge"], s["holder_class"]): s for s in result["suspects"]}
+    assert result.method == "two-snapshot"
+    found = {(s.owner_class, s.edge, s.holder_class): s for s in result.suspects}
     assert ("StreamClient", "sentEvents", "Array") in found
     contexts = found[("ContextRegistry", "contexts", "Map")]
-    assert contexts["item_class"] == "CallContext" and contexts["counts"][1] > contexts["counts"][0]
+    assert contexts.item_class == "CallContext" and contexts.counts[1] > contexts.counts[0]
     assert not any(key[0] == "LruCache" for key in found)
-    assert contexts["path"][-1]["class"] == "Map" and contexts["path"][-1]["edge"] == "contexts"
+    assert contexts.path[-1].class_name == "Map" and contexts.path[-1].edge == "contexts"
 
 
 def test_devtools_dominance_makes_global_dominate(app_snapshot: Path) -> None:
