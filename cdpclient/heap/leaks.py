@@ -297,7 +297,7 @@ def _holdings_by_signature(snaps: list[HeapSnapshot], per_snapshot: list[dict[tu
     import numpy as np
 
     counts, sizes = [], []
-    for snap, groups in zip(snaps, per_snapshot):
+    for snap, groups in zip(snaps, per_snapshot, strict=True):
         group = groups.get(key)
         if group is None:
             counts.append(0)

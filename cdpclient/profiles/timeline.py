@@ -225,7 +225,7 @@ def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[in
     if seen % width:
         raise _bad(path, "the 'nodes' array does not divide into whole nodes")
     if out_cols is not None:
-        return [col[:n] for col, n in zip(out_cols, filled)]
+        return [col[:n] for col, n in zip(out_cols, filled, strict=True)]
     return [np.concatenate(p) if p else np.zeros(0, dtype=np.int64) for p in parts]
 
 
