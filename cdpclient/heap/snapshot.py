@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cdpclient.heap.parse import Progress, RawSnapshot
 from cdpclient.heap.strings import StringTable
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    Array = NDArray[Any]
 
 # DevTools gives objects whose type is not a user-visible constructor a class name in parentheses.
 _TYPE_CLASS = {"hidden": "(system)", "code": "(compiled code)"}
@@ -60,10 +65,29 @@ class HeapSnapshot:
         self.class_names = class_names
         self.root = root
         self.arrays = arrays
-        for name, value in arrays.items():
-            setattr(self, name, value)
-        self._edge_owner: Any = None
-        self._reverse: Any = None
+        # Per node (ordinal):
+        self.node_type: Array = arrays["node_type"]        # code into node_types
+        self.node_name: Array = arrays["node_name"]        # string index
+        self.node_id: Array = arrays["node_id"]            # V8's object id (``@123``)
+        self.self_size: Array = arrays["self_size"]
+        self.first_edge: Array = arrays["first_edge"]      # node_count + 1 entries: n's edges start here
+        self.cls: Array = arrays["cls"]                    # index into class_names
+        self.retained: Array = arrays["retained"]
+        self.idom: Array = arrays["idom"]                  # immediate dominator
+        self.distance: Array = arrays["distance"]          # from the roots; negative: unreachable
+        self.parent_edge: Array = arrays["parent_edge"]    # the edge a shortest retaining path arrives by; -1: none
+        # Per edge:
+        self.edge_type: Array = arrays["edge_type"]        # code into edge_types
+        self.edge_name: Array = arrays["edge_name"]        # string index, or the index of an element/hidden edge
+        self.edge_to: Array = arrays["edge_to"]            # node ordinal
+        # Per string (offsets into strings.blob) and per class:
+        self.string_starts: Array = arrays["string_starts"]
+        self.string_ends: Array = arrays["string_ends"]
+        self.class_count: Array = arrays["class_count"]
+        self.class_shallow: Array = arrays["class_shallow"]
+        self.class_retained: Array = arrays["class_retained"]
+        self._edge_owner: Array | None = None
+        self._reverse: tuple[Array, Array] | None = None
         self._class_index: dict[str, int] | None = None
 
     # -- sizes and lookups --------------------------------------------------------------
@@ -99,7 +123,7 @@ class HeapSnapshot:
         return int(hits[0]) if hits.size else -1
 
     @property
-    def edge_owner(self) -> Any:
+    def edge_owner(self) -> Array:
         """``edge_owner[e]``: the node edge ``e`` leaves from (computed on first use)."""
         if self._edge_owner is None:
             from cdpclient.heap import _kernels as K
@@ -108,7 +132,7 @@ class HeapSnapshot:
         return self._edge_owner
 
     @property
-    def reverse(self) -> tuple[Any, Any]:
+    def reverse(self) -> tuple[Array, Array]:
         """``(first_ret, ret_edge)``: all edges into each node (computed on first use)."""
         if self._reverse is None:
             from cdpclient.heap import _kernels as K
