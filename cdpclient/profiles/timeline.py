@@ -144,7 +144,7 @@ def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callab
     if min(tfi_at, tree_at, strings_at) < 0:
         raise _bad(path, "allocation trace sections missing (truncated?)")
     tfi_end = mm.find(b"]", tfi_at)
-    tfi = _numbers(mm[tfi_at + 1:tfi_end], np)
+    tfi = _numbers(mm[tfi_at + 1:tfi_end])
     tree_end = (samples_at - len(b'"samples":')) if samples_at > 0 else strings_at - len(b'"strings":')
     try:
         trace_tree = json.loads(mm[tree_at:tree_end].decode().rstrip().rstrip(","))
@@ -154,7 +154,7 @@ def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callab
     samples = np.zeros((0, 2))
     if samples_at > 0:
         sample_fields = meta.get("sample_fields", ["timestamp_us", "last_assigned_id"])
-        flat = _numbers(mm[samples_at + 1:mm.find(b"]", samples_at)], np)
+        flat = _numbers(mm[samples_at + 1:mm.find(b"]", samples_at)])
         if len(sample_fields) and len(flat) % len(sample_fields) == 0:
             samples = flat.reshape(-1, len(sample_fields))[
                 :, [sample_fields.index("timestamp_us"), sample_fields.index("last_assigned_id")]]
@@ -170,7 +170,9 @@ def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callab
     return timeline
 
 
-def _numbers(raw: bytes, np: Any) -> np.ndarray:
+def _numbers(raw: bytes) -> np.ndarray:
+    import numpy as np
+
     text = raw.decode("ascii", "replace").strip()
     if not text:
         return np.zeros(0, dtype=np.int64)
@@ -212,7 +214,7 @@ def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[in
             ends = np.append(ends, len(digit))
         for k, c in enumerate(cols):
             first = (c - seen) % width
-            values = _uints(raw, starts[first::width], ends[first::width], path, np)
+            values = _uints(raw, starts[first::width], ends[first::width], path)
             if out_cols is not None and filled[k] + len(values) > expected:
                 raise _bad(path, f"more nodes than the header's node_count {expected}")
             if out_cols is not None:
@@ -238,8 +240,10 @@ def _release(mm: mmap.mmap, upto: int) -> None:
         mm.madvise(mmap.MADV_DONTNEED, 0, end)
 
 
-def _uints(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, path: Path, np: Any) -> np.ndarray:
+def _uints(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, path: Path) -> np.ndarray:
     """The unsigned integers whose digits are ``raw[starts[k]:ends[k]]``."""
+    import numpy as np
+
     if not len(starts):
         return np.zeros(0, dtype=np.int64)
     longest = int((ends - starts).max())
