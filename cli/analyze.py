@@ -153,7 +153,7 @@ def diff(
       cdpclient diff 01J8 01J9
 
       cdpclient diff before.heapsnapshot after.heapsnapshot --json
-    """
+    """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient.errors import AnalysisError
 
     store = _store(store_dir)
@@ -268,7 +268,7 @@ def leaks(
       cdpclient snapshot 127.0.0.1:9229 --count 3 --every 10s
 
       cdpclient leaks 01J8 01J9 01JA
-    """
+    """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient import heap
 
     if len(captures) < 2:

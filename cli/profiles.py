@@ -58,8 +58,8 @@ def flame(
       cdpclient flame ./CPU.20240101.cpuprofile -o cpu.svg --title "checkout p99"
     """
     from cdpclient.errors import AnalysisError
-    from cdpclient.profiles.analysis import load_profile
     from cdpclient.fileio import write_atomic
+    from cdpclient.profiles.analysis import load_profile
     from cdpclient.profiles.flame import flame_svg
 
     record, path = resolve_capture(capture, store)

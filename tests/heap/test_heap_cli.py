@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nodeproc import run_cli  # type: ignore[attr-defined]
 
 
