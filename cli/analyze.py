@@ -78,7 +78,7 @@ def top(
     capture: str = typer.Argument(..., metavar="ID", help="Capture id, id prefix, or a file path."),
     by: str | None = _by_option("Heap snapshots: class (default) or object. Profiles: passed to the "
                                    "profile view (function, url, ...)."),
-    limit: int = typer.Option(30, "--limit", "-n", min=1, help="Rows to show."),
+    limit: int = typer.Option(30, "--limit", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
@@ -140,7 +140,7 @@ def diff(
     a: str = typer.Argument(..., metavar="A", help="The earlier capture (id, prefix or path)."),
     b: str = typer.Argument(..., metavar="B", help="The later capture."),
     by: str | None = _by_option("Profiles only: passed to the profile view. Heap snapshots compare by class."),
-    limit: int = typer.Option(30, "--limit", "-n", min=1, help="Rows to show."),
+    limit: int = typer.Option(30, "--limit", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
@@ -255,7 +255,7 @@ def retainers(
 def leaks(
     captures: list[str] = typer.Argument(..., metavar="SNAPSHOT",
                                          help="Heap snapshots, oldest first (ids, prefixes or paths)."),
-    limit: int = typer.Option(10, "--limit", "-n", min=1, help="Suspects to show."),
+    limit: int = typer.Option(10, "--limit", min=1, help="Suspects to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
