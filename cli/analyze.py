@@ -107,25 +107,27 @@ def top(
     snap = _load_heap(store, record, path, _label(record))
     overview = heap.overview(snap)
     if by == "object":
-        rows = heap.top_objects(snap, limit)
+        objects = heap.top_objects(snap, limit)
         if as_json:
-            print_json({"capture": _label(record), "by": "object", **overview, "objects": rows})
+            print_json({"capture": _label(record), "by": "object", **overview.to_dict(),
+                        "objects": [o.to_dict() for o in objects]})
             return
-        typer.echo(f"{_label(record)}: {overview['nodes']:,} objects, {human_bytes(overview['total_size'])}")
+        typer.echo(f"{_label(record)}: {overview.nodes:,} objects, {human_bytes(overview.total_size)}")
         typer.echo(table(
-            [[f"@{r['id']}", r["class"], human_bytes(r["self_size"]), human_bytes(r["retained_size"]),
-              _pct(r["retained_size"], overview["total_size"]), r["distance"] if r["distance"] is not None else "-"]
-             for r in rows],
+            [[f"@{o.id}", o.class_name, human_bytes(o.self_size), human_bytes(o.retained_size),
+              _pct(o.retained_size, overview.total_size), o.distance if o.distance is not None else "-"]
+             for o in objects],
             ["object", "class", "shallow", "retained", "%", "distance"], align="llrrrr"))
         return
     rows = heap.top_classes(snap, limit)
     if as_json:
-        print_json({"capture": _label(record), "by": "class", **overview, "classes": rows})
+        print_json({"capture": _label(record), "by": "class", **overview.to_dict(),
+                    "classes": [r.to_dict() for r in rows]})
         return
-    typer.echo(f"{_label(record)}: {overview['nodes']:,} objects, {human_bytes(overview['total_size'])}")
+    typer.echo(f"{_label(record)}: {overview.nodes:,} objects, {human_bytes(overview.total_size)}")
     typer.echo(table(
-        [[r["class"][:60], f"{r['count']:,}", human_bytes(r["shallow_size"]), human_bytes(r["retained_size"]),
-          _pct(r["retained_size"], overview["total_size"])] for r in rows],
+        [[r.name[:60], f"{r.count:,}", human_bytes(r.shallow_size), human_bytes(r.retained_size),
+          _pct(r.retained_size, overview.total_size)] for r in rows],
         ["class", "count", "shallow", "retained", "%"], align="lrrrr"))
 
 

@@ -3,7 +3,7 @@
 Derived per node: class (DevTools' Summary grouping), retained size, immediate
 dominator, distance from the roots, and the edge a shortest retaining path arrives by.
 Everything is a numpy array indexed by node ordinal (or edge index); a node becomes a
-Python dict only when a human asks to read it (:meth:`HeapSnapshot.describe`).
+Python object only when a human asks to read it (:meth:`HeapSnapshot.object`).
 """
 
 from __future__ import annotations
@@ -167,10 +167,6 @@ class HeapSnapshot:
         return HeapObject(id=int(self.node_id[n]), class_name=self.class_of(n), name=_short(self.name_of(n)),
                           type=self.type_of(n), self_size=int(self.self_size[n]), retained_size=int(self.retained[n]),
                           distance=None if distance < 0 else distance)
-
-    def describe(self, n: int) -> dict[str, Any]:
-        """Node ``n`` as a JSON dict (:meth:`HeapObject.to_dict`)."""
-        return self.object(n).to_dict()
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,17 @@ def assert_matches_memlab(snap: heap.HeapSnapshot, ref: dict[str, Any], top_clas
     assert snap.node_count == ref["node_count"]
     assert snap.edge_count == ref["edge_count"]
     assert snap.total_size == ref["total_size"]
-    ours = {r["class"]: r for r in heap.top_classes(snap, limit=10_000)}
+    ours = {r.name: r for r in heap.top_classes(snap, limit=10_000)}
     # Every class: same count and shallow size.
     for name, (count, shallow, _retained) in ref["classes"].items():
         if name == "(synthetic)":
             continue  # the root's class: memlab counts the root, we leave it out (it retains everything)
         assert name in ours, name
-        assert (ours[name]["count"], ours[name]["shallow_size"]) == (count, shallow), name
+        assert (ours[name].count, ours[name].shallow_size) == (count, shallow), name
     # The biggest classes by retained size: equal retained sizes.
     biggest = sorted((c for c in ref["classes"] if c != "(synthetic)"), key=lambda c: -ref["classes"][c][2])
     for name in biggest[:top_classes]:
-        assert ours[name]["retained_size"] == ref["classes"][name][2], name
+        assert ours[name].retained_size == ref["classes"][name][2], name
     # The single objects with the largest retained sizes: equal retained sizes.
     for node_id, retained, cls in ref["objects"]:
         n = snap.ordinal_of_id(node_id)
