@@ -7,11 +7,15 @@ CPU profiles, sampling heap profiles and timelines go to ``cli.profile_views``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cdpclient_cli.common import StoreOption, human_bytes, note, print_json, table, warn
+
+if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
+    from cdpclient.heap import HeapSnapshot
+    from cdpclient.store import CaptureRecord, Store
 
 HEAP_KINDS = ("heapsnapshot", "heaptimeline")
 PROFILE_KINDS = ("cpuprofile", "heapprofile", "heaptimeline")
@@ -21,18 +25,18 @@ HEAP_BY = ("class", "object")
 # --- resolving and loading ------------------------------------------------------------------
 
 
-def _store(store_dir: str | None) -> Any:
+def _store(store_dir: str | None) -> Store:
     from cdpclient.store import Store
 
     return Store.open(store_dir)
 
 
-def _resolve(store: Any, ref: str) -> tuple[Any, Path]:
+def _resolve(store: Store, ref: str) -> tuple[CaptureRecord, Path]:
     record = store.resolve(ref)
     return record, store.materialize(record)
 
 
-def _load_heap(store: Any, record: Any, path: Path, label: str) -> Any:
+def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str) -> HeapSnapshot:
     """Load a snapshot through its cache, with progress lines on stderr."""
     from cdpclient import heap
 
@@ -50,11 +54,11 @@ def _load_heap(store: Any, record: Any, path: Path, label: str) -> Any:
     return heap.load(path, cache_dir=cache_dir, progress=progress)
 
 
-def _label(record: Any) -> str:
+def _label(record: CaptureRecord) -> str:
     return str(record.id)
 
 
-def _require_heap(record: Any, command: str) -> None:
+def _require_heap(record: CaptureRecord, command: str) -> None:
     from cdpclient.errors import AnalysisError
 
     if record.kind not in HEAP_KINDS:

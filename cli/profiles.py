@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from cdpclient_cli.common import StoreOption, note, print_json
 
+if TYPE_CHECKING:
+    from cdpclient.store import CaptureRecord
+
 FLAME_KINDS = ("cpuprofile", "heapprofile", "heaptimeline")
 
 
-def resolve_capture(ref: str, store: str | None) -> tuple[Any, Path]:
+def resolve_capture(ref: str, store: str | None) -> tuple[CaptureRecord | None, Path]:
     """``(record, readable path)`` for a capture id / prefix / file path.
 
     Goes through the store (``Store.open(store).resolve(ref)`` + ``materialize``); a plain
-    file that the store does not take (a ``node --cpu-prof`` output, say) is read as it is.
+    file that the store does not take (a ``node --cpu-prof`` output, say) is read as it is,
+    without a record.
     """
     from cdpclient.errors import StoreError
+    from cdpclient.store import Store
 
     path = Path(ref)
-    try:
-        from cdpclient.store import Store
-    except ImportError:
-        Store = None  # type: ignore[assignment,misc]
-    if Store is None:
-        if path.is_file():
-            return None, path
-        from cdpclient.errors import CaptureNotFound
-
-        raise CaptureNotFound(f"no capture file {ref} (and no store to look ids up in)")
     try:
         st = Store.open(store)
         record = st.resolve(ref)
@@ -63,12 +58,12 @@ def flame(
     from cdpclient.profiles.flame import flame_svg
 
     record, path = resolve_capture(capture, store)
-    kind = getattr(record, "kind", None)
+    kind = record.kind if record is not None else None
     if kind is not None and kind not in FLAME_KINDS:
         raise AnalysisError(f"{capture} is a {kind} capture; flame graphs are drawn from CPU profiles and "
                             "sampling heap profiles (use 'cdpclient top' for heap snapshots)")
     profile = load_profile(path, kind, progress=note)
-    name = str(getattr(record, "id", None) or path.name)
+    name = record.id if record is not None else path.name
     what = {"cpuprofile": "CPU profile", "heapprofile": "sampling heap profile",
             "heaptimeline": "allocation timeline"}[profile.kind]
     svg = flame_svg(profile, title=title or f"{what} {name}")
