@@ -212,7 +212,7 @@ def import_(
             note(f"checking and copying {path} ({human_bytes(path.stat().st_size)})...")
     records = _store(store).import_files(paths, labels=labels, compress=compress)
     if not as_json:
-        for path, record in zip(paths, records):
+        for path, record in zip(paths, records, strict=True):
             typer.echo(f"imported {path} as {record.id} ({record.kind}, {human_bytes(record.size)})")
     if as_json:
         print_json([r.to_dict() for r in records])

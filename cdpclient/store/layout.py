@@ -26,8 +26,6 @@ from pathlib import Path
 
 from cdpclient.store.record import EXTENSIONS
 
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 META_SUFFIX = ".meta.json"
 COMPRESSED_SUFFIX = ".zst"
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from cdpclient import compression, fileio
 from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFile, StoreError, UsageError
 from cdpclient.store import files, ids, kinds
 from cdpclient.store.index import Index, IndexUnusable, file_lock
@@ -67,7 +68,7 @@ class PendingCapture:
         """A side file kept with the capture (``".events.json"``); created empty, 0600."""
         path = self.temp_dir / Layout.side_name(self.id, suffix)
         if suffix not in self._sides:
-            files.create_private(path)
+            fileio.create_private(path)
             self._sides.append(suffix)
         return path
 
@@ -121,7 +122,7 @@ class Store:
         if create:
             try:
                 for d in (self.root, self.layout.captures_dir, self.layout.tmp_dir):
-                    files.make_dir(d)
+                    fileio.make_private_dir(d)
             except OSError as exc:
                 raise StoreError(f"cannot create the store at {self.root}: {exc.strerror or exc}") from exc
         if self._index is None:
@@ -181,9 +182,9 @@ class Store:
         capture_id = ids.new_id(created)
         temp_dir = self.layout.new_temp_dir_path(capture_id)
         try:
-            files.make_dir(temp_dir)
+            fileio.make_private_dir(temp_dir)
             pending = PendingCapture(capture_id, kind, temp_dir)
-            files.create_private(pending.path)
+            fileio.create_private(pending.path)
         except OSError as exc:
             shutil.rmtree(temp_dir, ignore_errors=True)
             raise _store_error(exc, f"cannot start a capture in {self.root}") from exc
@@ -201,14 +202,14 @@ class Store:
         data = pending.path
         if not data.exists() or data.stat().st_size == 0:
             raise StoreError(f"the {pending.kind} capture wrote no data; nothing stored")
-        os.chmod(data, 0o600)
+        os.chmod(data, fileio.FILE_MODE)
         if compress:
             packed = data.with_name(data.name + COMPRESSED_SUFFIX)
-            sha, size, stored_sha, stored_size = files.compress_file(data, packed)
+            sha, size, stored_sha, stored_size = compression.compress_file(data, packed)
             data.unlink()
             stored_name = packed.name
         else:
-            files.fsync_path(data)
+            fileio.fsync_path(data)
             sha, size = files.digest(data)
             stored_sha, stored_size, stored_name = sha, size, data.name
         meta: dict[str, Any] = {key: None for key in RECORD_KEYS}
@@ -222,8 +223,8 @@ class Store:
             status="complete",
         )
         for _attempt in range(8):
-            files.write_json(pending.temp_dir / Layout.meta_name(pending.id), meta)
-            files.fsync_path(pending.temp_dir)
+            fileio.write_json_atomic(pending.temp_dir / Layout.meta_name(pending.id), meta)
+            fileio.fsync_path(pending.temp_dir)
             final = self.layout.capture_dir(meta["id"])
             try:
                 os.rename(pending.temp_dir, final)
@@ -235,7 +236,7 @@ class Store:
         else:  # pragma: no cover - 8 collisions of 10 random bits in one millisecond
             raise StoreError("could not find a free capture id")
         pending.temp_dir = final
-        files.fsync_path(self.layout.captures_dir)
+        fileio.fsync_path(self.layout.captures_dir)
         with contextlib.suppress(StoreError):
             # if this fails the capture is still complete on disk; the next listing indexes it
             self.index.put(meta)
@@ -412,7 +413,7 @@ class Store:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         try:
-            files.decompress_file(record.path, tmp)
+            compression.decompress_file(record.path, tmp)
             os.replace(tmp, dest)
         except OSError as exc:
             raise _store_error(exc, f"cannot decompress capture {record.id}") from exc
@@ -431,7 +432,7 @@ class Store:
         else:
             self._ready(create=True)
             path = self.layout.cache_dir(record.id)
-        files.make_dir(path)
+        fileio.make_private_dir(path)
         return path
 
     # --- checking ---------------------------------------------------------------------
@@ -539,7 +540,7 @@ class Store:
             with self.new_capture(kind, labels=labels, compress=compress, created=src.stat().st_mtime) as pending:
                 pending.path.unlink()
                 if kinds._is_compressed(src):
-                    files.decompress_file(src, pending.path)
+                    compression.decompress_file(src, pending.path)
                 else:
                     files.copy_private(src, pending.path)
                 pending.meta.update(source=str(src.resolve()), imported=iso(dt.datetime.now().timestamp()))
@@ -576,21 +577,21 @@ class Store:
             except ImportError as exc:
                 raise StoreError(f"format {fmt} needs cdpclient.profiles.export, which this build lacks") from exc
             return Path(export_profile(src, record.kind, fmt, out) or out)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
         try:
-            if redact:
-                from cdpclient.store.redact import redact_heapsnapshot
+            if not out.parent.is_dir():  # export writes into an existing directory; it creates none
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(out.parent))
+            with fileio.atomic_file(out) as sink:
+                if redact:
+                    from cdpclient.store.redact import redact_heapsnapshot
 
-                files.create_private(tmp)
-                redact_heapsnapshot(src, tmp)
-            else:
-                files.copy_private(src, tmp)
-            os.replace(tmp, out)
+                    redact_heapsnapshot(src, sink)
+                else:
+                    with open(src, "rb") as fh:
+                        while block := fh.read(compression.BLOCK):
+                            sink.write(block)
+                sink.commit()
         except OSError as exc:
             raise _store_error(exc, f"cannot write {out}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
         return out
 
 
