@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
+from cdpclient import compression
 from cdpclient.errors import InvalidCaptureFile
 from cdpclient.store.jsonscan import Scan, ScanError, scan
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 # Files up to this size get the full check even when only their kind is asked for.
 FULL_CHECK_BELOW = 64 << 20
 HEAD_BYTES = 1 << 20
 _TIMELINE_KEYS = ("trace_function_infos", "trace_tree", "samples")
 _CPU_KEYS = {"nodes", "startTime", "endTime", "samples"}
-
-
-@contextlib.contextmanager
-def open_content(path: Path) -> Iterator[BinaryIO]:
-    """Open ``path`` for reading its JSON content, decompressing zstd on the fly."""
-    with open(path, "rb") as raw:
-        if raw.read(4) == ZSTD_MAGIC:
-            import zstandard
-
-            raw.seek(0)
-            with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as reader:
-                yield reader
-            return
-        raw.seek(0)
-        yield raw
 
 
 def validate_file(path: Path) -> str:
@@ -52,7 +34,7 @@ def detect_kind(path: Path) -> str:
     head does not decide get the full check.
     """
     size = _size(path)
-    if size <= FULL_CHECK_BELOW or _is_compressed(path):
+    if size <= FULL_CHECK_BELOW or compression.is_compressed(path):
         return validate_file(path)
     head = _scan(path, limit=HEAD_BYTES)
     try:
@@ -75,24 +57,19 @@ def _size(path: Path) -> int:
         raise InvalidCaptureFile(f"{path}: {exc.strerror}", path=str(path)) from exc
 
 
-def _is_compressed(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(4) == ZSTD_MAGIC
-
-
 def _scan(path: Path, limit: int | None) -> Scan:
     if path.is_dir():
         raise InvalidCaptureFile(f"{path}: is a directory, not a capture file", path=str(path))
     _size(path)
     try:
-        with open_content(path) as fh:
+        with compression.open_content(path) as fh:
             return scan(fh, limit=limit, capture=("snapshot",))
     except ScanError as exc:
         raise InvalidCaptureFile(f"{path}: {exc.reason}", path=str(path)) from exc
     except OSError as exc:  # unreadable, or a damaged zstd frame
         raise InvalidCaptureFile(f"{path}: cannot read: {exc}", path=str(path)) from exc
     except Exception as exc:  # zstandard.ZstdError does not derive from OSError
-        if type(exc).__module__.startswith("zstandard"):
+        if compression.is_zstd_error(exc):
             raise InvalidCaptureFile(f"{path}: damaged zstd compression: {exc}", path=str(path)) from exc
         raise
 

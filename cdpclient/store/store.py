@@ -374,13 +374,10 @@ class Store:
         st = path.stat()
         meta: dict[str, Any] = {"external": True, "source": str(path)}
         size = st.st_size
-        if kinds._is_compressed(path):
-            import zstandard
-
-            with open(path, "rb") as fh:
-                content = zstandard.frame_content_size(fh.read(18))
+        if compression.is_compressed(path):
             meta.update(compression="zstd", stored_size=st.st_size)
-            size = content if content >= 0 else st.st_size
+            content = compression.content_size(path)
+            size = content if content is not None else st.st_size
         return CaptureRecord(id=path.name, kind=kind, path=path, created=iso(st.st_mtime), size=size,
                              sha256=None, status=STATUS_EXTERNAL, meta=meta)
 
@@ -418,7 +415,7 @@ class Store:
         except OSError as exc:
             raise _store_error(exc, f"cannot decompress capture {record.id}") from exc
         except Exception as exc:
-            if type(exc).__module__.startswith("zstandard"):
+            if compression.is_zstd_error(exc):
                 raise InvalidCaptureFile(f"capture {record.id} is damaged: {exc}", ref=record.id) from exc
             raise
         finally:
@@ -539,7 +536,7 @@ class Store:
         for src, kind in checked:
             with self.new_capture(kind, labels=labels, compress=compress, created=src.stat().st_mtime) as pending:
                 pending.path.unlink()
-                if kinds._is_compressed(src):
+                if compression.is_compressed(src):
                     compression.decompress_file(src, pending.path)
                 else:
                     files.copy_private(src, pending.path)
