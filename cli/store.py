@@ -12,7 +12,6 @@ import typer
 
 from cdpclient_cli.common import StoreOption, human_bytes, note, parse_labels, print_json, table, warn
 
-_FORMATS = ("collapsed", "speedscope", "pprof")
 
 
 def _store(path: str | None) -> Any:
@@ -35,7 +34,7 @@ def _seconds(text: str | None, option: str) -> float | None:
 
 
 def _kind(kind: str | None) -> str | None:
-    from cdpclient.store.record import KINDS
+    from cdpclient.store.kinds import KINDS
 
     if kind is not None and kind not in KINDS:
         raise typer.BadParameter(f"{kind!r} is not one of {', '.join(KINDS)}", param_hint="--kind")
@@ -231,8 +230,10 @@ def export(
 
     Example: cdpclient export 01M80T -o /tmp/share.heapsnapshot --redact
     """
-    if fmt is not None and fmt not in _FORMATS:
-        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(_FORMATS)}", param_hint="--format")
+    from cdpclient.store.kinds import EXPORT_FORMATS
+
+    if fmt is not None and fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
     if redact:
         note("redacting (streaming; string values become '*')...")
     written = _store(store).export(ref, output, redact=redact, fmt=fmt)

@@ -7,10 +7,8 @@
 
 from __future__ import annotations
 
-from cdpclient.store.kinds import detect_kind, validate_file
+from cdpclient.store.kinds import EXTENSIONS, KINDS, detect_kind, validate_file
 from cdpclient.store.record import (
-    EXTENSIONS,
-    KINDS,
     STATUS_CORRUPT,
     STATUS_EXTERNAL,
     STATUS_MISSING,

@@ -24,7 +24,7 @@ import os
 import socket
 from pathlib import Path
 
-from cdpclient.store.record import EXTENSIONS
+from cdpclient.store.kinds import EXTENSIONS
 
 META_SUFFIX = ".meta.json"
 COMPRESSED_SUFFIX = ".zst"

@@ -6,16 +6,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-# Kind -> file extension, in the format Chrome DevTools opens.
-EXTENSIONS: dict[str, str] = {
-    "heapsnapshot": ".heapsnapshot",
-    "heaptimeline": ".heaptimeline",
-    "cpuprofile": ".cpuprofile",
-    "heapprofile": ".heapprofile",
-    "report": ".json",
-}
-KINDS: tuple[str, ...] = tuple(EXTENSIONS)
-
 # File states a record can show (``CaptureRecord.status``).
 STATUS_OK = "ok"                # file present; size (and in a full check, sha256) as recorded
 STATUS_MISSING = "missing"      # the capture file is gone

@@ -26,10 +26,9 @@ from cdpclient import compression, fileio
 from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFile, StoreError, UsageError
 from cdpclient.store import files, ids, kinds
 from cdpclient.store.index import Index, IndexUnusable, file_lock
+from cdpclient.store.kinds import EXPORT_SUFFIXES, EXTENSIONS, HEAP_KINDS, KINDS
 from cdpclient.store.layout import COMPRESSED_SUFFIX, Layout, process_start
 from cdpclient.store.record import (
-    EXTENSIONS,
-    KINDS,
     RECORD_KEYS,
     STATUS_CORRUPT,
     STATUS_EXTERNAL,
@@ -559,14 +558,13 @@ class Store:
         if redact and fmt:
             raise UsageError("{redact} applies to heap snapshots in their own format; not with {fmt}",
                              options=("redact", "fmt"))
-        if redact and record.kind not in ("heapsnapshot", "heaptimeline"):
+        if redact and record.kind not in HEAP_KINDS:
             raise UsageError(f"{{redact}} works on heap snapshots; {record.id} is a {record.kind}", options=("redact",))
         src = self.materialize(record)
         out = Path(os.fspath(dest)).expanduser()
         if out.is_dir():
             stem = record.id if record.status != STATUS_EXTERNAL else Path(record.id).stem
-            suffix = {"collapsed": ".collapsed.txt", "speedscope": ".speedscope.json", "pprof": ".pb.gz"}.get(
-                fmt or "", EXTENSIONS[record.kind])
+            suffix = EXPORT_SUFFIXES.get(fmt or "", EXTENSIONS[record.kind])
             out = out / (stem + (".redacted" if redact else "") + suffix)
         if fmt:
             try:
