@@ -1,4 +1,4 @@
-"""The recordings store (issue 4): every capture kept, findable, comparable, safe.
+"""The recordings store: every capture kept, findable, comparable, safe.
 
 ``Store.open()`` gives the store; captures register through
 ``Store.new_capture``; every command that takes a capture id goes through
@@ -14,12 +14,16 @@ from cdpclient.store.record import (
     STATUS_MISSING,
     STATUS_OK,
     CaptureRecord,
+    ids_comparable,
+    order_series,
 )
 from cdpclient.store.store import PendingCapture, Store
 
 __all__ = [
     # the store
     "Store", "PendingCapture", "CaptureRecord",
+    # what records say about each other
+    "ids_comparable", "order_series",
     # kinds and files
     "KINDS", "EXTENSIONS", "detect_kind", "validate_file",
     # record status values

@@ -27,7 +27,7 @@ from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFi
 from cdpclient.store import files, ids, kinds
 from cdpclient.store.index import Index, IndexUnusable, file_lock
 from cdpclient.store.kinds import EXPORT_SUFFIXES, EXTENSIONS, HEAP_KINDS, KINDS
-from cdpclient.store.layout import COMPRESSED_SUFFIX, Layout, process_start
+from cdpclient.store.layout import COMPRESSED_SUFFIX, EVENTS_SUFFIX, Layout, process_start
 from cdpclient.store.record import (
     RECORD_KEYS,
     STATUS_CORRUPT,
@@ -382,10 +382,19 @@ class Store:
 
     def side_file(self, record: CaptureRecord, suffix: str) -> Path | None:
         """The side file ``suffix`` kept with ``record`` (see ``PendingCapture.side_path``), if any."""
-        if suffix not in record.meta.get("side_files", ()):
-            return None
-        path = record.path.with_name(Layout.side_name(record.id, suffix))
-        return path if path.exists() else None
+        return _side_file(record, suffix)
+
+    @staticmethod
+    def events_file(record: CaptureRecord) -> Path | None:
+        """The heap statistics events a timeline capture kept (``.events.json``), if there are any.
+
+        A stored capture: its side file.  A file outside the store: the events file beside
+        it (``x.heaptimeline.events.json``, else ``x.events.json``).  Needs no open store:
+        the record says where its files are.
+        """
+        if record.status != STATUS_EXTERNAL:
+            return _side_file(record, EVENTS_SUFFIX)
+        return next((p for p in Layout.beside(record.path, EVENTS_SUFFIX) if p.is_file()), None)
 
     def materialize(self, record: CaptureRecord) -> Path:
         """A plain, uncompressed file with the capture's content, for reading.
@@ -588,6 +597,13 @@ class Store:
         except OSError as exc:
             raise _store_error(exc, f"cannot write {out}") from exc
         return out
+
+
+def _side_file(record: CaptureRecord, suffix: str) -> Path | None:
+    if suffix not in record.meta.get("side_files", ()):
+        return None
+    path = record.path.with_name(Layout.side_name(record.id, suffix))
+    return path if path.exists() else None
 
 
 def _quick_status(record: CaptureRecord) -> str:
