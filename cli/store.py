@@ -6,15 +6,18 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from cdpclient_cli.common import StoreOption, human_bytes, note, parse_labels, print_json, table, warn
 
+if TYPE_CHECKING:  # the store is imported inside the commands, so `cdpclient --help` stays fast
+    from cdpclient.store import CaptureRecord, Store
 
 
-def _store(path: str | None) -> Any:
+
+def _store(path: str | None) -> Store:
     from cdpclient.store import Store
 
     return Store.open(path)
@@ -55,8 +58,8 @@ def _when(created: str) -> str:
     return then.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _target_text(record: Any) -> str:
-    t = record.target or {}
+def _target_text(record: CaptureRecord) -> str:
+    t = record.target
     if t.get("pod"):
         return f"{t.get('namespace') or 'default'}/{t['pod']}"
     if t.get("endpoint"):
@@ -281,7 +284,9 @@ def verify(
     else:
         typer.echo(table([(r.id, r.kind, human_bytes(r.size), r.status) for r in records],
                          ["ID", "KIND", "SIZE", "STATUS"]))
-    bad = [r for r in records if r.status not in ("ok", "external")]
+    from cdpclient.store import STATUS_EXTERNAL, STATUS_OK
+
+    bad = [r for r in records if r.status not in (STATUS_OK, STATUS_EXTERNAL)]
     if bad:
         raise typer.Exit(1)
 

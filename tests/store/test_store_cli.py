@@ -112,8 +112,8 @@ def test_store_reindex_and_verify(cli, node_files, tmp_path: Path) -> None:  # t
 
 def test_store_option_and_help_examples(tmp_path: Path, cli_runner) -> None:  # type: ignore[no-untyped-def]
     elsewhere = tmp_path / "elsewhere"
-    done = subprocess.run([sys.executable, "-m", "cdpclient_cli.app", "ls", "--store", str(elsewhere), "--json"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "cdpclient_cli.app", "ls", "--store", str(elsewhere), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and json.loads(done.stdout) == [] and not elsewhere.exists()
     for command in (["ls"], ["show"], ["rm"], ["prune"], ["import"], ["export"], ["store", "reindex"],
                     ["store", "verify"]):
