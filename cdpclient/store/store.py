@@ -479,10 +479,11 @@ class Store:
         try:
             # unpublish in one rename; if we die after it, the temp-dir cleanup finishes the job
             os.rename(src, trash)
+            unpublished = True
         except FileNotFoundError:
-            trash = None  # type: ignore[assignment]
+            unpublished = False
         self.index.delete([capture_id])
-        if trash is not None:
+        if unpublished:
             shutil.rmtree(trash, ignore_errors=True)
         shutil.rmtree(self.layout.cache_dir(capture_id), ignore_errors=True)
 

@@ -74,6 +74,7 @@ def test_kill_9_of_cdpclient_snapshot_mid_stream(store: Store, node_app: Callabl
     proc = subprocess.Popen([sys.executable, "-m", "cdpclient_cli.app", "snapshot", target.endpoint,
                              "--store", str(store.root)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
     try:
         streaming = False
         deadline = time.monotonic() + 60
