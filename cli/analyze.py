@@ -66,9 +66,9 @@ def _require_heap(record: CaptureRecord, command: str) -> None:
 
 
 def _ids_comparable(records: list[Any]) -> bool:
-    """Object ids compare only within one inspector session (DESIGN.md, "Series and object identity")."""
-    sessions = [getattr(r, "session", None) for r in records]
-    return all(sessions) and len(set(sessions)) == 1
+    from cdpclient.store import ids_comparable
+
+    return ids_comparable(records)
 
 
 def _by_option(default_help: str) -> Any:
@@ -283,9 +283,9 @@ def leaks(
     resolved = [_resolve(store, c) for c in captures]
     for record, _ in resolved:
         _require_heap(record, "leaks")
-    series = {getattr(r, "series", None) for r, _ in resolved}
-    if len(series) == 1 and None not in series and all(r.series_index is not None for r, _ in resolved):
-        resolved.sort(key=lambda rp: rp[0].series_index)  # one series: its own order, whatever the argument order
+    from cdpclient.store import order_series
+
+    resolved = order_series(resolved, key=lambda rp: rp[0])  # one series: its own order, whatever the argument order
     snaps = [_load_heap(store, r, p, _label(r)) for r, p in resolved]
     comparable = _ids_comparable([r for r, _ in resolved])
     result = heap.find_leaks(snaps, ids_comparable=comparable, limit=limit)

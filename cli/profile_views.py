@@ -24,19 +24,9 @@ def _kind(record: CaptureRecord | None) -> str | None:
 
 def events_path_for(record: Any, path: Path) -> Path | None:
     """The ``.events.json`` side file a timeline capture may have kept, if there is one."""
-    candidates = [Path(str(path) + ".events.json"), Path(path).with_suffix(".events.json")]
-    if record is not None and getattr(record, "path", None):
-        rp = Path(record.path)
-        # The store keeps side files as <id><suffix> beside the (possibly compressed) capture file.
-        candidates += [rp.parent / f"{getattr(record, 'id', rp.stem)}.events.json", rp.with_suffix(".events.json")]
-        for name in ("events_path", "side_events"):
-            value = (getattr(record, "meta", None) or {}).get(name)
-            if value:
-                candidates.insert(0, rp.parent / value)
-    for c in candidates:
-        if c.is_file():
-            return c
-    return None
+    from cdpclient.store import Store
+
+    return Store.events_file(record) if record is not None else None
 
 
 def _load(record: CaptureRecord | None, path: Path) -> Profile:
