@@ -17,8 +17,6 @@ if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays f
     from cdpclient.heap import HeapSnapshot
     from cdpclient.store import CaptureRecord, Store
 
-HEAP_KINDS = ("heapsnapshot", "heaptimeline")
-PROFILE_KINDS = ("cpuprofile", "heapprofile", "heaptimeline")
 HEAP_BY = ("class", "object")
 
 
@@ -60,15 +58,10 @@ def _label(record: CaptureRecord) -> str:
 
 def _require_heap(record: CaptureRecord, command: str) -> None:
     from cdpclient.errors import AnalysisError
+    from cdpclient.store.kinds import HEAP_KINDS
 
     if record.kind not in HEAP_KINDS:
         raise AnalysisError(f"{command} works on heap snapshots; {record.id} is a {record.kind}")
-
-
-def _ids_comparable(records: list[Any]) -> bool:
-    from cdpclient.store import ids_comparable
-
-    return ids_comparable(records)
 
 
 def _by_option(default_help: str) -> Any:
@@ -94,6 +87,8 @@ def top(
 
       cdpclient top ./app.heapsnapshot --by object --json
     """
+    from cdpclient.store.kinds import PROFILE_KINDS
+
     store = _store(store_dir)
     record, path = _resolve(store, capture)
     heap_view = record.kind == "heapsnapshot" or (record.kind == "heaptimeline" and by in HEAP_BY)
@@ -161,6 +156,8 @@ def diff(
       cdpclient diff before.heapsnapshot after.heapsnapshot --json
     """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient.errors import AnalysisError
+    from cdpclient.store import ids_comparable
+    from cdpclient.store.kinds import PROFILE_KINDS
 
     store = _store(store_dir)
     rec_a, path_a = _resolve(store, a)
@@ -184,7 +181,7 @@ def diff(
 
     snap_a = _load_heap(store, rec_a, path_a, _label(rec_a))
     snap_b = _load_heap(store, rec_b, path_b, _label(rec_b))
-    comparable = _ids_comparable([rec_a, rec_b])
+    comparable = ids_comparable([rec_a, rec_b])
     result = heap.compare(snap_a, snap_b, ids_comparable=comparable, limit=limit)
     if as_json:
         print_json({"a_capture": _label(rec_a), "b_capture": _label(rec_b), **result.to_dict()})
@@ -283,11 +280,11 @@ def leaks(
     resolved = [_resolve(store, c) for c in captures]
     for record, _ in resolved:
         _require_heap(record, "leaks")
-    from cdpclient.store import order_series
+    from cdpclient.store import ids_comparable, order_series
 
     resolved = order_series(resolved, key=lambda rp: rp[0])  # one series: its own order, whatever the argument order
     snaps = [_load_heap(store, r, p, _label(r)) for r, p in resolved]
-    comparable = _ids_comparable([r for r, _ in resolved])
+    comparable = ids_comparable([r for r, _ in resolved])
     result = heap.find_leaks(snaps, ids_comparable=comparable, limit=limit)
     if as_json:
         print_json({"captures": [_label(r) for r, _ in resolved], **result.to_dict()})

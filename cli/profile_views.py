@@ -7,7 +7,7 @@ reads the file through :mod:`cdpclient.profiles` and prints the table (or ``--js
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -22,11 +22,18 @@ def _kind(record: CaptureRecord | None) -> str | None:
     return record.kind if record is not None else None
 
 
-def events_path_for(record: Any, path: Path) -> Path | None:
-    """The ``.events.json`` side file a timeline capture may have kept, if there is one."""
-    from cdpclient.store import Store
+def events_path_for(record: CaptureRecord | None, path: Path) -> Path | None:
+    """The ``.events.json`` side file a timeline capture may have kept, if there is one.
 
-    return Store.events_file(record) if record is not None else None
+    Without a record (a file read as it is) the side file is looked for beside ``path``,
+    where a capture written to a file keeps it.
+    """
+    from cdpclient.store import Store
+    from cdpclient.store.layout import EVENTS_SUFFIX, Layout
+
+    if record is not None:
+        return Store.events_file(record)
+    return next((p for p in Layout.beside(Path(path), EVENTS_SUFFIX) if p.is_file()), None)
 
 
 def _load(record: CaptureRecord | None, path: Path) -> Profile:

@@ -12,9 +12,6 @@ from cdpclient_cli.common import StoreOption, note, print_json
 if TYPE_CHECKING:
     from cdpclient.store import CaptureRecord
 
-FLAME_KINDS = ("cpuprofile", "heapprofile", "heaptimeline")
-
-
 def resolve_capture(ref: str, store: str | None) -> tuple[CaptureRecord | None, Path]:
     """``(record, readable path)`` for a capture id / prefix / file path.
 
@@ -56,17 +53,17 @@ def flame(
     from cdpclient.fileio import write_atomic
     from cdpclient.profiles.analysis import load_profile
     from cdpclient.profiles.flame import flame_svg
+    from cdpclient.store.kinds import PROFILE_KINDS
+    from cdpclient.store.kinds import title as kind_title
 
     record, path = resolve_capture(capture, store)
     kind = record.kind if record is not None else None
-    if kind is not None and kind not in FLAME_KINDS:
+    if kind is not None and kind not in PROFILE_KINDS:
         raise AnalysisError(f"{capture} is a {kind} capture; flame graphs are drawn from CPU profiles and "
                             "sampling heap profiles (use 'cdpclient top' for heap snapshots)")
     profile = load_profile(path, kind, progress=note)
     name = record.id if record is not None else path.name
-    what = {"cpuprofile": "CPU profile", "heapprofile": "sampling heap profile",
-            "heaptimeline": "allocation timeline"}[profile.kind]
-    svg = flame_svg(profile, title=title or f"{what} {name}")
+    svg = flame_svg(profile, title=title or f"{kind_title(profile.kind)} {name}")
     write_atomic(output, svg.encode())
     if as_json:
         print_json({"capture": name, "kind": profile.kind, "output": str(output), "bytes": len(svg.encode())})

@@ -7,16 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from cdpclient.errors import InvalidCaptureFile
-
-KIND_NAMES = {
-    "cpuprofile": "CPU profile",
-    "heapprofile": "sampling heap profile",
-    "heaptimeline": "allocation timeline",
-}
+from cdpclient.store.kinds import title
 
 
 def invalid(path: Path, kind: str, why: str) -> InvalidCaptureFile:
-    return InvalidCaptureFile(f"{path}: not a valid {KIND_NAMES.get(kind, kind)}: {why}", path=str(path), kind=kind)
+    return InvalidCaptureFile(f"{path}: not a valid {title(kind)}: {why}", path=str(path), kind=kind)
 
 
 def read_json(path: Path, kind: str) -> Any:

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from cdpclient.errors import AnalysisError, UsageError
-from cdpclient.profiles._read import KIND_NAMES, sniff_kind
+from cdpclient.profiles._read import sniff_kind
 from cdpclient.profiles.cpuprofile import CpuProfile, load_cpu_profile
 from cdpclient.profiles.frames import ROOT, Frame, file_of, package_of
 from cdpclient.profiles.heapprofile import HeapProfile, load_heap_profile
 from cdpclient.profiles.timeline import Timeline, load_timeline
+from cdpclient.store.kinds import title
 
 Profile: TypeAlias = CpuProfile | HeapProfile | Timeline
 
@@ -47,7 +48,7 @@ def normalize_by(by: str | None, kind: str) -> str:
         return "function"
     value = _ALIASES.get(by.lower(), by.lower())
     if value not in GROUPINGS:
-        raise UsageError(f"{{by}} {by}: a {KIND_NAMES.get(kind, kind)} groups by function, file or package",
+        raise UsageError(f"{{by}} {by}: a {title(kind)} groups by function, file or package",
                          options=("by",))
     return value
 
@@ -223,7 +224,7 @@ def diff(a: Profile, b: Profile, by: str | None = None, limit: int | None = 30) 
     heap profiles and timelines compare bytes.
     """
     if a.kind != b.kind:
-        raise AnalysisError(f"cannot diff {_a(KIND_NAMES[a.kind])} with {_a(KIND_NAMES[b.kind])}")
+        raise AnalysisError(f"cannot diff {_a(title(a.kind))} with {_a(title(b.kind))}")
     by = normalize_by(by, a.kind)
     metric = RANK_METRIC[a.kind]
     unit = a.tree.metrics[a.tree.metric_index(metric)].unit

@@ -14,8 +14,9 @@ from cdpclient.profiles.cpuprofile import CpuProfile
 from cdpclient.profiles.frames import Frame
 from cdpclient.profiles.heapprofile import HeapProfile
 from cdpclient.profiles.pprof import PprofBuilder
+from cdpclient.store.kinds import EXPORT_FORMATS, PROFILE_KINDS
 
-FORMATS = ("collapsed", "speedscope", "pprof")
+FORMATS = EXPORT_FORMATS  # collapsed, speedscope, pprof (the kinds table's list)
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 
 
@@ -35,7 +36,7 @@ def export_profile(src: Path, kind: str | None, fmt: str, dest: Path) -> Path:
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}: choose {', '.join(FORMATS)}")
-    if kind is not None and kind not in RANK_METRIC:
+    if kind is not None and kind not in PROFILE_KINDS:
         raise AnalysisError(f"a {kind} capture cannot be exported as {fmt}: only CPU profiles, sampling heap "
                             "profiles and allocation timelines can")
     profile = load_profile(Path(src), kind)
