@@ -12,6 +12,7 @@ from cdpclient_cli.common import StoreOption, note, print_json
 if TYPE_CHECKING:
     from cdpclient.store import CaptureRecord
 
+
 def resolve_capture(ref: str, store: str | None) -> tuple[CaptureRecord | None, Path]:
     """``(record, readable path)`` for a capture id / prefix / file path.
 
