@@ -204,7 +204,7 @@ class Store:
         os.chmod(data, fileio.FILE_MODE)
         if compress:
             packed = data.with_name(data.name + COMPRESSED_SUFFIX)
-            sha, size, stored_sha, stored_size = compression.compress_file(data, packed)
+            sha, size, stored_sha, stored_size = fileio.compress_file(data, packed)
             data.unlink()
             stored_name = packed.name
         else:
@@ -418,7 +418,7 @@ class Store:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         try:
-            compression.decompress_file(record.path, tmp)
+            fileio.decompress_file(record.path, tmp)
             os.replace(tmp, dest)
         except OSError as exc:
             raise _store_error(exc, f"cannot decompress capture {record.id}") from exc
@@ -546,7 +546,7 @@ class Store:
             with self.new_capture(kind, labels=labels, compress=compress, created=src.stat().st_mtime) as pending:
                 pending.path.unlink()
                 if compression.is_compressed(src):
-                    compression.decompress_file(src, pending.path)
+                    fileio.decompress_file(src, pending.path)
                 else:
                     files.copy_private(src, pending.path)
                 pending.meta.update(source=str(src.resolve()), imported=iso(dt.datetime.now().timestamp()))
