@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from cdpclient.errors import AnalysisError, UsageError
-from cdpclient.profiles._read import sniff_kind
 from cdpclient.profiles.cpuprofile import CpuProfile, load_cpu_profile
 from cdpclient.profiles.frames import ROOT, Frame, file_of, package_of
 from cdpclient.profiles.heapprofile import HeapProfile, load_heap_profile
 from cdpclient.profiles.timeline import Timeline, load_timeline
+from cdpclient.store import kinds
 from cdpclient.store.kinds import title
 
 Profile: TypeAlias = CpuProfile | HeapProfile | Timeline
@@ -30,7 +30,7 @@ def load_profile(path: Path, kind: str | None = None, *, events_path: Path | Non
     path = Path(path)
     if kind is None:
         suffix = path.suffix.lstrip(".")
-        kind = suffix if suffix in RANK_METRIC else sniff_kind(path)
+        kind = suffix if suffix in RANK_METRIC else kinds.guess_profile_kind(path)
     if kind == "cpuprofile":
         return load_cpu_profile(path)
     if kind == "heapprofile":

@@ -95,6 +95,25 @@ def detect_kind(path: Path) -> str:
     return kind
 
 
+def guess_profile_kind(path: Path) -> str | None:
+    """A quick guess from a file's first 4 KB, for profiles given as plain files: cpuprofile, heapprofile,
+    heaptimeline (any heap snapshot: the timeline reader says when it has no traces) or None.
+    Never raises; :func:`detect_kind` decides and explains."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    text = head.lstrip().decode("utf-8", "replace")
+    if text.startswith('{"snapshot"'):
+        return "heaptimeline"
+    if '"head"' in text and '"callFrame"' in text:
+        return "heapprofile"
+    if '"nodes"' in text and '"callFrame"' in text:
+        return "cpuprofile"
+    return None
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
