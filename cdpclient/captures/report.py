@@ -8,15 +8,13 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cdpclient.captures._output import write_whole
 from cdpclient.captures._session import process_identity, utc_now
 from cdpclient.captures.result import CaptureResult
+from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import CaptureError
-
-if TYPE_CHECKING:
-    from cdpclient.target import Target
 
 __all__ = ["take_diagnostic_report", "ReportSummary", "summarize_report"]
 
@@ -140,7 +138,7 @@ def _highlights(s: ReportSummary) -> list[str]:
     return out
 
 
-async def take_diagnostic_report(target: Target, path: str | os.PathLike[str], *,
+async def take_diagnostic_report(target: CaptureTarget, path: str | os.PathLike[str], *,
                                  compress: bool = False) -> CaptureResult:
     """Write the target's diagnostic report (JSON, 0600) to ``path`` and summarize it.
 
