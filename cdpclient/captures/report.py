@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cdpclient import hostport
 from cdpclient.captures._output import write_whole
 from cdpclient.captures._session import process_identity, utc_now
 from cdpclient.captures.result import CaptureResult
@@ -73,9 +74,7 @@ def _endpoint(ep: dict[str, Any] | None) -> str | None:
     if not ep:
         return None
     host = ep.get("ip4") or ep.get("ip6") or ep.get("host") or "?"
-    if ":" in str(host):
-        host = f"[{host}]"
-    return f"{host}:{ep.get('port')}"
+    return hostport.join(str(host), str(ep.get("port")))
 
 
 def _limit(value: Any) -> int | str | None:
