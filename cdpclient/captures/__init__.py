@@ -7,6 +7,8 @@
 * :mod:`.guard` refuses snapshots that would not fit in the target's memory;
 * :mod:`.cpu`, :mod:`.sampling`, :mod:`.timeline`: timed profiles;
 * :mod:`.report`: the Node diagnostic report and its summary;
+* :mod:`.stored`: any of them straight into the store, returning the record
+  (``capture_to_store``, ``heap_snapshot_series_to_store``);
 * :mod:`.state`: what a capture needs of a target (:class:`CaptureTarget`)
   and remembers about it between captures (:class:`CaptureState`).
 

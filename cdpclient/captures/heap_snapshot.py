@@ -13,9 +13,9 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cdpclient.captures import guard
 from cdpclient.captures._output import StreamFile, stream_file
@@ -24,8 +24,10 @@ from cdpclient.captures.result import CaptureResult, Progress, ProgressCallback
 from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import CaptureError, CDPClientError, UsageError
 
-__all__ = ["take_heap_snapshot", "heap_snapshot_series", "series_schedule", "new_series_id",
+__all__ = ["take_heap_snapshot", "heap_snapshot_series", "run_series", "series_schedule", "new_series_id",
            "stream_snapshot", "snapshot_header_counts"]
+
+R = TypeVar("R")
 
 _HEAD = 16384  # the snapshot's meta and counts come in the first few KB
 _COUNTS = re.compile(r'"(node_count|edge_count|trace_function_count)":(\d+)')
@@ -252,6 +254,25 @@ async def series_schedule(count: int, every: float, *, progress: ProgressCallbac
         yield index
 
 
+async def run_series(count: int, every: float, take: Callable[[int, str], Awaitable[R]], *,
+                     progress: ProgressCallback | None = None,
+                     on_capture: Callable[[R], Any] | None = None) -> list[R]:
+    """The one series loop: ``take(index, series_id)`` ``count`` times, ``every`` seconds apart.
+
+    Every capture shares a new ``series`` id (:func:`new_series_id`); the
+    schedule is :func:`series_schedule`.  ``on_capture`` is called after each
+    one.  A failure stops the series and raises; what was taken stays.
+    """
+    series = new_series_id()
+    results: list[R] = []
+    async for index in series_schedule(count, every, progress=progress):
+        result = await take(index, series)
+        results.append(result)
+        if on_capture:
+            on_capture(result)
+    return results
+
+
 async def heap_snapshot_series(target: CaptureTarget, paths: str | Callable[[int], str | os.PathLike[str]], *,
                                count: int, every: float, gc: bool = False, force: bool = False,
                                compress: bool = False, progress: ProgressCallback | None = None,
@@ -262,15 +283,12 @@ async def heap_snapshot_series(target: CaptureTarget, paths: str | Callable[[int
     or a function of the index.  Each result carries the same ``series`` id and
     its ``series_index``; the guard runs before each snapshot.  ``on_capture``
     is called after each one.  A failure stops the series and raises; the
-    snapshots already written stay.
+    snapshots already written stay.  :func:`cdpclient.heap_snapshot_series_to_store`
+    is the same series into the store.
     """
-    series = new_series_id()
-    results: list[CaptureResult] = []
-    async for index in series_schedule(count, every, progress=progress):
+    def take(index: int, series: str) -> Awaitable[CaptureResult]:
         path = paths(index) if callable(paths) else paths.format(index=index)
-        result = await take_heap_snapshot(target, path, gc=gc, force=force, compress=compress, progress=progress,
-                                          series=series, series_index=index)
-        results.append(result)
-        if on_capture:
-            on_capture(result)
-    return results
+        return take_heap_snapshot(target, path, gc=gc, force=force, compress=compress, progress=progress,
+                                  series=series, series_index=index)
+
+    return await run_series(count, every, take, progress=progress, on_capture=on_capture)
