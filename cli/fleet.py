@@ -82,7 +82,7 @@ async def _run(spec: TargetSpec, capture_one: CaptureOne, as_json: bool) -> int:
     return 1 if failed else 0
 
 
-def _row(result: PodResult) -> dict[str, Any]:
+def _row(result: PodResult[Any]) -> dict[str, Any]:
     ids, size = _ids_and_size(result.value) if result.ok else ([], None)
     return {"pod": result.pod, "namespace": result.namespace, "ok": result.ok,
             "id": ",".join(ids) or None, "size": size, "duration_s": round(result.duration_s, 3),

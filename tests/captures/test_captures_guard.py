@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from nodeproc import APPS, run_cli, wait_output  # type: ignore[attr-defined]
 
 import cdpclient
 from cdpclient.captures.guard import MemoryBudget
-from nodeproc import APPS, run_cli, wait_output  # type: ignore[attr-defined]
 
 from .conftest import leftovers
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from nodeproc import APPS, run_cli
 
 import cdpclient
 from cdpclient.store import Store
-from nodeproc import run_cli  # type: ignore[attr-defined]
 
 from .conftest import load_json
 
@@ -57,8 +57,6 @@ async def test_a_series_into_the_store_is_the_library_series(node, tmp_path: Pat
 
 
 async def test_unknown_kind_and_refused_snapshot_store_nothing(node_app, tmp_path: Path) -> None:
-    from nodeproc import APPS  # type: ignore[attr-defined]
-
     app = node_app("idle.js", node_args=("--require", str(APPS / "fake_memory_limit.js")),
                    env={"CDPCLIENT_FAKE_MEMORY_LIMIT": str(60 * 1024 * 1024)})
     store = Store.open(tmp_path / "recordings")
