@@ -34,9 +34,11 @@ OptsT = TypeVar("OptsT", bound="SaveOptions")
 Row = dict[str, Any]
 """What a command prints for one saved capture (``--json`` prints it as it is)."""
 
-_OUT_HELP = "Write the capture to FILE instead of the store (no store entry)."
-_LABEL_HELP = "Label the capture: key=value (repeatable)."
-_COMPRESS_HELP = "Store the file zstd-compressed."
+# Options every capture command takes (typer reads a default Option object afresh per command).
+_OutOption = typer.Option(None, "--out", "-o", help="Write the capture to FILE instead of the store (no store entry).",
+                          dir_okay=False)
+_LabelOption = typer.Option(None, "--label", help="Label the capture: key=value (repeatable).")
+_CompressOption = typer.Option(False, "--compress", help="Store the file zstd-compressed.")
 
 
 def register(app: typer.Typer) -> None:
@@ -237,6 +239,19 @@ def _early_stop() -> Iterator[asyncio.Event]:
         loop.remove_signal_handler(signal.SIGINT)
 
 
+def _run(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[list[Row]]], opts: OptsT,
+         as_json: bool) -> list[Row] | None:
+    """Run a command's work on its one target and return the rows to print.
+
+    With a selector it is a fleet (once per matching pod; the fleet prints its
+    summary table and exits 1 if any pod failed) and there is nothing to print.
+    """
+    if spec.selector:
+        fleet.run_capture(spec, work, opts, as_json)
+        return None
+    return common.run(_on_target(spec, work, opts))
+
+
 async def _on_target(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[T]], opts: OptsT) -> T:
     async with common.open_target(spec) as target:
         return await work(target, opts)
@@ -249,12 +264,12 @@ async def _on_target(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable
 def snapshot(
     spec: TargetSpec,
     gc: bool = typer.Option(False, "--gc", help="Force a full garbage collection first: only live objects remain."),
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
     count: int = typer.Option(1, "--count", min=1, help="Take N snapshots in one session (a series)."),
     every: str | None = typer.Option(None, "--every", help="Time between the snapshots of a series (30s, 2m)."),
     force: bool = typer.Option(False, "--force", help="Take it even when the memory guard says it may not fit."),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture(s) as JSON."),
 ) -> None:
@@ -271,9 +286,9 @@ def snapshot(
     opts = SnapshotOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                            gc=gc, force=force, count=count,
                            every=float(_parsed(parse_duration, every, "--every")) if every else 0.0)
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_snapshots, opts, as_json)
-    _print_saved(common.run(_on_target(spec, take_snapshots, opts)), as_json)
+    rows = _run(spec, take_snapshots, opts, as_json)
+    if rows is not None:
+        _print_saved(rows, as_json)
 
 
 async def take_snapshots(target: Target, opts: SnapshotOptions) -> list[Row]:
@@ -321,9 +336,9 @@ def cpu(
     spec: TargetSpec,
     duration: str = typer.Option("30s", "--duration", "-d", help=_DURATION_HELP),
     interval: str = typer.Option("1ms", "--interval", help="Sampling interval (100us, 1ms)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture as JSON."),
 ) -> None:
@@ -333,9 +348,9 @@ def cpu(
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                         duration=float(_parsed(parse_duration, duration, "--duration")),
                         interval=float(_parsed(parse_duration, interval, "--interval")))
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_cpu, opts, as_json)
-    _print_saved(common.run(_on_target(spec, take_cpu, opts)), as_json)
+    rows = _run(spec, take_cpu, opts, as_json)
+    if rows is not None:
+        _print_saved(rows, as_json)
 
 
 async def take_cpu(target: Target, opts: TimedOptions) -> list[Row]:
@@ -351,9 +366,9 @@ def sample(
     interval: str = typer.Option("32768", "--interval", help="Mean bytes between samples (32768, 64KiB)."),
     include_collected: bool = typer.Option(False, "--include-collected",
                                            help="Keep samples of objects the GC already collected."),
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture as JSON."),
 ) -> None:
@@ -364,9 +379,9 @@ def sample(
                         duration=float(_parsed(parse_duration, duration, "--duration")),
                         interval=int(_parsed(parse_size, interval, "--interval")),
                         include_collected=include_collected)
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_sample, opts, as_json)
-    _print_saved(common.run(_on_target(spec, take_sample, opts)), as_json)
+    rows = _run(spec, take_sample, opts, as_json)
+    if rows is not None:
+        _print_saved(rows, as_json)
 
 
 async def take_sample(target: Target, opts: TimedOptions) -> list[Row]:
@@ -381,9 +396,9 @@ def timeline(
     spec: TargetSpec,
     duration: str = typer.Option("30s", "--duration", "-d", help=_DURATION_HELP),
     force: bool = typer.Option(False, "--force", help="Go ahead even when the memory guard says it may not fit."),
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture as JSON."),
 ) -> None:
@@ -396,9 +411,9 @@ def timeline(
 
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                         duration=float(_parsed(parse_duration, duration, "--duration")), force=force)
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_timeline, opts, as_json)
-    _print_saved(common.run(_on_target(spec, take_timeline, opts)), as_json)
+    rows = _run(spec, take_timeline, opts, as_json)
+    if rows is not None:
+        _print_saved(rows, as_json)
 
 
 async def take_timeline(target: Target, opts: TimedOptions) -> list[Row]:
@@ -426,9 +441,9 @@ def _parsed(parse: Callable[[str], float | int], text: str, option: str, *, posi
 @target_command
 def report(
     spec: TargetSpec,
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture and its summary as JSON."),
 ) -> None:
@@ -439,9 +454,9 @@ def report(
     holds the process's environment variables: it is written 0600.
     """
     opts = SaveOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress)
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_report, opts, as_json)
-    rows = common.run(_on_target(spec, take_report, opts))
+    rows = _run(spec, take_report, opts, as_json)
+    if rows is None:
+        return
     if as_json:
         common.print_json(rows[0])
         return

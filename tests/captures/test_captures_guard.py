@@ -120,6 +120,7 @@ async def test_info_and_the_guard_agree_on_the_limits(node_app) -> None:
     """``cdpclient info`` and the snapshot guard read one probe: same V8 heap limit, same memory limit."""
     app = node_app("idle.js", node_args=("--max-old-space-size=96", "--require", str(APPS / "fake_memory_limit.js")),
                    env={"CDPCLIENT_FAKE_MEMORY_LIMIT": str(700 * MB)})
+    wait_output(app, "ready")  # the inspector listens before the preload has run
     info, budget = await _info_and_budget(app.endpoint)
     assert info.heap_size_limit == budget.heap_limit
     assert 96 * MB <= info.heap_size_limit < 160 * MB  # old space plus V8's young generation

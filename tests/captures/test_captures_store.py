@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from nodeproc import APPS, run_cli
+from nodeproc import APPS, run_cli, wait_output
 
 import cdpclient
 from cdpclient.store import Store
@@ -59,6 +59,7 @@ async def test_a_series_into_the_store_is_the_library_series(node, tmp_path: Pat
 async def test_unknown_kind_and_refused_snapshot_store_nothing(node_app, tmp_path: Path) -> None:
     app = node_app("idle.js", node_args=("--require", str(APPS / "fake_memory_limit.js")),
                    env={"CDPCLIENT_FAKE_MEMORY_LIMIT": str(60 * 1024 * 1024)})
+    wait_output(app, "ready")  # the inspector listens before the preload has run
     store = Store.open(tmp_path / "recordings")
     async with cdpclient.connect(app.endpoint) as target:
         with pytest.raises(cdpclient.UsageError, match="unknown capture kind 'core'"):
