@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
-
-from cdpclient.fileio import create_private
 
 ZSTD_LEVEL = 1
 MAGIC = b"\x28\xb5\x2f\xfd"
@@ -84,42 +81,37 @@ class _HashingWriter:
         self.raw.flush()
 
 
-def compress_file(src: Path, dest: Path, progress: Progress | None = None) -> tuple[str, int, str, int]:
-    """zstd-compress ``src`` into a new 0600 file ``dest`` (fsynced) in one pass.
+def compress_stream(fin: BinaryIO, raw: BinaryIO, size: int = -1,
+                    progress: Progress | None = None) -> tuple[str, int, str, int]:
+    """zstd-compress ``fin`` into ``raw`` in one pass.
 
-    Returns ``(sha256, size)`` of the content and of the compressed file.  A write
+    Returns ``(sha256, size)`` of the content and of the compressed bytes.  A write
     error (disk full) is raised as the :class:`OSError` underneath.
     """
     content_hash, stored_hash = hashlib.sha256(), hashlib.sha256()
     done = 0
-    create_private(dest)
-    with open(src, "rb") as fin, open(dest, "wb") as raw:
-        sink = _HashingWriter(raw, stored_hash)
-        try:
-            with stream_writer(sink, size=src.stat().st_size) as writer:
-                while block := fin.read(BLOCK):
-                    content_hash.update(block)
-                    done += len(block)
-                    writer.write(block)
-                    if progress:
-                        progress(done)
-            raw.flush()
-            os.fsync(raw.fileno())
-        except Exception as exc:
-            # a write error in the sink surfaces as a ZstdError from the writer's exit
-            cause: BaseException | None = exc
-            while cause is not None and not isinstance(cause, OSError):
-                cause = cause.__context__ or cause.__cause__
-            if cause is not None and cause is not exc:
-                raise cause from exc
-            raise
+    sink = _HashingWriter(raw, stored_hash)
+    try:
+        with stream_writer(sink, size=size) as writer:
+            while block := fin.read(BLOCK):
+                content_hash.update(block)
+                done += len(block)
+                writer.write(block)
+                if progress:
+                    progress(done)
+    except Exception as exc:
+        # a write error in the sink surfaces as a ZstdError from the writer's exit
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__context__ or cause.__cause__
+        if cause is not None and cause is not exc:
+            raise cause from exc
+        raise
     return content_hash.hexdigest(), done, stored_hash.hexdigest(), sink.size
 
 
-def decompress_file(src: Path, dest: Path) -> None:
-    """Decompress a zstd file into a new 0600 file ``dest``."""
+def decompress_stream(fin: BinaryIO, fout: BinaryIO) -> None:
+    """Decompress the zstd stream ``fin`` into ``fout``."""
     import zstandard
 
-    create_private(dest)
-    with open(src, "rb") as fin, open(dest, "wb") as fout:
-        zstandard.ZstdDecompressor().copy_stream(fin, fout, read_size=BLOCK, write_size=BLOCK)
+    zstandard.ZstdDecompressor().copy_stream(fin, fout, read_size=BLOCK, write_size=BLOCK)

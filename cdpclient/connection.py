@@ -197,7 +197,8 @@ class Connection:
         off = self.on(method, deliver)
         closed = asyncio.ensure_future(self._closed.wait())
         try:
-            done, _ = await asyncio.wait({future, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            waiters: set[asyncio.Future[Any]] = {future, closed}
+            done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if future in done:
                 return future.result()
             if closed in done:
@@ -279,14 +280,14 @@ class Connection:
         self._close_reason = reason
         self._closed.set()
         self._protocol.fail_all()
-        for msg_id, future in list(self._replies.items()):
+        for future in list(self._replies.values()):
             if not future.done():
                 future.set_exception(ConnectionLost(f"the connection closed: {reason}"))
         for sub in list(self._subscriptions):
             sub._close(reason)
 
     def _describe_close(self, exc: websockets.ConnectionClosed | None) -> str:
-        rcvd = exc.rcvd if exc is not None else self._ws.close_rcvd
+        rcvd = exc.rcvd if exc is not None else self._ws.protocol.close_rcvd
         if rcvd is None:
             return "the connection dropped (target exited or network lost)"
         return f"closed by the target (code {rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''})"

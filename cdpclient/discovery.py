@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from cdpclient import hostport
 from cdpclient.errors import (
     AmbiguousTarget,
     CDPTimeout,
@@ -43,8 +44,7 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return hostport.join(self.host, self.port)
 
     @property
     def http_url(self) -> str:
@@ -100,12 +100,8 @@ def parse_endpoint(text: str) -> Endpoint:
     if scheme == "ws":
         if not parts.path.strip("/"):
             raise UsageError(f"ws:// endpoint {text!r} has no target id path (ws://host:port/<id>)")
-        return Endpoint(host, port, ws_url=f"ws://{_netloc(host, port)}{parts.path}")
+        return Endpoint(host, port, ws_url=f"ws://{hostport.join(host, port)}{parts.path}")
     return Endpoint(host, port)
-
-
-def _netloc(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def is_loopback(host: str) -> bool:
@@ -144,7 +140,7 @@ async def resolve(endpoint: Endpoint) -> Endpoint:
         host = str(infos[0][4][0])
     ws_url = endpoint.ws_url
     if ws_url:
-        ws_url = f"ws://{_netloc(host, endpoint.port)}{urlsplit(ws_url).path}"
+        ws_url = f"ws://{hostport.join(host, endpoint.port)}{urlsplit(ws_url).path}"
     return replace(endpoint, host=host, ws_url=ws_url)
 
 

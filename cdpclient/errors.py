@@ -29,8 +29,9 @@ Errors carry structured fields (declared attributes) and build their text in
 parameter of the caller, it says ``{name}`` and lists ``name`` in ``options``;
 :meth:`CDPClientError.render` fills the placeholders: with the keyword
 argument's own name by default, with a flag such as ``--older-than`` when the
-CLI renders it.  Control flow matches exception types, never message text.  Transport errors (OSError, websockets, aiohttp)
-are translated into these at one boundary each, chained with ``from exc``.
+CLI renders it.  Control flow matches exception types, never message text.
+Transport errors (OSError, websockets, aiohttp) are translated into these at
+one boundary each, chained with ``from exc``.
 """
 
 from __future__ import annotations

@@ -15,9 +15,11 @@ import errno
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Self
+
+from cdpclient import compression
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -87,8 +89,6 @@ class AtomicFile:
         self._raw = open_private(self.temp)
         self._out: Any = self._raw
         if compress:
-            from cdpclient import compression
-
             self._out = compression.stream_writer(self._raw)
         self._done = False
 
@@ -152,3 +152,24 @@ def write_json_atomic(path: str | os.PathLike[str], value: Any, *, indent: int |
     """Write ``value`` as JSON (sorted keys) to ``path`` atomically (0600)."""
     data = json.dumps(value, indent=indent, sort_keys=True).encode() + b"\n"
     return write_atomic(path, data)
+
+
+def compress_file(src: Path, dest: Path, progress: Callable[[int], None] | None = None) -> tuple[str, int, str, int]:
+    """zstd-compress ``src`` into a new 0600 file ``dest`` (fsynced) in one pass.
+
+    Returns ``(sha256, size)`` of the content and of the compressed file.  A write
+    error (disk full) is raised as the :class:`OSError` underneath.
+    """
+    create_private(dest)
+    with open(src, "rb") as fin, open(dest, "wb") as raw:
+        digests = compression.compress_stream(fin, raw, size=src.stat().st_size, progress=progress)
+        raw.flush()
+        os.fsync(raw.fileno())
+    return digests
+
+
+def decompress_file(src: Path, dest: Path) -> None:
+    """Decompress a zstd file into a new 0600 file ``dest``."""
+    create_private(dest)
+    with open(src, "rb") as fin, open(dest, "wb") as fout:
+        compression.decompress_stream(fin, fout)

@@ -7,32 +7,34 @@ CPU profiles, sampling heap profiles and timelines go to ``cli.profile_views``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cdpclient_cli.common import StoreOption, human_bytes, note, print_json, table, warn
 
-HEAP_KINDS = ("heapsnapshot", "heaptimeline")
-PROFILE_KINDS = ("cpuprofile", "heapprofile", "heaptimeline")
+if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
+    from cdpclient.heap import HeapSnapshot
+    from cdpclient.store import CaptureRecord, Store
+
 HEAP_BY = ("class", "object")
 
 
 # --- resolving and loading ------------------------------------------------------------------
 
 
-def _store(store_dir: str | None) -> Any:
+def _store(store_dir: str | None) -> Store:
     from cdpclient.store import Store
 
     return Store.open(store_dir)
 
 
-def _resolve(store: Any, ref: str) -> tuple[Any, Path]:
+def _resolve(store: Store, ref: str) -> tuple[CaptureRecord, Path]:
     record = store.resolve(ref)
     return record, store.materialize(record)
 
 
-def _load_heap(store: Any, record: Any, path: Path, label: str) -> Any:
+def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str) -> HeapSnapshot:
     """Load a snapshot through its cache, with progress lines on stderr."""
     from cdpclient import heap
 
@@ -50,21 +52,16 @@ def _load_heap(store: Any, record: Any, path: Path, label: str) -> Any:
     return heap.load(path, cache_dir=cache_dir, progress=progress)
 
 
-def _label(record: Any) -> str:
+def _label(record: CaptureRecord) -> str:
     return str(record.id)
 
 
-def _require_heap(record: Any, command: str) -> None:
+def _require_heap(record: CaptureRecord, command: str) -> None:
     from cdpclient.errors import AnalysisError
+    from cdpclient.store.kinds import HEAP_KINDS
 
     if record.kind not in HEAP_KINDS:
         raise AnalysisError(f"{command} works on heap snapshots; {record.id} is a {record.kind}")
-
-
-def _ids_comparable(records: list[Any]) -> bool:
-    """Object ids compare only within one inspector session (DESIGN.md, "Series and object identity")."""
-    sessions = [getattr(r, "session", None) for r in records]
-    return all(sessions) and len(set(sessions)) == 1
 
 
 def _by_option(default_help: str) -> Any:
@@ -78,7 +75,7 @@ def top(
     capture: str = typer.Argument(..., metavar="ID", help="Capture id, id prefix, or a file path."),
     by: str | None = _by_option("Heap snapshots: class (default) or object. Profiles: passed to the "
                                    "profile view (function, url, ...)."),
-    limit: int = typer.Option(30, "--limit", "-n", min=1, help="Rows to show."),
+    limit: int = typer.Option(30, "--limit", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
@@ -90,6 +87,8 @@ def top(
 
       cdpclient top ./app.heapsnapshot --by object --json
     """
+    from cdpclient.store.kinds import PROFILE_KINDS
+
     store = _store(store_dir)
     record, path = _resolve(store, capture)
     heap_view = record.kind == "heapsnapshot" or (record.kind == "heaptimeline" and by in HEAP_BY)
@@ -107,25 +106,27 @@ def top(
     snap = _load_heap(store, record, path, _label(record))
     overview = heap.overview(snap)
     if by == "object":
-        rows = heap.top_objects(snap, limit)
+        objects = heap.top_objects(snap, limit)
         if as_json:
-            print_json({"capture": _label(record), "by": "object", **overview, "objects": rows})
+            print_json({"capture": _label(record), "by": "object", **overview.to_dict(),
+                        "objects": [o.to_dict() for o in objects]})
             return
-        typer.echo(f"{_label(record)}: {overview['nodes']:,} objects, {human_bytes(overview['total_size'])}")
+        typer.echo(f"{_label(record)}: {overview.nodes:,} objects, {human_bytes(overview.total_size)}")
         typer.echo(table(
-            [[f"@{r['id']}", r["class"], human_bytes(r["self_size"]), human_bytes(r["retained_size"]),
-              _pct(r["retained_size"], overview["total_size"]), r["distance"] if r["distance"] is not None else "-"]
-             for r in rows],
+            [[f"@{o.id}", o.class_name, human_bytes(o.self_size), human_bytes(o.retained_size),
+              _pct(o.retained_size, overview.total_size), o.distance if o.distance is not None else "-"]
+             for o in objects],
             ["object", "class", "shallow", "retained", "%", "distance"], align="llrrrr"))
         return
     rows = heap.top_classes(snap, limit)
     if as_json:
-        print_json({"capture": _label(record), "by": "class", **overview, "classes": rows})
+        print_json({"capture": _label(record), "by": "class", **overview.to_dict(),
+                    "classes": [r.to_dict() for r in rows]})
         return
-    typer.echo(f"{_label(record)}: {overview['nodes']:,} objects, {human_bytes(overview['total_size'])}")
+    typer.echo(f"{_label(record)}: {overview.nodes:,} objects, {human_bytes(overview.total_size)}")
     typer.echo(table(
-        [[r["class"][:60], f"{r['count']:,}", human_bytes(r["shallow_size"]), human_bytes(r["retained_size"]),
-          _pct(r["retained_size"], overview["total_size"])] for r in rows],
+        [[r.name[:60], f"{r.count:,}", human_bytes(r.shallow_size), human_bytes(r.retained_size),
+          _pct(r.retained_size, overview.total_size)] for r in rows],
         ["class", "count", "shallow", "retained", "%"], align="lrrrr"))
 
 
@@ -140,7 +141,7 @@ def diff(
     a: str = typer.Argument(..., metavar="A", help="The earlier capture (id, prefix or path)."),
     b: str = typer.Argument(..., metavar="B", help="The later capture."),
     by: str | None = _by_option("Profiles only: passed to the profile view. Heap snapshots compare by class."),
-    limit: int = typer.Option(30, "--limit", "-n", min=1, help="Rows to show."),
+    limit: int = typer.Option(30, "--limit", min=1, help="Rows to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
@@ -153,8 +154,10 @@ def diff(
       cdpclient diff 01J8 01J9
 
       cdpclient diff before.heapsnapshot after.heapsnapshot --json
-    """
+    """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient.errors import AnalysisError
+    from cdpclient.store import ids_comparable
+    from cdpclient.store.kinds import PROFILE_KINDS
 
     store = _store(store_dir)
     rec_a, path_a = _resolve(store, a)
@@ -178,26 +181,26 @@ def diff(
 
     snap_a = _load_heap(store, rec_a, path_a, _label(rec_a))
     snap_b = _load_heap(store, rec_b, path_b, _label(rec_b))
-    comparable = _ids_comparable([rec_a, rec_b])
+    comparable = ids_comparable([rec_a, rec_b])
     result = heap.compare(snap_a, snap_b, ids_comparable=comparable, limit=limit)
     if as_json:
-        print_json({"a_capture": _label(rec_a), "b_capture": _label(rec_b), **result})
+        print_json({"a_capture": _label(rec_a), "b_capture": _label(rec_b), **result.to_dict()})
         return
-    if result["note"]:
-        warn(result["note"])
-    typer.echo(f"{_label(rec_a)} -> {_label(rec_b)}: {human_bytes(result['total_a'])} -> "
-               f"{human_bytes(result['total_b'])} ({_signed_bytes(result['total_b'] - result['total_a'])})")
-    rows = result["classes"]
+    if result.note:
+        warn(result.note)
+    typer.echo(f"{_label(rec_a)} -> {_label(rec_b)}: {human_bytes(result.total_a)} -> "
+               f"{human_bytes(result.total_b)} ({_signed_bytes(result.total_b - result.total_a)})")
+    rows = result.classes
     if comparable:
         typer.echo(table(
-            [[r["class"][:50], f"{r['new']:,}", f"{r['deleted']:,}", f"{r['delta_count']:+,}",
-              human_bytes(r["alloc_size"]), human_bytes(r["freed_size"]), _signed_bytes(r["size_delta"])]
+            [[r.name[:50], f"{r.new or 0:,}", f"{r.deleted or 0:,}", f"{r.delta_count:+,}",
+              human_bytes(r.alloc_size or 0), human_bytes(r.freed_size or 0), _signed_bytes(r.size_delta)]
              for r in rows],
             ["class", "new", "deleted", "delta", "alloc", "freed", "size delta"], align="lrrrrrr"))
     else:
         typer.echo(table(
-            [[r["class"][:50], f"{r['count_a']:,}", f"{r['count_b']:,}", f"{r['delta_count']:+,}",
-              _signed_bytes(r["size_delta"])] for r in rows],
+            [[r.name[:50], f"{r.count_a:,}", f"{r.count_b:,}", f"{r.delta_count:+,}",
+              _signed_bytes(r.size_delta)] for r in rows],
             ["class", "count A", "count B", "delta", "size delta"], align="lrrrr"))
 
 
@@ -231,22 +234,22 @@ def retainers(
     snap = _load_heap(store, record, path, _label(record))
     result = heap.retainers(snap, target, paths=paths)
     if as_json:
-        print_json({"capture": _label(record), **result})
+        print_json({"capture": _label(record), **result.to_dict()})
         return
-    if result["kind"] == "object":
-        o = result["object"]
-        typer.echo(f"@{o['id']} {o['class']}: shallow {human_bytes(o['self_size'])}, retained "
-                   f"{human_bytes(o['retained_size'])}, distance {o['distance']}")
+    if result.object is not None:
+        o = result.object
+        typer.echo(f"@{o.id} {o.class_name}: shallow {human_bytes(o.self_size)}, retained "
+                   f"{human_bytes(o.retained_size)}, distance {o.distance}")
     else:
-        typer.echo(f"{target}: {result['count']:,} objects, retained {human_bytes(result['retained_size'])}; "
-                   f"paths of the {result['sampled']} largest:")
-    if not result["paths"]:
+        typer.echo(f"{target}: {result.count:,} objects, retained {human_bytes(result.retained_size)}; "
+                   f"paths of the {result.sampled} largest:")
+    if not result.paths:
         typer.echo("  no retaining path from the GC roots (unreachable: garbage not yet collected)")
-    for i, p in enumerate(result["paths"], 1):
+    for i, p in enumerate(result.paths, 1):
         extra = ""
-        if "objects" in p:
-            extra = f" [{p['objects']} objects, {human_bytes(p['retained_size'])}; e.g. @{p['example']['id']}]"
-        typer.echo(f"{i}. {p['text']}{extra}")
+        if p.example is not None:
+            extra = f" [{p.objects} objects, {human_bytes(p.retained_size or 0)}; e.g. @{p.example.id}]"
+        typer.echo(f"{i}. {p.text}{extra}")
 
 
 # --- leaks ----------------------------------------------------------------------------------------------
@@ -255,7 +258,7 @@ def retainers(
 def leaks(
     captures: list[str] = typer.Argument(..., metavar="SNAPSHOT",
                                          help="Heap snapshots, oldest first (ids, prefixes or paths)."),
-    limit: int = typer.Option(10, "--limit", "-n", min=1, help="Suspects to show."),
+    limit: int = typer.Option(10, "--limit", min=1, help="Suspects to show."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
@@ -268,7 +271,7 @@ def leaks(
       cdpclient snapshot 127.0.0.1:9229 --count 3 --every 10s
 
       cdpclient leaks 01J8 01J9 01JA
-    """
+    """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient import heap
 
     if len(captures) < 2:
@@ -277,28 +280,28 @@ def leaks(
     resolved = [_resolve(store, c) for c in captures]
     for record, _ in resolved:
         _require_heap(record, "leaks")
-    series = {getattr(r, "series", None) for r, _ in resolved}
-    if len(series) == 1 and None not in series and all(r.series_index is not None for r, _ in resolved):
-        resolved.sort(key=lambda rp: rp[0].series_index)  # one series: its own order, whatever the argument order
+    from cdpclient.store import ids_comparable, order_series
+
+    resolved = order_series(resolved, key=lambda rp: rp[0])  # one series: its own order, whatever the argument order
     snaps = [_load_heap(store, r, p, _label(r)) for r, p in resolved]
-    comparable = _ids_comparable([r for r, _ in resolved])
+    comparable = ids_comparable([r for r, _ in resolved])
     result = heap.find_leaks(snaps, ids_comparable=comparable, limit=limit)
     if as_json:
-        print_json({"captures": [_label(r) for r, _ in resolved], **result})
+        print_json({"captures": [_label(r) for r, _ in resolved], **result.to_dict()})
         return
-    if result["note"]:
-        warn(result["note"])
+    if result.note:
+        warn(result.note)
     method = {"three-snapshot": "objects allocated between the first two snapshots and alive in the last",
               "two-snapshot": "objects allocated between the two snapshots",
-              "class-growth": "classes whose counts grew"}[result["method"]]
+              "class-growth": "classes whose counts grew"}[result.method]
     typer.echo(f"{len(snaps)} snapshots; suspects from {method}:")
-    if not result["suspects"]:
+    if not result.suspects:
         typer.echo("  no growing retainer found")
-    for i, s in enumerate(result["suspects"], 1):
-        typer.echo(f"{i}. {s['title']}")
-        typer.echo(f"   retained {human_bytes(s['retained_size'])}, holder {_signed_bytes(s['bytes_per_snapshot'])}"
-                   f" per snapshot; counts {' -> '.join(f'{c:,}' for c in s['counts'])}")
-        typer.echo(f"   {s['path_text']}")
+    for i, s in enumerate(result.suspects, 1):
+        typer.echo(f"{i}. {s.title}")
+        typer.echo(f"   retained {human_bytes(s.retained_size)}, holder {_signed_bytes(s.bytes_per_snapshot)}"
+                   f" per snapshot; counts {' -> '.join(f'{c:,}' for c in s.counts)}")
+        typer.echo(f"   {s.path_text}")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 import typer
 from typer.core import TyperGroup
@@ -18,12 +18,22 @@ from typer.core import TyperGroup
 from cdpclient.errors import CDPClientError, UsageError
 from cdpclient_cli import common
 
-try:  # typer 0.29+ vendors click as typer._click; older typer depends on click itself
-    from typer._click import exceptions as click_exc
-except ImportError:  # pragma: no cover
-    from click import exceptions as click_exc  # type: ignore[no-redef]
 
-NoArgsIsHelp: type[Exception] = getattr(click_exc, "NoArgsIsHelpError", ())  # type: ignore[assignment]
+
+class _ClickError(Protocol):
+    exit_code: int
+
+    def format_message(self) -> str: ...
+
+
+def _click_class(name: str) -> type[Exception]:
+    """A class of the click that typer runs on, found from typer's public ``BadParameter``: typer 0.29+
+    vendors click under a private module, older typer depends on click itself."""
+    return next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == name)
+
+
+ClickUsageError = _click_class("UsageError")
+ClickException = _click_class("ClickException")
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
@@ -45,20 +55,25 @@ class OneLineGroup(TyperGroup):
     """
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         if "--debug" in argv:
             common.state.debug = True
         try:
-            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
-        except NoArgsIsHelp as exc:
-            typer.echo(exc.format_message())
-            return 0
-        except click_exc.UsageError as exc:
-            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            common.fail(f"{exc.format_message()}{hint}", code=2)
-        except click_exc.ClickException as exc:
-            common.fail(exc.format_message(), code=exc.exit_code)
+            rv = super().main(argv, prog_name, complete_var, standalone_mode=False,
+                             windows_expand_args=windows_expand_args, **extra)
+        except ClickUsageError as exc:
+            error = cast(_ClickError, exc)
+            if type(exc).__name__ == "NoArgsIsHelpError":  # click 8.2+: no arguments shows the help
+                typer.echo(error.format_message())
+                return 0
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            common.fail(f"{error.format_message()}{hint}", code=2)
+        except ClickException as exc:
+            error = cast(_ClickError, exc)
+            common.fail(error.format_message(), code=error.exit_code)
         except typer.Abort:
             common.fail("interrupted", code=130)
         except KeyboardInterrupt:
@@ -92,7 +107,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -126,7 +126,7 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, align: str |
     align = align or "l" * len(headers)
 
     def fmt(cells: Sequence[str]) -> str:
-        parts = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align)]
+        parts = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align, strict=False)]
         return "  ".join(parts).rstrip()
 
     lines = [fmt(list(headers)), fmt(["-" * w for w in widths])]

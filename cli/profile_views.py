@@ -7,35 +7,36 @@ reads the file through :mod:`cdpclient.profiles` and prints the table (or ``--js
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from cdpclient_cli.common import human_bytes, note, print_json, table
 
-
-def _kind(record: Any) -> str | None:
-    return getattr(record, "kind", None) if record is not None else None
-
-
-def events_path_for(record: Any, path: Path) -> Path | None:
-    """The ``.events.json`` side file a timeline capture may have kept, if there is one."""
-    candidates = [Path(str(path) + ".events.json"), Path(path).with_suffix(".events.json")]
-    if record is not None and getattr(record, "path", None):
-        rp = Path(record.path)
-        # The store keeps side files as <id><suffix> beside the (possibly compressed) capture file.
-        candidates += [rp.parent / f"{getattr(record, 'id', rp.stem)}.events.json", rp.with_suffix(".events.json")]
-        for name in ("events_path", "side_events"):
-            value = (getattr(record, "meta", None) or {}).get(name)
-            if value:
-                candidates.insert(0, rp.parent / value)
-    for c in candidates:
-        if c.is_file():
-            return c
-    return None
+if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
+    from cdpclient.profiles import DiffResult, Profile, Row, TopResult
+    from cdpclient.store import CaptureRecord
 
 
-def _load(record: Any, path: Path) -> Any:
+def _kind(record: CaptureRecord | None) -> str | None:
+    return record.kind if record is not None else None
+
+
+def events_path_for(record: CaptureRecord | None, path: Path) -> Path | None:
+    """The ``.events.json`` side file a timeline capture may have kept, if there is one.
+
+    Without a record (a file read as it is) the side file is looked for beside ``path``,
+    where a capture written to a file keeps it.
+    """
+    from cdpclient.store import Store
+    from cdpclient.store.layout import EVENTS_SUFFIX, Layout
+
+    if record is not None:
+        return Store.events_file(record)
+    return next((p for p in Layout.beside(Path(path), EVENTS_SUFFIX) if p.is_file()), None)
+
+
+def _load(record: CaptureRecord | None, path: Path) -> Profile:
     from cdpclient.profiles.analysis import load_profile
 
     path = Path(path)
@@ -44,8 +45,8 @@ def _load(record: Any, path: Path) -> Any:
     return load_profile(path, kind, events_path=events, progress=note)
 
 
-def _name(record: Any, path: Path) -> str:
-    return str(getattr(record, "id", None) or path)
+def _name(record: CaptureRecord | None, path: Path) -> str:
+    return record.id if record is not None else str(path)
 
 
 def _ms(us: float) -> str:
@@ -60,7 +61,7 @@ def _count(n: float) -> str:
     return f"{n:,.0f}"
 
 
-def top(record: Any, path: Path, by: str | None, limit: int | None, as_json: bool) -> None:
+def top(record: CaptureRecord | None, path: Path, by: str | None, limit: int | None, as_json: bool) -> None:
     """Print the ``top`` table of a cpuprofile / heapprofile / heaptimeline capture."""
     from cdpclient.profiles.analysis import top as top_of
 
@@ -72,9 +73,9 @@ def top(record: Any, path: Path, by: str | None, limit: int | None, as_json: boo
     typer.echo(_render_top(result, _name(record, path)))
 
 
-def _label_cols(result: Any, row: Any) -> list[str]:
+def _label_cols(result: TopResult, row: Row) -> list[str]:
     if result.by == "function":
-        return [row.name, row.location or ""]
+        return [row.name or "", row.location or ""]
     return [row.key]
 
 
@@ -84,7 +85,7 @@ def _label_heads(by: str, kind: str) -> list[str]:
     return [by]
 
 
-def _render_top(result: Any, name: str) -> str:
+def _render_top(result: TopResult, name: str) -> str:
     h, t, rows = result.header, result.totals, result.rows
     lines: list[str] = []
     labels = _label_heads(result.by, result.kind)
@@ -131,7 +132,7 @@ def _render_top(result: Any, name: str) -> str:
     return "\n".join(lines)
 
 
-def _more(lines: list[str], result: Any) -> None:
+def _more(lines: list[str], result: TopResult | DiffResult) -> None:
     if result.omitted:
         lines.append(f"... {result.omitted} more (--limit)")
 
@@ -143,8 +144,8 @@ def _thin(points: list[dict[str, float]], n: int) -> list[dict[str, float]]:
     return [points[round(i * step)] for i in range(n)]
 
 
-def diff(rec_a: Any, path_a: Path, rec_b: Any, path_b: Path, by: str | None, limit: int | None,
-         as_json: bool) -> None:
+def diff(rec_a: CaptureRecord | None, path_a: Path, rec_b: CaptureRecord | None, path_b: Path, by: str | None,
+         limit: int | None, as_json: bool) -> None:
     """Print ``diff A B`` for two captures of one profile kind: biggest growth first."""
     from cdpclient.profiles.analysis import diff as diff_of
 
@@ -156,7 +157,7 @@ def diff(rec_a: Any, path_a: Path, rec_b: Any, path_b: Path, by: str | None, lim
     typer.echo(_render_diff(result, _name(rec_a, path_a), _name(rec_b, path_b)))
 
 
-def _render_diff(result: Any, name_a: str, name_b: str) -> str:
+def _render_diff(result: DiffResult, name_a: str, name_b: str) -> str:
     fmt = (lambda v: _ms(v)) if result.unit == "us" else human_bytes
     unit = "ms" if result.unit == "us" else "size"
     what = {"cpuprofile": "self time", "heapprofile": "sampled bytes", "heaptimeline": "bytes allocated"}[result.kind]

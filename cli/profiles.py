@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from cdpclient_cli.common import StoreOption, note, print_json
 
-FLAME_KINDS = ("cpuprofile", "heapprofile", "heaptimeline")
+if TYPE_CHECKING:
+    from cdpclient.store import CaptureRecord
 
 
-def resolve_capture(ref: str, store: str | None) -> tuple[Any, Path]:
+def resolve_capture(ref: str, store: str | None) -> tuple[CaptureRecord | None, Path]:
     """``(record, readable path)`` for a capture id / prefix / file path.
 
     Goes through the store (``Store.open(store).resolve(ref)`` + ``materialize``); a plain
-    file that the store does not take (a ``node --cpu-prof`` output, say) is read as it is.
+    file that the store does not take (a ``node --cpu-prof`` output, say) is read as it is,
+    without a record.
     """
     from cdpclient.errors import StoreError
+    from cdpclient.store import Store
 
     path = Path(ref)
-    try:
-        from cdpclient.store import Store
-    except ImportError:
-        Store = None  # type: ignore[assignment,misc]
-    if Store is None:
-        if path.is_file():
-            return None, path
-        from cdpclient.errors import CaptureNotFound
-
-        raise CaptureNotFound(f"no capture file {ref} (and no store to look ids up in)")
     try:
         st = Store.open(store)
         record = st.resolve(ref)
@@ -58,20 +51,20 @@ def flame(
       cdpclient flame ./CPU.20240101.cpuprofile -o cpu.svg --title "checkout p99"
     """
     from cdpclient.errors import AnalysisError
+    from cdpclient.fileio import write_atomic
     from cdpclient.profiles.analysis import load_profile
-    from cdpclient.profiles.export import write_atomic
     from cdpclient.profiles.flame import flame_svg
+    from cdpclient.store.kinds import PROFILE_KINDS
+    from cdpclient.store.kinds import title as kind_title
 
     record, path = resolve_capture(capture, store)
-    kind = getattr(record, "kind", None)
-    if kind is not None and kind not in FLAME_KINDS:
+    kind = record.kind if record is not None else None
+    if kind is not None and kind not in PROFILE_KINDS:
         raise AnalysisError(f"{capture} is a {kind} capture; flame graphs are drawn from CPU profiles and "
                             "sampling heap profiles (use 'cdpclient top' for heap snapshots)")
     profile = load_profile(path, kind, progress=note)
-    name = str(getattr(record, "id", None) or path.name)
-    what = {"cpuprofile": "CPU profile", "heapprofile": "sampling heap profile",
-            "heaptimeline": "allocation timeline"}[profile.kind]
-    svg = flame_svg(profile, title=title or f"{what} {name}")
+    name = record.id if record is not None else path.name
+    svg = flame_svg(profile, title=title or f"{kind_title(profile.kind)} {name}")
     write_atomic(output, svg.encode())
     if as_json:
         print_json({"capture": name, "kind": profile.kind, "output": str(output), "bytes": len(svg.encode())})

@@ -6,16 +6,18 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from cdpclient_cli.common import StoreOption, human_bytes, note, parse_labels, print_json, table, warn
 
-_FORMATS = ("collapsed", "speedscope", "pprof")
+if TYPE_CHECKING:  # the store is imported inside the commands, so `cdpclient --help` stays fast
+    from cdpclient.store import CaptureRecord, Store
 
 
-def _store(path: str | None) -> Any:
+
+def _store(path: str | None) -> Store:
     from cdpclient.store import Store
 
     return Store.open(path)
@@ -35,7 +37,7 @@ def _seconds(text: str | None, option: str) -> float | None:
 
 
 def _kind(kind: str | None) -> str | None:
-    from cdpclient.store.record import KINDS
+    from cdpclient.store.kinds import KINDS
 
     if kind is not None and kind not in KINDS:
         raise typer.BadParameter(f"{kind!r} is not one of {', '.join(KINDS)}", param_hint="--kind")
@@ -56,8 +58,8 @@ def _when(created: str) -> str:
     return then.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _target_text(record: Any) -> str:
-    t = record.target or {}
+def _target_text(record: CaptureRecord) -> str:
+    t = record.target
     if t.get("pod"):
         return f"{t.get('namespace') or 'default'}/{t['pod']}"
     if t.get("endpoint"):
@@ -212,7 +214,7 @@ def import_(
             note(f"checking and copying {path} ({human_bytes(path.stat().st_size)})...")
     records = _store(store).import_files(paths, labels=labels, compress=compress)
     if not as_json:
-        for path, record in zip(paths, records):
+        for path, record in zip(paths, records, strict=True):
             typer.echo(f"imported {path} as {record.id} ({record.kind}, {human_bytes(record.size)})")
     if as_json:
         print_json([r.to_dict() for r in records])
@@ -231,8 +233,10 @@ def export(
 
     Example: cdpclient export 01M80T -o /tmp/share.heapsnapshot --redact
     """
-    if fmt is not None and fmt not in _FORMATS:
-        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(_FORMATS)}", param_hint="--format")
+    from cdpclient.store.kinds import EXPORT_FORMATS
+
+    if fmt is not None and fmt not in EXPORT_FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
     if redact:
         note("redacting (streaming; string values become '*')...")
     written = _store(store).export(ref, output, redact=redact, fmt=fmt)
@@ -280,7 +284,9 @@ def verify(
     else:
         typer.echo(table([(r.id, r.kind, human_bytes(r.size), r.status) for r in records],
                          ["ID", "KIND", "SIZE", "STATUS"]))
-    bad = [r for r in records if r.status not in ("ok", "external")]
+    from cdpclient.store import STATUS_EXTERNAL, STATUS_OK
+
+    bad = [r for r in records if r.status not in (STATUS_OK, STATUS_EXTERNAL)]
     if bad:
         raise typer.Exit(1)
 

@@ -1,4 +1,4 @@
-"""Heap snapshot analysis at production scale (issue 6).
+"""Heap snapshot analysis at production scale.
 
 Reads ``.heapsnapshot`` / ``.heaptimeline`` files (no dependency on the capture code)
 into columnar arrays and computes what the DevTools heap snapshot model computes:
@@ -8,27 +8,31 @@ then the Summary, Comparison and Retainers views and leak suspects::
     from cdpclient import heap
 
     snap = heap.load("a.heapsnapshot", cache_dir="/tmp/cache")   # HeapSnapshot
-    heap.top_classes(snap, limit=20)
-    heap.compare(snap_a, snap_b, ids_comparable=True)
-    heap.retainers(snap, "StreamClient", paths=5)
-    heap.find_leaks([s1, s2, s3], ids_comparable=True)
+    heap.top_classes(snap, limit=20)                             # [ClassSummary]
+    heap.compare(snap_a, snap_b, ids_comparable=True)            # Comparison
+    heap.retainers(snap, "StreamClient", paths=5)                # Retainers
+    heap.find_leaks([s1, s2, s3], ids_comparable=True)           # LeakReport
 
-See docs/heap-analysis.md for the semantics and the numbers.
+Results are frozen dataclasses; ``result.to_dict()`` is the JSON form the CLI prints
+with ``--json``.  See docs/heap-analysis.md for the semantics and the numbers.
 """
 
 from __future__ import annotations
 
-from cdpclient.heap.compare import compare, new_mask
-from cdpclient.heap.leaks import Suspect, find_leaks
-from cdpclient.heap.paths import format_path, path_to, retainers
-from cdpclient.heap.snapshot import DOMINANCE, HeapSnapshot, analyse, class_name_for_type, load
-from cdpclient.heap.summary import overview, top_classes, top_objects
+from cdpclient.heap.compare import ClassDelta, Comparison, compare, new_mask
+from cdpclient.heap.leaks import LeakReport, Suspect, find_leaks
+from cdpclient.heap.loader import load
+from cdpclient.heap.paths import RetainerPath, Retainers, Step, format_path, path_to, retainers
+from cdpclient.heap.snapshot import DOMINANCE, HeapObject, HeapSnapshot, analyse, class_name_for_type
+from cdpclient.heap.summary import ClassSummary, Overview, overview, top_classes, top_objects
 
 __all__ = [
     # loading
-    "load", "analyse", "HeapSnapshot", "DOMINANCE", "class_name_for_type",
+    "load", "analyse", "HeapSnapshot", "HeapObject", "DOMINANCE", "class_name_for_type",
     # views
-    "overview", "top_classes", "top_objects", "compare", "new_mask",
+    "overview", "Overview", "top_classes", "ClassSummary", "top_objects",
+    "compare", "Comparison", "ClassDelta", "new_mask",
     # paths and leaks
-    "retainers", "path_to", "format_path", "find_leaks", "Suspect",
+    "retainers", "Retainers", "RetainerPath", "Step", "path_to", "format_path",
+    "find_leaks", "LeakReport", "Suspect",
 ]

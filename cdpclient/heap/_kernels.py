@@ -11,8 +11,15 @@ cannot be expressed as vectorised numpy; in plain Python they would take minutes
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from numba import njit
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    Array = NDArray[Any]
 
 _NO = np.uint32(0xFFFFFFFF)  # "none" for uint32 node / edge references
 
@@ -23,7 +30,8 @@ MORE, CLOSED, BAD_BYTE, TOO_MANY, EOF, TOO_BIG = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True, nogil=True)
-def parse_ints(buf, pos, limit, fieldmap, out8, out_a, out_b, out_c, out_d, index, total):  # pragma: no cover
+def parse_ints(buf: Array, pos: int, limit: int, fieldmap: Array, out8: Array, out_a: Array, out_b: Array,
+               out_c: Array, out_d: Array, index: int, total: int) -> tuple[int, int, int]:  # pragma: no cover
     """Parse a run of comma-separated unsigned integers into columns.
 
     Value number ``index`` goes to the column ``fieldmap[index % nfields]`` names: 0..3
@@ -84,7 +92,7 @@ def parse_ints(buf, pos, limit, fieldmap, out8, out_a, out_b, out_c, out_d, inde
 
 
 @njit(cache=True, nogil=True)
-def count_ints(buf, pos):  # pragma: no cover - jitted
+def count_ints(buf: Array, pos: int) -> tuple[int, int]:  # pragma: no cover
     """Count the integers of an array whose ``[`` is just before ``pos``; returns (count, end)."""
     n = buf.shape[0]
     count = 0
@@ -104,7 +112,7 @@ def count_ints(buf, pos):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
-def exclusive_scan(a, n):  # pragma: no cover - jitted
+def exclusive_scan(a: Array, n: int) -> int:  # pragma: no cover - jitted
     """In place: ``a[i] = a[0] + ... + a[i-1]`` for i in 0..n; returns the total."""
     total = 0
     for i in range(n):
@@ -116,7 +124,7 @@ def exclusive_scan(a, n):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _closing_quote(buf, pos, n):  # pragma: no cover - jitted
+def _closing_quote(buf: Array, pos: int, n: int) -> int:  # pragma: no cover - jitted
     """Offset of the quote that ends the JSON string whose contents start at ``pos`` (``n`` if none)."""
     while pos < n:
         c = buf[pos]
@@ -130,7 +138,7 @@ def _closing_quote(buf, pos, n):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
-def scan_strings(buf, pos, starts, ends, fill):  # pragma: no cover - jitted
+def scan_strings(buf: Array, pos: int, starts: Array, ends: Array, fill: bool) -> tuple[int, int]:  # pragma: no cover
     """Find the JSON strings of an array whose ``[`` is just before ``pos``.
 
     With ``fill`` the byte offsets of each string (opening quote, one past the closing
@@ -156,7 +164,7 @@ def scan_strings(buf, pos, starts, ends, fill):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
-def skip_value(buf, pos):  # pragma: no cover - jitted
+def skip_value(buf: Array, pos: int) -> int:  # pragma: no cover - jitted
     """Return the offset just past the JSON value starting at ``pos`` (-1 if unterminated)."""
     n = buf.shape[0]
     depth = 0
@@ -184,7 +192,8 @@ def skip_value(buf, pos):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
-def mark_page_owned(first_edge, edge_type, edge_to, root, shortcut_t, weak_t, from_user_roots):  # pragma: no cover
+def mark_page_owned(first_edge: Array, edge_type: Array, edge_to: Array, root: int, shortcut_t: int,
+                    weak_t: int, from_user_roots: bool) -> Array:  # pragma: no cover
     """The "page-owned" flag: nodes reachable from a set of roots without weak edges.
 
     Dominator edges from a node that is not page-owned into one that is are ignored.
@@ -219,7 +228,8 @@ def mark_page_owned(first_edge, edge_type, edge_to, root, shortcut_t, weak_t, fr
 
 
 @njit(cache=True, nogil=True)
-def _essential(u, t, et, root, flags, shortcut_t, weak_t):  # pragma: no cover
+def _essential(u: int, t: int, et: int, root: int, flags: Array, shortcut_t: int,
+               weak_t: int) -> bool:  # pragma: no cover
     if u == t or et == weak_t:
         return False
     if et == shortcut_t and u != root:
@@ -230,7 +240,8 @@ def _essential(u, t, et, root, flags, shortcut_t, weak_t):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def essential_preds(first_edge, edge_type, edge_to, flags, root, shortcut_t, weak_t):  # pragma: no cover
+def essential_preds(first_edge: Array, edge_type: Array, edge_to: Array, flags: Array, root: int,
+                    shortcut_t: int, weak_t: int) -> tuple[Array, Array, Array]:  # pragma: no cover
     """Reverse CSR of the essential edges, plus which nodes have any strong referrer.
 
     Returns ``(first_pred, preds, strong)``: predecessors of ``v`` are
@@ -262,8 +273,9 @@ def essential_preds(first_edge, edge_type, edge_to, flags, root, shortcut_t, wea
 
 
 @njit(cache=True, nogil=True)
-def _dfs(start, first_edge, edge_type, edge_to, flags, root, shortcut_t, weak_t,
-         pre, vertex, parent, semi, cursor, count, parent_of_start):  # pragma: no cover
+def _dfs(start: int, first_edge: Array, edge_type: Array, edge_to: Array, flags: Array, root: int,
+         shortcut_t: int, weak_t: int, pre: Array, vertex: Array, parent: Array, semi: Array,
+         cursor: Array, count: int, parent_of_start: int) -> int:  # pragma: no cover
     """Iterative DFS over essential edges, numbering nodes in preorder (1-based).
 
     ``pre[node]`` is the number, ``vertex[i]`` the node, ``parent[i]`` the number of the
@@ -299,8 +311,9 @@ def _dfs(start, first_edge, edge_type, edge_to, flags, root, shortcut_t, weak_t,
 
 
 @njit(cache=True, nogil=True)
-def dominators(first_edge, edge_type, edge_to, flags, first_pred, preds, strong, root,
-               shortcut_t, weak_t):  # pragma: no cover
+def dominators(first_edge: Array, edge_type: Array, edge_to: Array, flags: Array, first_pred: Array,
+               preds: Array, strong: Array, root: int, shortcut_t: int,
+               weak_t: int) -> tuple[Array, Array]:  # pragma: no cover
     """Immediate dominators (node ordinals) with memlab's / DevTools' rules.
 
     Essential edges only (no weak edges, no shortcut edges except from the root, no
@@ -385,7 +398,7 @@ def dominators(first_edge, edge_type, edge_to, flags, first_pred, preds, strong,
 
 
 @njit(cache=True, nogil=True)
-def class_keys(node_type, node_name, named, nstr):  # pragma: no cover
+def class_keys(node_type: Array, node_name: Array, named: Array, nstr: int) -> tuple[Array, Array]:  # pragma: no cover
     """Class index per node, and the class keys in index order.
 
     A node's key is its name's string index for named types (objects and natives: the
@@ -415,7 +428,7 @@ def class_keys(node_type, node_name, named, nstr):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def retained_sizes(self_size, idom, order):  # pragma: no cover
+def retained_sizes(self_size: Array, idom: Array, order: Array) -> Array:  # pragma: no cover
     """Sum self sizes up the dominator tree, children before parents (reverse preorder)."""
     ret = self_size.astype(np.int64)
     for i in range(order.shape[0] - 1, 0, -1):
@@ -428,9 +441,10 @@ def retained_sizes(self_size, idom, order):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def _bfs(queue, head, tail, first_edge, edge_type, edge_name, edge_to, node_type, node_name,
-         distance, parent_edge, weak_t, element_t, hidden_node_t, array_node_t, native_ctx_name,
-         sloppy_name, map_desc_name):  # pragma: no cover
+def _bfs(queue: Array, head: int, tail: int, first_edge: Array, edge_type: Array, edge_name: Array,
+         edge_to: Array, node_type: Array, node_name: Array, distance: Array, parent_edge: Array,
+         weak_t: int, element_t: int, hidden_node_t: int, array_node_t: int, native_ctx_name: int,
+         sloppy_name: int, map_desc_name: int) -> int:  # pragma: no cover
     while head < tail:
         v = queue[head]
         head += 1
@@ -458,9 +472,10 @@ def _bfs(queue, head, tail, first_edge, edge_type, edge_name, edge_to, node_type
 
 
 @njit(cache=True, nogil=True)
-def distances(first_edge, edge_type, edge_name, edge_to, node_type, node_name, root, weak_t,
-              element_t, synthetic_t, hidden_node_t, array_node_t, native_ctx_name, sloppy_name,
-              map_desc_name, system_base):  # pragma: no cover
+def distances(first_edge: Array, edge_type: Array, edge_name: Array, edge_to: Array, node_type: Array,
+              node_name: Array, root: int, weak_t: int, element_t: int, synthetic_t: int,
+              hidden_node_t: int, array_node_t: int, native_ctx_name: int, sloppy_name: int,
+              map_desc_name: int, system_base: int) -> tuple[Array, Array]:  # pragma: no cover
     """DevTools' distances: BFS from the user roots first, then from the root for the rest.
 
     Weak edges are not followed, nor a native context's ``sloppy_function_map`` nor the
@@ -493,7 +508,7 @@ def distances(first_edge, edge_type, edge_name, edge_to, node_type, node_name, r
 
 
 @njit(cache=True, nogil=True)
-def edge_owner(first_edge, m):  # pragma: no cover
+def edge_owner(first_edge: Array, m: int) -> Array:  # pragma: no cover
     """The node each edge leaves from."""
     owner = np.empty(m, np.uint32)
     for v in range(first_edge.shape[0] - 1):
@@ -503,7 +518,7 @@ def edge_owner(first_edge, m):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def reverse_edges(first_edge, edge_to):  # pragma: no cover
+def reverse_edges(first_edge: Array, edge_to: Array) -> tuple[Array, Array]:  # pragma: no cover
     """Reverse CSR over all edges: ``(first_ret, ret_edge)``, retainer edges of v in
     ``ret_edge[first_ret[v]:first_ret[v+1]]``."""
     n = first_edge.shape[0] - 1
@@ -526,7 +541,7 @@ def reverse_edges(first_edge, edge_to):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def class_retained(idom, order, retained, cls, nclasses):  # pragma: no cover
+def class_retained(idom: Array, order: Array, retained: Array, cls: Array, nclasses: int) -> Array:  # pragma: no cover
     """DevTools' class retained size: an object's retained size counts for its class unless
     an object of the same class dominates it (so nested instances are not counted twice).
     """
@@ -571,7 +586,8 @@ def class_retained(idom, order, retained, cls, nclasses):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def walk_to_holders(nodes, mask, transparent, parent_edge, edge_owner_of, max_hops):  # pragma: no cover
+def walk_to_holders(nodes: Array, mask: Array, transparent: Array, parent_edge: Array,
+                    edge_owner_of: Array, max_hops: int) -> tuple[Array, Array, Array]:  # pragma: no cover
     """For each node, climb its shortest retaining path to find who holds it.
 
     Climbs through nodes in ``mask`` (the suspects) and ``transparent`` ones (V8 internal

@@ -18,10 +18,11 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from cdpclient.heap.snapshot import HeapSnapshot
+from cdpclient.fileio import make_private_dir, open_private
+from cdpclient.heap.snapshot import ARRAYS, HeapSnapshot
+from cdpclient.heap.strings import StringTable
 
 VERSION = 1
 
@@ -47,9 +48,6 @@ def read(cache_dir: Path, path: Path) -> HeapSnapshot | None:
     """The cached analysis of ``path``, or None when there is none or it is stale/damaged."""
     import numpy as np
 
-    from cdpclient.heap.snapshot import ARRAYS, HeapSnapshot
-    from cdpclient.heap.strings import StringTable
-
     where = _dir(cache_dir)
     try:
         meta = json.loads((where / "meta.json").read_text())
@@ -61,10 +59,6 @@ def read(cache_dir: Path, path: Path) -> HeapSnapshot | None:
         return None
     strings = StringTable(blob, arrays["string_starts"], arrays["string_ends"])
     return HeapSnapshot(path, meta["layout"], arrays, strings, meta["class_names"], meta["layout"]["root"])
-
-
-def _create(path: Path, mode: str) -> Any:
-    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), mode)
 
 
 class Workspace:
@@ -79,7 +73,7 @@ class Workspace:
         self.dir: Path | None = None
         try:
             if cache_dir is not None:
-                cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_private_dir(cache_dir)
                 self.dir = Path(tempfile.mkdtemp(prefix=".heap-", dir=cache_dir))
             else:
                 self.dir = Path(tempfile.mkdtemp(prefix="cdpclient-heap-"))
@@ -94,7 +88,7 @@ class Workspace:
             return array
         target = self.dir / f"{name}.npy"
         try:
-            with _create(target, "wb") as fh:
+            with open_private(target, exclusive=False) as fh:
                 np.save(fh, np.ascontiguousarray(array))
             return np.load(target, mmap_mode="r")
         except OSError:
@@ -105,7 +99,7 @@ class Workspace:
             return data
         target = self.dir / name
         try:
-            with _create(target, "wb") as fh:
+            with open_private(target, exclusive=False) as fh:
                 fh.write(data)
             return _map_bytes(target)
         except OSError:
@@ -115,8 +109,6 @@ class Workspace:
         """Write what is not written yet and move the directory into place as the cache."""
         import numpy as np
 
-        from cdpclient.heap.snapshot import ARRAYS
-
         if self.dir is None:
             return
         try:
@@ -125,14 +117,14 @@ class Workspace:
             for name in ARRAYS:
                 target = self.dir / f"{name}.npy"
                 if not target.exists():
-                    with _create(target, "wb") as fh:
+                    with open_private(target, exclusive=False) as fh:
                         np.save(fh, np.ascontiguousarray(snap.arrays[name]))
             if not (self.dir / "strings.json").exists():
-                with _create(self.dir / "strings.json", "wb") as fh:
+                with open_private(self.dir / "strings.json", exclusive=False) as fh:
                     fh.write(snap.strings.blob)
             meta = {"source": _source_key(path), "layout": snap.meta, "class_names": snap.class_names}
-            with _create(self.dir / "meta.json", "w") as fh:
-                json.dump(meta, fh)
+            with open_private(self.dir / "meta.json", exclusive=False) as fh:
+                fh.write(json.dumps(meta).encode())
             where = _dir(self.cache_dir)
             if where.exists():
                 shutil.rmtree(where, ignore_errors=True)

@@ -21,10 +21,11 @@ size of what they hold.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cdpclient.heap.compare import AGGREGATE_NOTE, member, new_mask
+from cdpclient.heap.paths import Step, format_path, path_to
 from cdpclient.heap.snapshot import INTERNAL_TYPES, HeapSnapshot
 
 MAX_HOPS = 256            # how far up a retaining path we climb looking for the holder
@@ -33,7 +34,7 @@ _HOLDERS_FOLLOWED = 200   # holders per group whose holdings are counted in ever
 _CANDIDATES = 50          # groups (largest retained first) whose growth is checked
 
 
-@dataclass
+@dataclass(frozen=True)
 class Suspect:
     """One leak suspect: a retaining path signature and what it holds, over the series."""
 
@@ -41,13 +42,13 @@ class Suspect:
     edge: str | None
     holder_class: str
     item_class: str
-    counts: list[int]                 # items held, per snapshot
-    holder_sizes: list[int]           # retained size of the holders, per snapshot
+    counts: tuple[int, ...]           # items held, per snapshot
+    holder_sizes: tuple[int, ...]     # retained size of the holders, per snapshot
     retained_size: int                # retained size of the items in the last snapshot
     holders: int                      # how many holder objects share the signature
     suspects: int                     # suspect objects under those holders (last snapshot)
     example_holder_id: int | None = None
-    path: list[dict[str, Any]] = field(default_factory=list)
+    path: tuple[Step, ...] = ()       # the retaining path of the example holder
     path_text: str = ""
 
     @property
@@ -68,21 +69,41 @@ class Suspect:
     def to_dict(self) -> dict[str, Any]:
         return {
             "title": self.title, "owner_class": self.owner_class, "edge": self.edge,
-            "holder_class": self.holder_class, "item_class": self.item_class, "counts": self.counts,
-            "growth_per_snapshot": self.growth_per_snapshot, "holder_sizes": self.holder_sizes,
+            "holder_class": self.holder_class, "item_class": self.item_class, "counts": list(self.counts),
+            "growth_per_snapshot": self.growth_per_snapshot, "holder_sizes": list(self.holder_sizes),
             "bytes_per_snapshot": self.bytes_per_snapshot, "retained_size": self.retained_size,
             "holders": self.holders, "suspect_objects": self.suspects,
-            "example_holder_id": self.example_holder_id, "path": self.path, "path_text": self.path_text,
+            "example_holder_id": self.example_holder_id, "path": [s.to_dict() for s in self.path],
+            "path_text": self.path_text,
         }
 
 
-def find_leaks(snaps: list[HeapSnapshot], *, ids_comparable: bool, limit: int = 10,
-               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Leak suspects over ``snaps`` (oldest first; at least two).
+@dataclass(frozen=True)
+class LeakReport:
+    """What :func:`find_leaks` found: ``method`` is ``"three-snapshot"``, ``"two-snapshot"``
+    or ``"class-growth"`` (ids not comparable; ``note`` says so); ``suspect_objects`` counts
+    the objects of the last snapshot that were followed; ``suspects`` are ranked by
+    retained size."""
 
-    Returns ``{"method", "note", "snapshots", "suspects": [Suspect.to_dict()...]}`` with
-    suspects ranked by retained size.  ``ids_comparable`` must be true only when the
-    snapshots come from one inspector session (see DESIGN.md "Series and object identity").
+    method: str
+    note: str | None
+    snapshots: int
+    suspect_objects: int
+    suspects: tuple[Suspect, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``cdpclient leaks --json``)."""
+        return {"method": self.method, "note": self.note, "snapshots": self.snapshots,
+                "suspect_objects": self.suspect_objects, "suspects": [s.to_dict() for s in self.suspects]}
+
+
+def find_leaks(snaps: list[HeapSnapshot], *, ids_comparable: bool, limit: int = 10,
+               progress: Callable[[str], None] | None = None) -> LeakReport:
+    """Leak suspects over ``snaps`` (oldest first; at least two), the first ``limit`` of them.
+
+    ``ids_comparable`` must be true only when the snapshots come from one inspector
+    session (see DESIGN.md "Series and object identity").  Raises ValueError for fewer
+    than two snapshots.
     """
     import numpy as np
 
@@ -131,23 +152,16 @@ def find_leaks(snaps: list[HeapSnapshot], *, ids_comparable: bool, limit: int = 
         if not _grew(counts):
             continue
         holder = group["holders"][0]
-        from cdpclient.heap.paths import format_path, path_to
-
         steps = path_to(last, holder)
         suspects.append(Suspect(
-            owner_class=key[0], edge=key[1], holder_class=key[2], item_class=item_class, counts=counts,
-            holder_sizes=sizes, retained_size=group["retained"], holders=group["holder_count"],
+            owner_class=key[0], edge=key[1], holder_class=key[2], item_class=item_class, counts=tuple(counts),
+            holder_sizes=tuple(sizes), retained_size=group["retained"], holders=group["holder_count"],
             suspects=group["members"], example_holder_id=int(last.node_id[holder]),
-            path=[{k: v for k, v in s.items() if k != "node"} for s in steps], path_text=format_path(steps),
+            path=tuple(steps), path_text=format_path(steps),
         ))
     suspects.sort(key=lambda s: (-s.retained_size, -s.growth_per_snapshot))
-    return {
-        "method": method,
-        "note": note,
-        "snapshots": len(snaps),
-        "suspect_objects": int(mask.sum()),
-        "suspects": [s.to_dict() for s in suspects[:limit]],
-    }
+    return LeakReport(method=method, note=note, snapshots=len(snaps), suspect_objects=int(mask.sum()),
+                      suspects=tuple(suspects[:limit]))
 
 
 def _transparent(snap: HeapSnapshot) -> Any:
@@ -205,12 +219,10 @@ def _group(snap: HeapSnapshot, mask: Any, item_class: str | None = None) -> dict
         holders = _uniq(holder[members])
         first = int(members[0])
         oc = int(owner_cls[first])
-        e = int(holder_edge[first])
         edge = None if int(ename[first]) < 0 and oc < 0 else (
             "[]" if int(ename[first]) < 0 else snap.strings[int(ename[first])])
         sig = (snap.class_names[oc] if oc >= 0 else None, edge if oc >= 0 else None,
                snap.class_names[int(cls[holder[first]])])
-        del e
         group = out.get(sig)
         entry_retained = int(retained[entries].sum())
         if group is None:
@@ -285,7 +297,7 @@ def _holdings_by_signature(snaps: list[HeapSnapshot], per_snapshot: list[dict[tu
     import numpy as np
 
     counts, sizes = [], []
-    for snap, groups in zip(snaps, per_snapshot):
+    for snap, groups in zip(snaps, per_snapshot, strict=True):
         group = groups.get(key)
         if group is None:
             counts.append(0)

@@ -41,7 +41,7 @@ class RawSnapshot:
     edge_type: Any          # uint8[M]
     edge_name: Any          # uint32[M] string index or element index
     edge_to: Any            # uint32[M] node ordinal
-    string_blob: bytes      # the raw JSON text of the strings array
+    string_blob: bytes | None  # the raw JSON text of the strings array (None once analyse moved it)
     string_starts: Any      # int64[S] offsets into string_blob (opening quote)
     string_ends: Any        # int64[S] offsets just past the closing quote
     extra: dict[str, Any] = field(default_factory=dict)
@@ -217,7 +217,8 @@ class _Parser:
         self.progress(f"parsing {key}: {count:,}")
         while True:
             limit = min(self.size, pos + _CHUNK)
-            pos, index, status = K.parse_ints(self.buf, pos, limit, fieldmap, out8, *cols, index, total)
+            pos, index, status = K.parse_ints(self.buf, pos, limit, fieldmap, out8, cols[0], cols[1], cols[2],
+                                               cols[3], index, total)
             pos, index, status = int(pos), int(index), int(status)
             self.release(pos)
             if status == K.MORE:

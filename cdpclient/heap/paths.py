@@ -3,21 +3,83 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cdpclient.errors import AnalysisError
-from cdpclient.heap.snapshot import HeapSnapshot
+from cdpclient.heap.snapshot import HeapObject, HeapSnapshot
 
 MAX_STEPS = 64  # a linked list can make a path thousands of steps long; keep the head
 _SAMPLE = 200   # how many of a class's largest objects are looked at for distinct paths
 
 
-def path_to(snap: HeapSnapshot, node: int, via_edge: int | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Step:
+    """One step of a retaining path: the object reached (``node`` is its ordinal in the
+    snapshot) and the edge it is reached by (None for the path's first object)."""
+
+    edge: str | None
+    edge_type: str | None
+    class_name: str
+    id: int
+    node: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (without ``node``, which means nothing outside the snapshot)."""
+        return {"edge": self.edge, "edge_type": self.edge_type, "class": self.class_name, "id": self.id}
+
+
+@dataclass(frozen=True)
+class RetainerPath:
+    """A retaining path and its text.  For a class: ``objects`` of the sampled objects share
+    the path (``example`` is the largest), holding ``retained_size`` bytes."""
+
+    steps: tuple[Step, ...]
+    text: str
+    example: HeapObject | None = None
+    objects: int | None = None
+    retained_size: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"steps": [s.to_dict() for s in self.steps], "text": self.text}
+        if self.example is not None:
+            out.update(example=self.example.to_dict(), objects=self.objects, retained_size=self.retained_size)
+        return out
+
+
+@dataclass(frozen=True)
+class Retainers:
+    """What holds ``target``: ``kind`` is ``"object"`` (``object`` set) or ``"class"``
+    (``class_name``, its ``count`` and ``retained_size``, and how many of its largest
+    objects were ``sampled`` for paths)."""
+
+    target: str
+    kind: str
+    paths: tuple[RetainerPath, ...]
+    object: HeapObject | None = None
+    class_name: str | None = None
+    count: int = 0
+    retained_size: int = 0
+    sampled: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``cdpclient retainers --json``)."""
+        out: dict[str, Any] = {"target": self.target, "kind": self.kind, "paths": [p.to_dict() for p in self.paths]}
+        if self.object is not None:
+            out["object"] = self.object.to_dict()
+        else:
+            out.update({"class": self.class_name, "count": self.count, "retained_size": self.retained_size,
+                        "sampled": self.sampled})
+        return out
+
+
+def path_to(snap: HeapSnapshot, node: int, via_edge: int | None = None) -> list[Step]:
     """The shortest retaining path to ``node`` (optionally ending with edge ``via_edge``).
 
-    A list of steps from the root side: ``{"edge", "edge_type", "class", "id", "node"}``;
-    the first step is the object just below the synthetic root.  Empty when the node is
-    not reachable from the roots (it is garbage V8 had not collected yet).
+    Steps from the root side; the first step is the object just below the synthetic root.
+    Empty when the node is not reachable from the roots (it is garbage V8 had not
+    collected yet).
     """
     chain: list[tuple[int, int]] = []  # (node, edge that reaches it)
     parent_edge = snap.parent_edge
@@ -37,43 +99,37 @@ def path_to(snap: HeapSnapshot, node: int, via_edge: int | None = None) -> list[
     if int(parent_edge[chain[-1][0]]) < 0 and chain[-1][0] != snap.root and snap.distance[chain[-1][0]] < 0:
         return []
     chain.reverse()
-    steps = []
-    for n, e in chain:
-        steps.append({
-            "edge": snap.edge_label(e) if e >= 0 else None,
-            "edge_type": snap.edge_kind(e) if e >= 0 else None,
-            "class": snap.class_of(n),
-            "id": int(snap.node_id[n]),
-            "node": n,
-        })
-    return steps
+    return [Step(edge=snap.edge_label(e) if e >= 0 else None, edge_type=snap.edge_kind(e) if e >= 0 else None,
+                 class_name=snap.class_of(n), id=int(snap.node_id[n]), node=n) for n, e in chain]
 
 
-def format_path(steps: list[dict[str, Any]], limit: int = MAX_STEPS) -> str:
+def format_path(steps: Sequence[Step], limit: int = MAX_STEPS) -> str:
     """``(GC roots) -> global -> client: StreamClient -> sentEvents: Array -> [3]: (string)``."""
     parts = ["(GC roots)"]
-    shown = steps if len(steps) <= limit else steps[: limit // 2] + [None] + steps[-limit // 2:]  # type: ignore[list-item]
+    shown: list[Step | None] = list(steps)
+    if len(steps) > limit:
+        shown = [*steps[: limit // 2], None, *steps[-limit // 2:]]
     for step in shown:
         if step is None:
             parts.append(f"... {len(steps) - limit} more ...")
             continue
-        edge = step["edge"]
-        cls = step["class"].strip() or "(anonymous)"  # V8 names the global object "global / "
-        if step["edge_type"] in ("shortcut", None) or edge is None:
+        edge = step.edge
+        cls = step.class_name.strip() or "(anonymous)"  # V8 names the global object "global / "
+        if step.edge_type in ("shortcut", None) or edge is None:
             parts.append(cls)
         else:
             parts.append(f"{edge}: {cls}")
     return " -> ".join(parts)
 
 
-def signature(steps: list[dict[str, Any]]) -> tuple[str, ...]:
+def signature(steps: Sequence[Step]) -> tuple[str, ...]:
     """What makes two paths "the same" for grouping: classes and edge names, element indexes erased."""
     sig = []
     for step in steps:
-        edge = step["edge"] or ""
-        if step["edge_type"] in ("element", "hidden") or re.fullmatch(r"\d+", edge):
+        edge = step.edge or ""
+        if step.edge_type in ("element", "hidden") or re.fullmatch(r"\d+", edge):
             edge = "[]"
-        sig.append(f"{edge}:{step['class']}")
+        sig.append(f"{edge}:{step.class_name}")
     return tuple(sig)
 
 
@@ -105,20 +161,20 @@ def resolve_target(snap: HeapSnapshot, target: str) -> tuple[str, list[int]]:
     return "class", [int(m) for m in members]
 
 
-def retainers(snap: HeapSnapshot, target: str, paths: int = 5) -> dict[str, Any]:
+def retainers(snap: HeapSnapshot, target: str, paths: int = 5) -> Retainers:
     """Retaining paths for ``@ID`` or a class name.
 
     For an object: up to ``paths`` shortest paths, each through a different direct
     retainer.  For a class: the distinct paths (grouped by :func:`signature`) that hold its
-    largest objects, with how many of the sampled objects share each.
+    largest objects, with how many of the sampled objects share each.  Raises
+    :class:`AnalysisError` when nothing matches ``target``.
     """
     import numpy as np
 
     kind, members = resolve_target(snap, target)
-    result: dict[str, Any] = {"target": target, "kind": kind, "paths": []}
+    found: list[RetainerPath] = []
     if kind == "object":
         n = members[0]
-        result["object"] = snap.describe(n)
         first_ret, ret_edge = snap.reverse
         edges = np.asarray(ret_edge[int(first_ret[n]):int(first_ret[n + 1])])
         weak = snap.edge_type_code("weak")
@@ -129,7 +185,7 @@ def retainers(snap: HeapSnapshot, target: str, paths: int = 5) -> dict[str, Any]
         order = np.argsort(dist, kind="stable")
         seen: set[tuple[str, ...]] = set()
         for i in order:
-            if len(result["paths"]) >= paths:
+            if len(found) >= paths:
                 break
             steps = path_to(snap, n, via_edge=int(edges[i]))
             if not steps:
@@ -138,12 +194,10 @@ def retainers(snap: HeapSnapshot, target: str, paths: int = 5) -> dict[str, Any]
             if sig in seen:
                 continue
             seen.add(sig)
-            result["paths"].append({"steps": _public(steps), "text": format_path(steps)})
-        return result
-    result["class"] = target
-    result["count"] = len(members)
-    result["retained_size"] = int(snap.class_retained[snap.class_index(target)])
-    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+            found.append(RetainerPath(tuple(steps), format_path(steps)))
+        return Retainers(target=target, kind=kind, paths=tuple(found), object=snap.object(n))
+    # Per signature: the first (largest) object's path, how many objects share it, their retained size.
+    groups: dict[tuple[str, ...], tuple[list[Step], int, list[int]]] = {}
     for n in members[:_SAMPLE]:
         steps = path_to(snap, n)
         if not steps:
@@ -153,15 +207,11 @@ def retainers(snap: HeapSnapshot, target: str, paths: int = 5) -> dict[str, Any]
         if group is None:
             if len(groups) >= paths:
                 continue
-            groups[sig] = {"steps": _public(steps), "text": format_path(steps), "example": snap.describe(n),
-                           "objects": 1, "retained_size": int(snap.retained[n])}
+            groups[sig] = (steps, n, [int(snap.retained[n])])
         else:
-            group["objects"] += 1
-            group["retained_size"] += int(snap.retained[n])
-    result["sampled"] = min(len(members), _SAMPLE)
-    result["paths"] = list(groups.values())
-    return result
-
-
-def _public(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in s.items() if k != "node"} for s in steps]
+            group[2].append(int(snap.retained[n]))
+    found = [RetainerPath(tuple(steps), format_path(steps), example=snap.object(n), objects=len(sizes),
+                          retained_size=sum(sizes)) for steps, n, sizes in groups.values()]
+    return Retainers(target=target, kind=kind, paths=tuple(found), class_name=target, count=len(members),
+                     retained_size=int(snap.class_retained[snap.class_index(target)]),
+                     sampled=min(len(members), _SAMPLE))

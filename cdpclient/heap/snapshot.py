@@ -3,18 +3,22 @@
 Derived per node: class (DevTools' Summary grouping), retained size, immediate
 dominator, distance from the roots, and the edge a shortest retaining path arrives by.
 Everything is a numpy array indexed by node ordinal (or edge index); a node becomes a
-Python dict only when a human asks to read it (:meth:`HeapSnapshot.describe`).
+Python object only when a human asks to read it (:meth:`HeapSnapshot.object`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cdpclient.heap.parse import Progress, RawSnapshot, parse_file
+from cdpclient.heap.parse import Progress, RawSnapshot
 from cdpclient.heap.strings import StringTable
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    Array = NDArray[Any]
 
 # DevTools gives objects whose type is not a user-visible constructor a class name in parentheses.
 _TYPE_CLASS = {"hidden": "(system)", "code": "(compiled code)"}
@@ -27,6 +31,14 @@ DOMINANCE = ("gc-roots", "user-roots")  # DevTools' base distance for objects re
 ARRAYS = ("node_type", "node_name", "node_id", "self_size", "first_edge", "edge_type", "edge_name",
           "edge_to", "string_starts", "string_ends", "cls", "retained", "idom", "distance",
           "parent_edge", "class_count", "class_shallow", "class_retained")
+
+
+class Spill(Protocol):
+    """Where :func:`analyse` sends arrays it is done with (:class:`cdpclient.heap.cache.Workspace`)."""
+
+    def spill(self, name: str, array: Any) -> Any: ...
+
+    def spill_bytes(self, name: str, data: Any) -> Any: ...
 
 
 def class_name_for_type(type_name: str) -> str:
@@ -53,10 +65,29 @@ class HeapSnapshot:
         self.class_names = class_names
         self.root = root
         self.arrays = arrays
-        for name, value in arrays.items():
-            setattr(self, name, value)
-        self._edge_owner: Any = None
-        self._reverse: Any = None
+        # Per node (ordinal):
+        self.node_type: Array = arrays["node_type"]        # code into node_types
+        self.node_name: Array = arrays["node_name"]        # string index
+        self.node_id: Array = arrays["node_id"]            # V8's object id (``@123``)
+        self.self_size: Array = arrays["self_size"]
+        self.first_edge: Array = arrays["first_edge"]      # node_count + 1 entries: n's edges start here
+        self.cls: Array = arrays["cls"]                    # index into class_names
+        self.retained: Array = arrays["retained"]
+        self.idom: Array = arrays["idom"]                  # immediate dominator
+        self.distance: Array = arrays["distance"]          # from the roots; negative: unreachable
+        self.parent_edge: Array = arrays["parent_edge"]    # the edge a shortest retaining path arrives by; -1: none
+        # Per edge:
+        self.edge_type: Array = arrays["edge_type"]        # code into edge_types
+        self.edge_name: Array = arrays["edge_name"]        # string index, or the index of an element/hidden edge
+        self.edge_to: Array = arrays["edge_to"]            # node ordinal
+        # Per string (offsets into strings.blob) and per class:
+        self.string_starts: Array = arrays["string_starts"]
+        self.string_ends: Array = arrays["string_ends"]
+        self.class_count: Array = arrays["class_count"]
+        self.class_shallow: Array = arrays["class_shallow"]
+        self.class_retained: Array = arrays["class_retained"]
+        self._edge_owner: Array | None = None
+        self._reverse: tuple[Array, Array] | None = None
         self._class_index: dict[str, int] | None = None
 
     # -- sizes and lookups --------------------------------------------------------------
@@ -92,7 +123,7 @@ class HeapSnapshot:
         return int(hits[0]) if hits.size else -1
 
     @property
-    def edge_owner(self) -> Any:
+    def edge_owner(self) -> Array:
         """``edge_owner[e]``: the node edge ``e`` leaves from (computed on first use)."""
         if self._edge_owner is None:
             from cdpclient.heap import _kernels as K
@@ -101,7 +132,7 @@ class HeapSnapshot:
         return self._edge_owner
 
     @property
-    def reverse(self) -> tuple[Any, Any]:
+    def reverse(self) -> tuple[Array, Array]:
         """``(first_ret, ret_edge)``: all edges into each node (computed on first use)."""
         if self._reverse is None:
             from cdpclient.heap import _kernels as K
@@ -129,19 +160,30 @@ class HeapSnapshot:
             return f"[{int(self.edge_name[e])}]"
         return self.strings[int(self.edge_name[e])]
 
-    def describe(self, n: int) -> dict[str, Any]:
-        """One node as a dict for output: id, class, name, type, sizes, distance."""
+    def object(self, n: int) -> HeapObject:
+        """Node ``n`` for a human to read: id, class, name, type, sizes, distance."""
         n = int(n)
         distance = int(self.distance[n])
-        return {
-            "id": int(self.node_id[n]),
-            "class": self.class_of(n),
-            "name": _short(self.name_of(n)),
-            "type": self.type_of(n),
-            "self_size": int(self.self_size[n]),
-            "retained_size": int(self.retained[n]),
-            "distance": None if distance < 0 else distance,
-        }
+        return HeapObject(id=int(self.node_id[n]), class_name=self.class_of(n), name=_short(self.name_of(n)),
+                          type=self.type_of(n), self_size=int(self.self_size[n]), retained_size=int(self.retained[n]),
+                          distance=None if distance < 0 else distance)
+
+
+@dataclass(frozen=True)
+class HeapObject:
+    """One object of a snapshot; ``distance`` from the roots is None when it is unreachable."""
+
+    id: int
+    class_name: str
+    name: str
+    type: str
+    self_size: int
+    retained_size: int
+    distance: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "class": self.class_name, "name": self.name, "type": self.type,
+                "self_size": self.self_size, "retained_size": self.retained_size, "distance": self.distance}
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -153,13 +195,13 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
-            dominance: str = "gc-roots", workspace: Any = None) -> HeapSnapshot:
+            dominance: str = "gc-roots", workspace: Spill | None = None) -> HeapSnapshot:
     """Compute classes, dominators, retained sizes and distances for a parsed snapshot.
 
     ``dominance`` names where the "owned" region of the heap starts (see
     :func:`cdpclient.heap._kernels.mark_page_owned`): ``"gc-roots"`` (memlab's rule, the
     default) or ``"user-roots"`` (DevTools' rule: ``global`` dominates all it reaches).
-    ``workspace`` (a :class:`cdpclient.heap.cache.Workspace`) takes arrays out of memory
+    ``workspace`` (a :class:`Spill`, in practice :class:`cdpclient.heap.cache.Workspace`) takes arrays out of memory
     once they are no longer needed by what follows.
     """
     import numpy as np
@@ -240,42 +282,3 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
 def _string_or_none(strings: StringTable, text: str) -> int:
     index = strings.find(text)
     return index if index >= 0 else 0xFFFFFFFF
-
-
-# --- loading with the cache ------------------------------------------------------------------
-
-
-def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
-         progress: Progress | None = None, dominance: str = "gc-roots") -> HeapSnapshot:
-    """Parse and analyse a ``.heapsnapshot`` / ``.heaptimeline`` file.
-
-    ``dominance`` is explained at :func:`analyse`.  With ``cache_dir`` the arrays are kept there as ``.npy`` files (0600, directory
-    0700) and a later call maps them back in a fraction of a second; a cache that no
-    longer matches the file (size or mtime changed) is rebuilt.  Raises
-    :class:`~cdpclient.errors.InvalidCaptureFile` for files that are not heap snapshots.
-    """
-    from cdpclient.heap import cache
-
-    path = Path(path)
-    if cache_dir is not None:
-        cached = cache.read(Path(cache_dir), path)
-        if cached is not None and cached.meta.get("dominance") == dominance:
-            return cached
-    say: Callable[[str], None] = progress or (lambda _msg: None)
-    raw = parse_file(path, progress=say)
-    workspace = cache.Workspace(Path(cache_dir) if cache_dir is not None else None)
-    try:
-        snap = analyse(raw, path, progress=say, dominance=dominance, workspace=workspace)
-        del raw
-        if cache_dir is not None:
-            say("caching")
-        workspace.commit(path, snap)
-    finally:
-        workspace.discard()
-    if cache_dir is not None:
-        # Hand back the cached copy: mapped, not resident, so a diff or a series of three
-        # does not hold every snapshot's arrays in memory at once.
-        cached = cache.read(Path(cache_dir), path)
-        if cached is not None:
-            return cached
-    return snap

@@ -86,8 +86,8 @@ def explain(stderr: str, *, verb: str, pod: str | None = None, namespace: str | 
     """The one-line KubeError for a failed kubectl call, from what kubectl printed."""
     text = " ".join(stderr.split())
     where = f" in namespace {namespace}" if namespace else ""
-    if m := re.search(r'context was not found for specified context: (\S+)|no context exists with the name: "?([^"\s]+)',
-                      text):
+    if m := re.search(r'context was not found for specified context: (\S+)'
+                      r'|no context exists with the name: "?([^"\s]+)', text):
         name = m.group(1) or m.group(2)
         return KubeError(f"no context {name!r} in the kubeconfig", hint="list them with: kubectl config get-contexts",
                          pod=pod)

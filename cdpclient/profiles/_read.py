@@ -7,16 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from cdpclient.errors import InvalidCaptureFile
-
-KIND_NAMES = {
-    "cpuprofile": "CPU profile",
-    "heapprofile": "sampling heap profile",
-    "heaptimeline": "allocation timeline",
-}
+from cdpclient.store.kinds import title
 
 
 def invalid(path: Path, kind: str, why: str) -> InvalidCaptureFile:
-    return InvalidCaptureFile(f"{path}: not a valid {KIND_NAMES.get(kind, kind)}: {why}", path=str(path), kind=kind)
+    return InvalidCaptureFile(f"{path}: not a valid {title(kind)}: {why}", path=str(path), kind=kind)
 
 
 def read_json(path: Path, kind: str) -> Any:
@@ -37,20 +32,3 @@ def read_json(path: Path, kind: str) -> Any:
         near_end = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(data.rstrip()) - 64
         hint = " (the file ends early: truncated?)" if near_end else ""
         raise invalid(path, kind, f"broken JSON{where}{hint}") from exc
-
-
-def sniff_kind(path: Path) -> str | None:
-    """Guess a profile's kind from its first bytes: cpuprofile, heapprofile, heaptimeline or None."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return None
-    text = head.lstrip().decode("utf-8", "replace")
-    if text.startswith('{"snapshot"'):
-        return "heaptimeline"
-    if '"head"' in text and '"callFrame"' in text:
-        return "heapprofile"
-    if '"nodes"' in text and '"callFrame"' in text:
-        return "cpuprofile"
-    return None

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from cdpclient.errors import AnalysisError, UsageError
-from cdpclient.profiles._read import KIND_NAMES, sniff_kind
 from cdpclient.profiles.cpuprofile import CpuProfile, load_cpu_profile
 from cdpclient.profiles.frames import ROOT, Frame, file_of, package_of
 from cdpclient.profiles.heapprofile import HeapProfile, load_heap_profile
 from cdpclient.profiles.timeline import Timeline, load_timeline
+from cdpclient.store import kinds
+from cdpclient.store.kinds import title
 
-Profile = Union[CpuProfile, HeapProfile, Timeline]
+Profile: TypeAlias = CpuProfile | HeapProfile | Timeline
 
 GROUPINGS = ("function", "file", "package")
 _ALIASES = {"site": "function", "func": "function", "fn": "function", "pkg": "package", "url": "file"}
@@ -29,7 +30,7 @@ def load_profile(path: Path, kind: str | None = None, *, events_path: Path | Non
     path = Path(path)
     if kind is None:
         suffix = path.suffix.lstrip(".")
-        kind = suffix if suffix in RANK_METRIC else sniff_kind(path)
+        kind = suffix if suffix in RANK_METRIC else kinds.guess_profile_kind(path)
     if kind == "cpuprofile":
         return load_cpu_profile(path)
     if kind == "heapprofile":
@@ -47,7 +48,7 @@ def normalize_by(by: str | None, kind: str) -> str:
         return "function"
     value = _ALIASES.get(by.lower(), by.lower())
     if value not in GROUPINGS:
-        raise UsageError(f"{{by}} {by}: a {KIND_NAMES.get(kind, kind)} groups by function, file or package",
+        raise UsageError(f"{{by}} {by}: a {title(kind)} groups by function, file or package",
                          options=("by",))
     return value
 
@@ -60,7 +61,7 @@ def _grouping(by: str) -> Callable[[Frame], Hashable]:
     return lambda f: f
 
 
-@dataclass
+@dataclass(frozen=True)
 class Row:
     """One function, file or package: ``self`` and ``total`` values per metric name."""
 
@@ -79,7 +80,7 @@ class Row:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class TopResult:
     """The ``top`` table: ``rows`` ranked by self value of ``rank`` (the first ``limit``),
     ``totals`` per metric for percentages, ``header`` facts about the capture."""
@@ -116,16 +117,16 @@ def _rows(profile: Profile, by: str) -> list[Row]:
     keys, self_v, total_v = tree.group(_grouping(by))
     names = [m.name for m in tree.metrics]
     rows = []
-    for k, s, t in zip(keys, self_v.tolist(), total_v.tolist()):
+    for k, s, t in zip(keys, self_v.tolist(), total_v.tolist(), strict=True):
         if isinstance(k, Frame):
             if k.name == ROOT and not k.url:
                 continue  # the root holds the whole profile; it is the 100% line, not a row
             row = Row(key=k.display, name=k.label, location=k.location, package=package_of(k),
-                      self=dict(zip(names, s)), total=dict(zip(names, t)))
+                      self=dict(zip(names, s, strict=True)), total=dict(zip(names, t, strict=True)))
         else:
             if k == ROOT:
                 continue
-            row = Row(key=str(k), self=dict(zip(names, s)), total=dict(zip(names, t)))
+            row = Row(key=str(k), self=dict(zip(names, s, strict=True)), total=dict(zip(names, t, strict=True)))
         rows.append(row)
     return rows
 
@@ -152,20 +153,19 @@ def top(profile: Profile, by: str | None = None, limit: int | None = 30) -> TopR
     rows = _rows(profile, by)
     rows.sort(key=lambda r: (-r.self[rank], -r.total[rank], r.key))
     names = [m.name for m in profile.tree.metrics]
-    totals = dict(zip(names, profile.tree.totals().tolist()))
+    totals = dict(zip(names, profile.tree.totals().tolist(), strict=True))
     omitted = max(0, len(rows) - limit) if limit else 0
-    result = TopResult(kind=profile.kind, by=by, rank=rank,
-                       metrics=[{"name": m.name, "unit": m.unit} for m in profile.tree.metrics],
-                       totals=totals, header=header_of(profile), rows=rows[:limit] if limit else rows,
-                       omitted=omitted)
-    if isinstance(profile, Timeline):
-        result.growth = [vars(p) for p in profile.live_by_interval]
-        result.heap_over_time = [vars(p) for p in profile.heap_over_time]
-        result.notes = list(profile.notes)
-    return result
+    timeline = profile if isinstance(profile, Timeline) else None
+    return TopResult(kind=profile.kind, by=by, rank=rank,
+                     metrics=[{"name": m.name, "unit": m.unit} for m in profile.tree.metrics],
+                     totals=totals, header=header_of(profile), rows=rows[:limit] if limit else rows,
+                     omitted=omitted,
+                     growth=[vars(p) for p in timeline.live_by_interval] if timeline else [],
+                     heap_over_time=[vars(p) for p in timeline.heap_over_time] if timeline else [],
+                     notes=list(timeline.notes) if timeline else [])
 
 
-@dataclass
+@dataclass(frozen=True)
 class DiffRow:
     """A function/file/package in two profiles: self value of the ranked metric in A and B,
     its share of each profile's total (%), and the changes."""
@@ -190,7 +190,7 @@ class DiffRow:
                 "share_b": self.share_b, "delta_share": self.delta_share, "status": self.status}
 
 
-@dataclass
+@dataclass(frozen=True)
 class DiffResult:
     """``diff A B``: rows sorted by growth (``order``: ``share`` for CPU time, whose
     profiles differ in length; ``value`` for bytes)."""
@@ -224,7 +224,7 @@ def diff(a: Profile, b: Profile, by: str | None = None, limit: int | None = 30) 
     heap profiles and timelines compare bytes.
     """
     if a.kind != b.kind:
-        raise AnalysisError(f"cannot diff {_a(KIND_NAMES[a.kind])} with {_a(KIND_NAMES[b.kind])}")
+        raise AnalysisError(f"cannot diff {_a(title(a.kind))} with {_a(title(b.kind))}")
     by = normalize_by(by, a.kind)
     metric = RANK_METRIC[a.kind]
     unit = a.tree.metrics[a.tree.metric_index(metric)].unit

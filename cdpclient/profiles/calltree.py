@@ -69,7 +69,8 @@ class CallTree:
 
     def totals(self) -> np.ndarray:
         """The whole profile's value per metric."""
-        return self.values.sum(axis=0)
+        totals: np.ndarray = self.values.sum(axis=0)
+        return totals
 
     def group(self, key: Callable[[Frame], Hashable]) -> tuple[list[Hashable], np.ndarray, np.ndarray]:
         """Self and total values per group of frames (``key`` maps a frame to its group).

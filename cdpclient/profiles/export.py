@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from cdpclient.errors import AnalysisError, UsageError
+from cdpclient.fileio import write_atomic
 from cdpclient.profiles.analysis import RANK_METRIC, Profile, load_profile
 from cdpclient.profiles.cpuprofile import CpuProfile
 from cdpclient.profiles.frames import Frame
 from cdpclient.profiles.heapprofile import HeapProfile
 from cdpclient.profiles.pprof import PprofBuilder
+from cdpclient.store.kinds import EXPORT_FORMATS, PROFILE_KINDS
 
-FORMATS = ("collapsed", "speedscope", "pprof")
+FORMATS = EXPORT_FORMATS  # collapsed, speedscope, pprof (the kinds table's list)
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 
 
@@ -36,7 +36,7 @@ def export_profile(src: Path, kind: str | None, fmt: str, dest: Path) -> Path:
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}: choose {', '.join(FORMATS)}")
-    if kind is not None and kind not in RANK_METRIC:
+    if kind is not None and kind not in PROFILE_KINDS:
         raise AnalysisError(f"a {kind} capture cannot be exported as {fmt}: only CPU profiles, sampling heap "
                             "profiles and allocation timelines can")
     profile = load_profile(Path(src), kind)
@@ -49,20 +49,6 @@ def export_profile(src: Path, kind: str | None, fmt: str, dest: Path) -> Path:
         data = gzip.compress(pprof(profile), mtime=0)
     write_atomic(Path(dest), data)
     return Path(dest)
-
-
-def write_atomic(dest: Path, data: bytes) -> None:
-    """Write ``data`` to ``dest`` (mode 0600) through a temporary file and a rename."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _collapsed_name(frame: Frame) -> str:

@@ -90,7 +90,7 @@ def flame_svg(profile: Any, *, title: str | None = None, metric: str | None = No
 
     scale = (_WIDTH - 2 * _PAD) / grand
     rects: list[tuple[float, int, int]] = []  # (x, depth, merged node)
-    stack = [(0, _PAD, 0)]
+    stack: list[tuple[int, float, int]] = [(0, _PAD, 0)]  # (merged node, x, depth)
     max_depth = 0
     while stack:
         j, x, depth = stack.pop()

@@ -76,7 +76,7 @@ def package_of(frame: Frame) -> str:
         return "(node)"
     matches = _NODE_MODULES.findall(url)
     if matches:
-        return matches[-1].replace("\\", "/")
+        return str(matches[-1]).replace("\\", "/")
     return "(app)"
 
 

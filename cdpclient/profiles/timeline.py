@@ -90,8 +90,6 @@ def load_timeline(path: Path, *, events_path: Path | None = None,
     Raises InvalidCaptureFile for a malformed or truncated file and AnalysisError for
     a heap snapshot that carries no allocation traces.
     """
-    import numpy as np
-
     path = Path(path)
     try:
         fh = open(path, "rb")
@@ -101,11 +99,12 @@ def load_timeline(path: Path, *, events_path: Path | None = None,
         if fh.seek(0, 2) == 0:
             raise _bad(path, "the file is empty")
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return _parse(mm, path, events_path, progress or (lambda _m: None), np)
+            return _parse(mm, path, events_path, progress or (lambda _m: None))
 
 
-def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callable[[str], None],
-           np: Any) -> Timeline:
+def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callable[[str], None]) -> Timeline:
+    import numpy as np
+
     sec = _Sections(mm, path)
     if not mm[:64].lstrip().startswith(b'{"snapshot"'):
         raise _bad(path, "it does not start like a heap snapshot")
@@ -131,7 +130,7 @@ def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callab
     nodes_end = mm.find(b"]", nodes_at)
     if nodes_end < 0:
         raise _bad(path, "the 'nodes' array never ends (truncated?)")
-    ids, sizes, traces = _read_columns(mm, nodes_at + 1, nodes_end, width, cols, path, np, node_count)
+    ids, sizes, traces = _read_columns(mm, nodes_at + 1, nodes_end, width, cols, path, node_count)
     if node_count >= 0 and len(ids) != node_count:
         raise _bad(path, f"{len(ids)} nodes where the header promises {node_count}")
 
@@ -144,7 +143,7 @@ def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callab
     if min(tfi_at, tree_at, strings_at) < 0:
         raise _bad(path, "allocation trace sections missing (truncated?)")
     tfi_end = mm.find(b"]", tfi_at)
-    tfi = _numbers(mm[tfi_at + 1:tfi_end], np)
+    tfi = _numbers(mm[tfi_at + 1:tfi_end])
     tree_end = (samples_at - len(b'"samples":')) if samples_at > 0 else strings_at - len(b'"strings":')
     try:
         trace_tree = json.loads(mm[tree_at:tree_end].decode().rstrip().rstrip(","))
@@ -154,23 +153,25 @@ def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callab
     samples = np.zeros((0, 2))
     if samples_at > 0:
         sample_fields = meta.get("sample_fields", ["timestamp_us", "last_assigned_id"])
-        flat = _numbers(mm[samples_at + 1:mm.find(b"]", samples_at)], np)
+        flat = _numbers(mm[samples_at + 1:mm.find(b"]", samples_at)])
         if len(sample_fields) and len(flat) % len(sample_fields) == 0:
             samples = flat.reshape(-1, len(sample_fields))[
                 :, [sample_fields.index("timestamp_us"), sample_fields.index("last_assigned_id")]]
 
     progress("joining allocations to stacks")
-    frames = _function_frames(tfi, meta.get("trace_function_info_fields", []), strings, path, np)
-    tree = _trace_tree(trace_tree, meta.get("trace_node_fields", []), frames, traces, sizes, path, np)
+    frames = _function_frames(tfi, meta.get("trace_function_info_fields", []), strings, path)
+    tree = _trace_tree(trace_tree, meta.get("trace_node_fields", []), frames, traces, sizes, path)
     timeline = Timeline(tree=tree, node_count=len(ids),
                         duration_s=float(samples[-1, 0] - samples[0, 0]) / 1e6 if len(samples) else 0.0)
-    timeline.live_by_interval = _live_by_interval(samples, ids, sizes, traces, np)
+    timeline.live_by_interval = _live_by_interval(samples, ids, sizes, traces)
     if events_path is not None:
         timeline.heap_over_time = _heap_over_time(events_path, timeline.notes)
     return timeline
 
 
-def _numbers(raw: bytes, np: Any) -> np.ndarray:
+def _numbers(raw: bytes) -> np.ndarray:
+    import numpy as np
+
     text = raw.decode("ascii", "replace").strip()
     if not text:
         return np.zeros(0, dtype=np.int64)
@@ -179,13 +180,15 @@ def _numbers(raw: bytes, np: Any) -> np.ndarray:
 
 
 def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[int], path: Path,
-                  np: Any, expected: int = -1) -> list[np.ndarray]:
+                  expected: int = -1) -> list[np.ndarray]:
     """Columns ``cols`` of the flat ``nodes`` array between byte offsets start and end.
 
     The text is parsed straight from the mapped file with vectorised digit arithmetic, and
     only the wanted columns are ever converted: a text-to-number pass over every field
     (``np.fromstring``) costs about three times as long for a seven-field node.
     """
+    import numpy as np
+
     allowed = np.zeros(256, dtype=bool)
     allowed[list(b"0123456789, \n\r\t")] = True
     parts: list[list[np.ndarray]] = [[] for _ in cols]
@@ -212,7 +215,7 @@ def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[in
             ends = np.append(ends, len(digit))
         for k, c in enumerate(cols):
             first = (c - seen) % width
-            values = _uints(raw, starts[first::width], ends[first::width], path, np)
+            values = _uints(raw, starts[first::width], ends[first::width], path)
             if out_cols is not None and filled[k] + len(values) > expected:
                 raise _bad(path, f"more nodes than the header's node_count {expected}")
             if out_cols is not None:
@@ -225,7 +228,7 @@ def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[in
     if seen % width:
         raise _bad(path, "the 'nodes' array does not divide into whole nodes")
     if out_cols is not None:
-        return [col[:n] for col, n in zip(out_cols, filled)]
+        return [col[:n] for col, n in zip(out_cols, filled, strict=True)]
     return [np.concatenate(p) if p else np.zeros(0, dtype=np.int64) for p in parts]
 
 
@@ -238,8 +241,10 @@ def _release(mm: mmap.mmap, upto: int) -> None:
         mm.madvise(mmap.MADV_DONTNEED, 0, end)
 
 
-def _uints(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, path: Path, np: Any) -> np.ndarray:
+def _uints(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, path: Path) -> np.ndarray:
     """The unsigned integers whose digits are ``raw[starts[k]:ends[k]]``."""
+    import numpy as np
+
     if not len(starts):
         return np.zeros(0, dtype=np.int64)
     longest = int((ends - starts).max())
@@ -255,7 +260,7 @@ def _uints(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, path: Path, np
     return value
 
 
-def _function_frames(tfi: np.ndarray, fields: list[str], strings: list[str], path: Path, np: Any) -> list[Frame]:
+def _function_frames(tfi: np.ndarray, fields: list[str], strings: list[str], path: Path) -> list[Frame]:
     width = len(fields)
     if not width or len(tfi) % width:
         raise _bad(path, "malformed 'trace_function_infos'")
@@ -271,8 +276,10 @@ def _function_frames(tfi: np.ndarray, fields: list[str], strings: list[str], pat
 
 
 def _trace_tree(root: list[Any], fields: list[str], frames: list[Frame], traces: np.ndarray,
-                sizes: np.ndarray, path: Path, np: Any) -> CallTree:
+                sizes: np.ndarray, path: Path) -> CallTree:
     """The nested ``trace_tree`` ([id, function_info_index, count, size, [children...]]) as a CallTree."""
+    import numpy as np
+
     try:
         id_i, fn_i = fields.index("id"), fields.index("function_info_index")
         count_i, size_i, kids_i = fields.index("count"), fields.index("size"), fields.index("children")
@@ -318,13 +325,15 @@ def _trace_tree(root: list[Any], fields: list[str], frames: list[Frame], traces:
     return build(frames, parent, fn, values, TIMELINE_METRICS)
 
 
-def _live_by_interval(samples: np.ndarray, ids: np.ndarray, sizes: np.ndarray, traces: np.ndarray,
-                      np: Any) -> list[GrowthPoint]:
+def _live_by_interval(samples: np.ndarray, ids: np.ndarray, sizes: np.ndarray,
+                      traces: np.ndarray) -> list[GrowthPoint]:
     """Bytes allocated in each interval between timeline samples that are still alive at the end.
 
     Heap object ids grow with allocation, and each sample records the last id handed
     out at its time, so an object's id places its allocation between two samples.
     """
+    import numpy as np
+
     if len(samples) < 2:
         return []
     last_ids = samples[:, 1]

@@ -1,4 +1,4 @@
-"""The recordings store (issue 4): every capture kept, findable, comparable, safe.
+"""The recordings store: every capture kept, findable, comparable, safe.
 
 ``Store.open()`` gives the store; captures register through
 ``Store.new_capture``; every command that takes a capture id goes through
@@ -7,21 +7,23 @@
 
 from __future__ import annotations
 
-from cdpclient.store.kinds import detect_kind, validate_file
+from cdpclient.store.kinds import EXTENSIONS, KINDS, detect_kind, validate_file
 from cdpclient.store.record import (
-    EXTENSIONS,
-    KINDS,
     STATUS_CORRUPT,
     STATUS_EXTERNAL,
     STATUS_MISSING,
     STATUS_OK,
     CaptureRecord,
+    ids_comparable,
+    order_series,
 )
 from cdpclient.store.store import PendingCapture, Store
 
 __all__ = [
     # the store
     "Store", "PendingCapture", "CaptureRecord",
+    # what records say about each other
+    "ids_comparable", "order_series",
     # kinds and files
     "KINDS", "EXTENSIONS", "detect_kind", "validate_file",
     # record status values

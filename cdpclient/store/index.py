@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cdpclient.errors import StoreError
+from cdpclient.fileio import FILE_MODE
 
 SCHEMA_VERSION = "1"
 BUSY_TIMEOUT_S = 30.0
@@ -49,7 +50,7 @@ class IndexUnusable(Exception):
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """An exclusive flock on ``path`` (created 0600) for the duration of the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -99,7 +100,7 @@ class Index:
                                        check_same_thread=False)
             self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if fresh:
-                os.chmod(self.path, 0o600)
+                os.chmod(self.path, FILE_MODE)
         return self._db
 
     def close(self) -> None:

@@ -1,37 +1,66 @@
-"""Which kind of capture a file holds, decided from its content, never its name alone."""
+"""The capture kinds: one table of what each is called and written as, and the one place that
+decides which kind a file holds (from its content, never its name alone).
+
+Every other part names kinds through this module: the store (file names, imports),
+the captures (extensions of ``--out`` files), the profile readers (kind of a plain
+file, names in messages) and the CLI (``--kind``, ``--format``).
+"""
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
+from cdpclient import compression
 from cdpclient.errors import InvalidCaptureFile
 from cdpclient.store.jsonscan import Scan, ScanError, scan
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# Formats a profile exports to (``Store.export(fmt=...)``, ``cdpclient.profiles.export``), with the
+# file suffix an export into a directory gets.
+EXPORT_SUFFIXES: dict[str, str] = {
+    "collapsed": ".collapsed.txt",
+    "speedscope": ".speedscope.json",
+    "pprof": ".pb.gz",
+}
+EXPORT_FORMATS: tuple[str, ...] = tuple(EXPORT_SUFFIXES)
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """One capture kind."""
+
+    name: str                        # as records and ``--kind`` spell it
+    extension: str                   # the file extension, in the format Chrome DevTools opens
+    title: str                       # how a message names it ("a CPU profile")
+    exports: tuple[str, ...] = ()    # formats it exports to (see EXPORT_SUFFIXES)
+    heap: bool = False               # a heap snapshot the heap engine reads (top, diff, retainers, leaks)
+
+
+TABLE: dict[str, Kind] = {k.name: k for k in (
+    Kind("heapsnapshot", ".heapsnapshot", "heap snapshot", heap=True),
+    Kind("heaptimeline", ".heaptimeline", "allocation timeline", EXPORT_FORMATS, heap=True),
+    Kind("cpuprofile", ".cpuprofile", "CPU profile", EXPORT_FORMATS),
+    Kind("heapprofile", ".heapprofile", "sampling heap profile", EXPORT_FORMATS),
+    Kind("report", ".json", "diagnostic report"),
+)}
+KINDS: tuple[str, ...] = tuple(TABLE)
+EXTENSIONS: dict[str, str] = {k.name: k.extension for k in TABLE.values()}
+HEAP_KINDS: tuple[str, ...] = tuple(k.name for k in TABLE.values() if k.heap)
+PROFILE_KINDS: tuple[str, ...] = tuple(k.name for k in TABLE.values() if k.exports)
+
+
+def title(kind: str) -> str:
+    """How messages name ``kind`` ("CPU profile"); an unknown kind as it is spelled."""
+    found = TABLE.get(kind)
+    return found.title if found else kind
+
+
 # Files up to this size get the full check even when only their kind is asked for.
 FULL_CHECK_BELOW = 64 << 20
 HEAD_BYTES = 1 << 20
 _TIMELINE_KEYS = ("trace_function_infos", "trace_tree", "samples")
 _CPU_KEYS = {"nodes", "startTime", "endTime", "samples"}
-
-
-@contextlib.contextmanager
-def open_content(path: Path) -> Iterator[BinaryIO]:
-    """Open ``path`` for reading its JSON content, decompressing zstd on the fly."""
-    with open(path, "rb") as raw:
-        if raw.read(4) == ZSTD_MAGIC:
-            import zstandard
-
-            raw.seek(0)
-            with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as reader:
-                yield reader
-            return
-        raw.seek(0)
-        yield raw
 
 
 def validate_file(path: Path) -> str:
@@ -52,7 +81,7 @@ def detect_kind(path: Path) -> str:
     head does not decide get the full check.
     """
     size = _size(path)
-    if size <= FULL_CHECK_BELOW or _is_compressed(path):
+    if size <= FULL_CHECK_BELOW or compression.is_compressed(path):
         return validate_file(path)
     head = _scan(path, limit=HEAD_BYTES)
     try:
@@ -66,6 +95,25 @@ def detect_kind(path: Path) -> str:
     return kind
 
 
+def guess_profile_kind(path: Path) -> str | None:
+    """A quick guess from a file's first 4 KB, for profiles given as plain files: cpuprofile, heapprofile,
+    heaptimeline (any heap snapshot: the timeline reader says when it has no traces) or None.
+    Never raises; :func:`detect_kind` decides and explains."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    text = head.lstrip().decode("utf-8", "replace")
+    if text.startswith('{"snapshot"'):
+        return "heaptimeline"
+    if '"head"' in text and '"callFrame"' in text:
+        return "heapprofile"
+    if '"nodes"' in text and '"callFrame"' in text:
+        return "cpuprofile"
+    return None
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -75,24 +123,19 @@ def _size(path: Path) -> int:
         raise InvalidCaptureFile(f"{path}: {exc.strerror}", path=str(path)) from exc
 
 
-def _is_compressed(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(4) == ZSTD_MAGIC
-
-
 def _scan(path: Path, limit: int | None) -> Scan:
     if path.is_dir():
         raise InvalidCaptureFile(f"{path}: is a directory, not a capture file", path=str(path))
     _size(path)
     try:
-        with open_content(path) as fh:
+        with compression.open_content(path) as fh:
             return scan(fh, limit=limit, capture=("snapshot",))
     except ScanError as exc:
         raise InvalidCaptureFile(f"{path}: {exc.reason}", path=str(path)) from exc
     except OSError as exc:  # unreadable, or a damaged zstd frame
         raise InvalidCaptureFile(f"{path}: cannot read: {exc}", path=str(path)) from exc
     except Exception as exc:  # zstandard.ZstdError does not derive from OSError
-        if type(exc).__module__.startswith("zstandard"):
+        if compression.is_zstd_error(exc):
             raise InvalidCaptureFile(f"{path}: damaged zstd compression: {exc}", path=str(path)) from exc
         raise
 
@@ -116,8 +159,9 @@ def _kind(s: Scan, path: Path) -> str:
     if not s.complete:
         raise InvalidCaptureFile(f"{path}: not a capture (undecided from the head)", path=str(path))
     shown = ", ".join(s.top_keys[:6]) + (", ..." if len(s.top_keys) > 6 else "")
+    titles = [k.title for k in TABLE.values()]
     raise InvalidCaptureFile(
-        f"{path}: JSON, but not a heap snapshot, timeline, CPU profile, heap profile or report "
+        f"{path}: JSON, but not a {', '.join(titles[:-1])} or {titles[-1]} "
         f"(top-level keys: {shown or 'none'})", path=str(path))
 
 

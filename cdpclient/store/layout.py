@@ -24,12 +24,11 @@ import os
 import socket
 from pathlib import Path
 
-from cdpclient.store.record import EXTENSIONS
+from cdpclient.store.kinds import EXTENSIONS
 
-DIR_MODE = 0o700
-FILE_MODE = 0o600
 META_SUFFIX = ".meta.json"
 COMPRESSED_SUFFIX = ".zst"
+EVENTS_SUFFIX = ".events.json"  # a timeline's heap statistics events, kept as a side file
 
 
 class Layout:
@@ -80,6 +79,15 @@ class Layout:
         if not suffix.startswith(".") or "/" in suffix or suffix in (META_SUFFIX,) or suffix in EXTENSIONS.values():
             raise ValueError(f"side file suffix must look like '.events.json', not {suffix!r}")
         return capture_id + suffix
+
+    @staticmethod
+    def beside(file: Path, suffix: str) -> list[Path]:
+        """Where a plain capture file outside a store keeps a side file, most likely first.
+
+        ``x.heaptimeline`` -> ``x.heaptimeline.events.json`` (as a capture written to a file
+        names it), then ``x.events.json``.
+        """
+        return [file.with_name(file.name + suffix), file.with_suffix(suffix)]
 
     def meta_path(self, capture_id: str) -> Path:
         return self.capture_dir(capture_id) / self.meta_name(capture_id)

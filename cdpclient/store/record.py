@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
-# Kind -> file extension, in the format Chrome DevTools opens.
-EXTENSIONS: dict[str, str] = {
-    "heapsnapshot": ".heapsnapshot",
-    "heaptimeline": ".heaptimeline",
-    "cpuprofile": ".cpuprofile",
-    "heapprofile": ".heapprofile",
-    "report": ".json",
-}
-KINDS: tuple[str, ...] = tuple(EXTENSIONS)
+T = TypeVar("T")
 
 # File states a record can show (``CaptureRecord.status``).
 STATUS_OK = "ok"                # file present; size (and in a full check, sha256) as recorded
@@ -80,3 +73,35 @@ class CaptureRecord:
             options=dict(meta.get("options") or {}), status=status, meta=meta,
             **{key: meta.get(key) for key in RECORD_KEYS},
         )
+
+
+def ids_comparable(records: Iterable[CaptureRecord]) -> bool:
+    """Whether heap object ids compare across these snapshots: all taken in one inspector session.
+
+    V8 numbers objects per HeapProfiler session, so an id names the same object in two
+    snapshots only when both record the same ``session`` (docs/DESIGN.md, "Series and
+    object identity").  A record without a session (a file imported or named by path)
+    never compares.
+    """
+    sessions = [r.session for r in records]
+    return bool(sessions) and all(sessions) and len(set(sessions)) == 1
+
+
+@overload
+def order_series(items: Sequence[CaptureRecord]) -> list[CaptureRecord]: ...
+@overload
+def order_series(items: Sequence[T], key: Callable[[T], CaptureRecord]) -> list[T]: ...
+def order_series(items: Sequence[Any], key: Callable[[Any], CaptureRecord] | None = None) -> list[Any]:
+    """``items`` in the order they were taken when they are one series, else as given.
+
+    One series: every record has the same ``series`` and a ``series_index``; then the
+    series' own order wins over the order the caller named them in.  ``key`` gives the
+    record of an item (for pairs such as ``(record, path)``).
+    """
+    records: list[CaptureRecord] = [key(item) for item in items] if key is not None else list(items)
+    positions: list[int] = []
+    for r in records:
+        if r.series is None or r.series != records[0].series or r.series_index is None:
+            return list(items)
+        positions.append(r.series_index)
+    return [items[i] for i in sorted(range(len(items)), key=positions.__getitem__)]

@@ -23,13 +23,15 @@ unescaped quotes), so no Python code runs per node or per string.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from cdpclient.errors import InvalidCaptureFile
+from cdpclient.fileio import open_private
 
 CHUNK = 4 << 20
 PLACEHOLDER = "*"
@@ -41,8 +43,14 @@ _SECTION = re.compile(rb'\s*,\s*"([A-Za-z_]+)"\s*:\s*\[')
 _ESCAPE = re.compile(r'\\(?:u[0-9a-fA-F]{4}|.)')
 
 
-def redact_heapsnapshot(src: Path, dest: Path) -> dict[str, int]:
-    """Write a redacted copy of the heap snapshot ``src`` to ``dest`` (which the caller created 0600).
+class Sink(Protocol):
+    """Where the redacted copy goes: a binary file, or a :class:`cdpclient.fileio.AtomicFile`."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+def redact_heapsnapshot(src: Path, dest: Path | Sink) -> dict[str, int]:
+    """Write a redacted copy of the heap snapshot ``src`` to ``dest`` (a path, written 0600, or a sink).
 
     Returns counts: ``strings`` in the original table, ``redacted`` in place,
     ``appended`` new redacted entries.  Raises :class:`InvalidCaptureFile` if
@@ -55,7 +63,8 @@ def redact_heapsnapshot(src: Path, dest: Path) -> dict[str, int]:
         _walk(fh, src, None, plan.collect_numbers, plan.count_strings, plan.strings_tail,
               wanted=("nodes", "edges", "trace_function_infos"))
     plan.finish(np)
-    with open(src, "rb") as fh, open(dest, "wb") as out:
+    with open(src, "rb") as fh, contextlib.ExitStack() as stack:
+        out: Sink = stack.enter_context(open_private(dest, exclusive=False)) if isinstance(dest, Path) else dest
         _walk(fh, src, out, plan.patch_numbers, plan.redact_strings, plan.strings_tail,
               wanted=("nodes",) if plan.appended else ())
     return {"strings": plan.string_count, "redacted": int(plan.in_place.sum()), "appended": len(plan.appended)}
@@ -142,7 +151,7 @@ class _Plan:
         if not len(hit):
             return None
         pieces, last = [], 0
-        for i, new in zip(hit.tolist(), self.remap[values[hit]].tolist()):
+        for i, new in zip(hit.tolist(), self.remap[values[hit]].tolist(), strict=True):
             token = chunk[starts[i]:ends[i]]
             lead = len(token) - len(token.lstrip())
             pieces += [chunk[last:starts[i] + lead], str(new).encode(), token[len(token.rstrip()):]]
@@ -210,7 +219,7 @@ StringsHook = Callable[[int, Any, Any, Any, Any], "bytes | None"]
 class _Stream:
     """A read buffer over the source, with the copy going to ``out`` (pass 2) or nowhere (pass 1)."""
 
-    def __init__(self, fh: BinaryIO, out: BinaryIO | None, src: Path) -> None:
+    def __init__(self, fh: BinaryIO, out: Sink | None, src: Path) -> None:
         self.fh, self.out, self.src = fh, out, src
         self.buf, self.pos = b"", 0
 
@@ -228,7 +237,7 @@ class _Stream:
         return InvalidCaptureFile(f"{self.src}: {why}", path=str(self.src))
 
 
-def _walk(fh: BinaryIO, src: Path, out: BinaryIO | None, on_numbers: NumbersHook, on_strings: StringsHook,
+def _walk(fh: BinaryIO, src: Path, out: Sink | None, on_numbers: NumbersHook, on_strings: StringsHook,
           strings_tail: Callable[[], bytes], wanted: tuple[str, ...]) -> None:
     """Stream the snapshot section by section, copying to ``out`` what the hooks do not replace.
 

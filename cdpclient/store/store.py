@@ -22,13 +22,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from cdpclient import compression, fileio
 from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFile, StoreError, UsageError
 from cdpclient.store import files, ids, kinds
 from cdpclient.store.index import Index, IndexUnusable, file_lock
-from cdpclient.store.layout import COMPRESSED_SUFFIX, Layout, process_start
+from cdpclient.store.kinds import EXPORT_SUFFIXES, EXTENSIONS, HEAP_KINDS, KINDS
+from cdpclient.store.layout import COMPRESSED_SUFFIX, EVENTS_SUFFIX, Layout, process_start
 from cdpclient.store.record import (
-    EXTENSIONS,
-    KINDS,
     RECORD_KEYS,
     STATUS_CORRUPT,
     STATUS_EXTERNAL,
@@ -67,7 +67,7 @@ class PendingCapture:
         """A side file kept with the capture (``".events.json"``); created empty, 0600."""
         path = self.temp_dir / Layout.side_name(self.id, suffix)
         if suffix not in self._sides:
-            files.create_private(path)
+            fileio.create_private(path)
             self._sides.append(suffix)
         return path
 
@@ -121,7 +121,7 @@ class Store:
         if create:
             try:
                 for d in (self.root, self.layout.captures_dir, self.layout.tmp_dir):
-                    files.make_dir(d)
+                    fileio.make_private_dir(d)
             except OSError as exc:
                 raise StoreError(f"cannot create the store at {self.root}: {exc.strerror or exc}") from exc
         if self._index is None:
@@ -181,9 +181,9 @@ class Store:
         capture_id = ids.new_id(created)
         temp_dir = self.layout.new_temp_dir_path(capture_id)
         try:
-            files.make_dir(temp_dir)
+            fileio.make_private_dir(temp_dir)
             pending = PendingCapture(capture_id, kind, temp_dir)
-            files.create_private(pending.path)
+            fileio.create_private(pending.path)
         except OSError as exc:
             shutil.rmtree(temp_dir, ignore_errors=True)
             raise _store_error(exc, f"cannot start a capture in {self.root}") from exc
@@ -201,14 +201,14 @@ class Store:
         data = pending.path
         if not data.exists() or data.stat().st_size == 0:
             raise StoreError(f"the {pending.kind} capture wrote no data; nothing stored")
-        os.chmod(data, 0o600)
+        os.chmod(data, fileio.FILE_MODE)
         if compress:
             packed = data.with_name(data.name + COMPRESSED_SUFFIX)
-            sha, size, stored_sha, stored_size = files.compress_file(data, packed)
+            sha, size, stored_sha, stored_size = fileio.compress_file(data, packed)
             data.unlink()
             stored_name = packed.name
         else:
-            files.fsync_path(data)
+            fileio.fsync_path(data)
             sha, size = files.digest(data)
             stored_sha, stored_size, stored_name = sha, size, data.name
         meta: dict[str, Any] = {key: None for key in RECORD_KEYS}
@@ -222,8 +222,8 @@ class Store:
             status="complete",
         )
         for _attempt in range(8):
-            files.write_json(pending.temp_dir / Layout.meta_name(pending.id), meta)
-            files.fsync_path(pending.temp_dir)
+            fileio.write_json_atomic(pending.temp_dir / Layout.meta_name(pending.id), meta)
+            fileio.fsync_path(pending.temp_dir)
             final = self.layout.capture_dir(meta["id"])
             try:
                 os.rename(pending.temp_dir, final)
@@ -235,7 +235,7 @@ class Store:
         else:  # pragma: no cover - 8 collisions of 10 random bits in one millisecond
             raise StoreError("could not find a free capture id")
         pending.temp_dir = final
-        files.fsync_path(self.layout.captures_dir)
+        fileio.fsync_path(self.layout.captures_dir)
         with contextlib.suppress(StoreError):
             # if this fails the capture is still complete on disk; the next listing indexes it
             self.index.put(meta)
@@ -373,22 +373,28 @@ class Store:
         st = path.stat()
         meta: dict[str, Any] = {"external": True, "source": str(path)}
         size = st.st_size
-        if kinds._is_compressed(path):
-            import zstandard
-
-            with open(path, "rb") as fh:
-                content = zstandard.frame_content_size(fh.read(18))
+        if compression.is_compressed(path):
             meta.update(compression="zstd", stored_size=st.st_size)
-            size = content if content >= 0 else st.st_size
+            content = compression.content_size(path)
+            size = content if content is not None else st.st_size
         return CaptureRecord(id=path.name, kind=kind, path=path, created=iso(st.st_mtime), size=size,
                              sha256=None, status=STATUS_EXTERNAL, meta=meta)
 
     def side_file(self, record: CaptureRecord, suffix: str) -> Path | None:
         """The side file ``suffix`` kept with ``record`` (see ``PendingCapture.side_path``), if any."""
-        if suffix not in record.meta.get("side_files", ()):
-            return None
-        path = record.path.with_name(Layout.side_name(record.id, suffix))
-        return path if path.exists() else None
+        return _side_file(record, suffix)
+
+    @staticmethod
+    def events_file(record: CaptureRecord) -> Path | None:
+        """The heap statistics events a timeline capture kept (``.events.json``), if there are any.
+
+        A stored capture: its side file.  A file outside the store: the events file beside
+        it (``x.heaptimeline.events.json``, else ``x.events.json``).  Needs no open store:
+        the record says where its files are.
+        """
+        if record.status != STATUS_EXTERNAL:
+            return _side_file(record, EVENTS_SUFFIX)
+        return next((p for p in Layout.beside(record.path, EVENTS_SUFFIX) if p.is_file()), None)
 
     def materialize(self, record: CaptureRecord) -> Path:
         """A plain, uncompressed file with the capture's content, for reading.
@@ -412,12 +418,12 @@ class Store:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         try:
-            files.decompress_file(record.path, tmp)
+            fileio.decompress_file(record.path, tmp)
             os.replace(tmp, dest)
         except OSError as exc:
             raise _store_error(exc, f"cannot decompress capture {record.id}") from exc
         except Exception as exc:
-            if type(exc).__module__.startswith("zstandard"):
+            if compression.is_zstd_error(exc):
                 raise InvalidCaptureFile(f"capture {record.id} is damaged: {exc}", ref=record.id) from exc
             raise
         finally:
@@ -431,7 +437,7 @@ class Store:
         else:
             self._ready(create=True)
             path = self.layout.cache_dir(record.id)
-        files.make_dir(path)
+        fileio.make_private_dir(path)
         return path
 
     # --- checking ---------------------------------------------------------------------
@@ -473,10 +479,11 @@ class Store:
         try:
             # unpublish in one rename; if we die after it, the temp-dir cleanup finishes the job
             os.rename(src, trash)
+            unpublished = True
         except FileNotFoundError:
-            trash = None  # type: ignore[assignment]
+            unpublished = False
         self.index.delete([capture_id])
-        if trash is not None:
+        if unpublished:
             shutil.rmtree(trash, ignore_errors=True)
         shutil.rmtree(self.layout.cache_dir(capture_id), ignore_errors=True)
 
@@ -538,8 +545,8 @@ class Store:
         for src, kind in checked:
             with self.new_capture(kind, labels=labels, compress=compress, created=src.stat().st_mtime) as pending:
                 pending.path.unlink()
-                if kinds._is_compressed(src):
-                    files.decompress_file(src, pending.path)
+                if compression.is_compressed(src):
+                    fileio.decompress_file(src, pending.path)
                 else:
                     files.copy_private(src, pending.path)
                 pending.meta.update(source=str(src.resolve()), imported=iso(dt.datetime.now().timestamp()))
@@ -561,14 +568,13 @@ class Store:
         if redact and fmt:
             raise UsageError("{redact} applies to heap snapshots in their own format; not with {fmt}",
                              options=("redact", "fmt"))
-        if redact and record.kind not in ("heapsnapshot", "heaptimeline"):
+        if redact and record.kind not in HEAP_KINDS:
             raise UsageError(f"{{redact}} works on heap snapshots; {record.id} is a {record.kind}", options=("redact",))
         src = self.materialize(record)
         out = Path(os.fspath(dest)).expanduser()
         if out.is_dir():
             stem = record.id if record.status != STATUS_EXTERNAL else Path(record.id).stem
-            suffix = {"collapsed": ".collapsed.txt", "speedscope": ".speedscope.json", "pprof": ".pb.gz"}.get(
-                fmt or "", EXTENSIONS[record.kind])
+            suffix = EXPORT_SUFFIXES.get(fmt or "", EXTENSIONS[record.kind])
             out = out / (stem + (".redacted" if redact else "") + suffix)
         if fmt:
             try:
@@ -576,22 +582,29 @@ class Store:
             except ImportError as exc:
                 raise StoreError(f"format {fmt} needs cdpclient.profiles.export, which this build lacks") from exc
             return Path(export_profile(src, record.kind, fmt, out) or out)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
         try:
-            if redact:
-                from cdpclient.store.redact import redact_heapsnapshot
+            if not out.parent.is_dir():  # export writes into an existing directory; it creates none
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(out.parent))
+            with fileio.atomic_file(out) as sink:
+                if redact:
+                    from cdpclient.store.redact import redact_heapsnapshot
 
-                files.create_private(tmp)
-                redact_heapsnapshot(src, tmp)
-            else:
-                files.copy_private(src, tmp)
-            os.replace(tmp, out)
+                    redact_heapsnapshot(src, sink)
+                else:
+                    with open(src, "rb") as fh:
+                        while block := fh.read(compression.BLOCK):
+                            sink.write(block)
+                sink.commit()
         except OSError as exc:
             raise _store_error(exc, f"cannot write {out}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
         return out
+
+
+def _side_file(record: CaptureRecord, suffix: str) -> Path | None:
+    if suffix not in record.meta.get("side_files", ()):
+        return None
+    path = record.path.with_name(Layout.side_name(record.id, suffix))
+    return path if path.exists() else None
 
 
 def _quick_status(record: CaptureRecord) -> str:

@@ -47,3 +47,45 @@ def test_wheel_in_a_fresh_venv_holds_only_cdpclient_and_its_cli(tmp_path: Path) 
              "u.find_spec('cli') is None)")
     done = subprocess.run([str(py), "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True", "True"]
+
+
+def test_every_third_party_import_is_a_declared_dependency() -> None:
+    import ast
+    import importlib.metadata as metadata
+    import re
+
+    declared = {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower()
+                for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    dists = metadata.packages_distributions()
+    imported: set[str] = set()
+    for folder in ("cdpclient", "cli"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    imported |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"cdpclient", "cdpclient_cli", "__future__"}
+    missing = {name for name in third_party if not {d.lower() for d in dists.get(name, [name])} & declared}
+    assert not missing, f"imported but not declared in pyproject dependencies: {sorted(missing)}"
+
+
+def test_the_version_is_written_once() -> None:
+    import importlib.metadata as metadata
+
+    import cdpclient
+
+    assert "version" in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dynamic"]
+    assert metadata.version("cdpclient") == cdpclient.__version__
+
+
+def test_shell_completion_is_on() -> None:
+    import os
+
+    script = subprocess.run([sys.executable, "-m", "cdpclient_cli.app", "--show-completion", "bash"],
+                            capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0 and "_CDPCLIENT_COMPLETE" in script.stdout
+    env = {**os.environ, "_CDPCLIENT_COMPLETE": "complete_bash", "COMP_WORDS": "cdpclient sna", "COMP_CWORD": "1"}
+    done = subprocess.run([sys.executable, "-m", "cdpclient_cli.app"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.split() == ["snapshot"]

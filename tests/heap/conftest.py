@@ -16,8 +16,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,6 @@ APPS = REPO / "tests" / "apps"
 
 sys.path.insert(0, str(REPO / "tests"))
 from nodeproc import NODE, start_node  # noqa: E402  (the shared fixtures module)
-
 
 # --- memlab ---------------------------------------------------------------------------------
 
@@ -133,7 +133,8 @@ def heap_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app_snapshot(heap_dir: Path) -> Path:
     """A snapshot of a Node process with a server-like mix of objects (v8.writeHeapSnapshot)."""
     script = (
-        "class Session { constructor(i) { this.id = 's-' + i; this.user = { name: 'u' + i }; this.tags = new Map(); } }\n"
+        "class Session { constructor(i) {"
+        " this.id = 's-' + i; this.user = { name: 'u' + i }; this.tags = new Map(); } }\n"
         "globalThis.keep = { sessions: [], byId: new Map(), weak: new WeakMap(), handlers: [] };\n"
         "for (let i = 0; i < 20000; i++) { const s = new Session(i); keep.sessions.push(s);"
         " keep.byId.set(s.id, s); keep.weak.set(s, { seen: i }); if (i % 10 === 0) keep.handlers.push(() => s); }"

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nodeproc import run_cli  # type: ignore[attr-defined]
 
 
@@ -122,6 +121,8 @@ def test_bad_input_gives_one_line(app_snapshot: Path, tmp_path: Path) -> None:
         (("leaks", str(app_snapshot), "--store", store), 2, "at least two"),
         (("top", str(tmp_path / "missing.heapsnapshot"), "--store", store), 1, "missing"),
         (("top", str(app_snapshot), "--by", "function", "--store", store), 2, "class or object"),
+        # -n is the namespace on capture commands (as in kubectl), never a short --limit
+        (("top", str(app_snapshot), "-n", "3", "--store", store), 2, "-n"),
     ]
     for args, code, text in cases:
         proc = run_cli(*args)

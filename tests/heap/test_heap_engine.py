@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -21,17 +22,17 @@ def assert_matches_memlab(snap: heap.HeapSnapshot, ref: dict[str, Any], top_clas
     assert snap.node_count == ref["node_count"]
     assert snap.edge_count == ref["edge_count"]
     assert snap.total_size == ref["total_size"]
-    ours = {r["class"]: r for r in heap.top_classes(snap, limit=10_000)}
+    ours = {r.name: r for r in heap.top_classes(snap, limit=10_000)}
     # Every class: same count and shallow size.
     for name, (count, shallow, _retained) in ref["classes"].items():
         if name == "(synthetic)":
             continue  # the root's class: memlab counts the root, we leave it out (it retains everything)
         assert name in ours, name
-        assert (ours[name]["count"], ours[name]["shallow_size"]) == (count, shallow), name
+        assert (ours[name].count, ours[name].shallow_size) == (count, shallow), name
     # The biggest classes by retained size: equal retained sizes.
     biggest = sorted((c for c in ref["classes"] if c != "(synthetic)"), key=lambda c: -ref["classes"][c][2])
     for name in biggest[:top_classes]:
-        assert ours[name]["retained_size"] == ref["classes"][name][2], name
+        assert ours[name].retained_size == ref["classes"][name][2], name
     # The single objects with the largest retained sizes: equal retained sizes.
     for node_id, retained, cls in ref["objects"]:
         n = snap.ordinal_of_id(node_id)
@@ -146,13 +147,13 @@ def test_public_names_are_exported() -> None:
 def test_two_snapshots_of_one_session_find_both_leaks(demo_series: dict[str, Any]) -> None:
     first, last = (heap.load(demo_series["paths"][i]) for i in (0, 2))
     result = heap.find_leaks([first, last], ids_comparable=True)
-    assert result["method"] == "two-snapshot"
-    found = {(s["owner_class"], s["edge"], s["holder_class"]): s for s in result["suspects"]}
+    assert result.method == "two-snapshot"
+    found = {(s.owner_class, s.edge, s.holder_class): s for s in result.suspects}
     assert ("StreamClient", "sentEvents", "Array") in found
     contexts = found[("ContextRegistry", "contexts", "Map")]
-    assert contexts["item_class"] == "CallContext" and contexts["counts"][1] > contexts["counts"][0]
+    assert contexts.item_class == "CallContext" and contexts.counts[1] > contexts.counts[0]
     assert not any(key[0] == "LruCache" for key in found)
-    assert contexts["path"][-1]["class"] == "Map" and contexts["path"][-1]["edge"] == "contexts"
+    assert contexts.path[-1].class_name == "Map" and contexts.path[-1].edge == "contexts"
 
 
 def test_devtools_dominance_makes_global_dominate(app_snapshot: Path) -> None:

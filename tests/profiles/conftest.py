@@ -13,12 +13,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 from nodeproc import NODE, start_node  # type: ignore[attr-defined]
 
 APPS = Path(__file__).parent / "apps"

@@ -18,10 +18,10 @@ def test_mutual_recursion_and_packages() -> None:
     tree = build(frames, parent, frame, values, [Metric("time", "us")])
     assert tree.parent[0] == -1 and all(tree.parent[i] < i for i in range(1, len(tree)))
     keys, self_v, total_v = tree.group(lambda f: f)
-    got = {k.name: (s[0], t[0]) for k, s, t in zip(keys, self_v, total_v)}
+    got = {k.name: (s[0], t[0]) for k, s, t in zip(keys, self_v, total_v, strict=True)}
     assert got == {"(root)": (0, 16), "a": (15, 15), "b": (1, 11)}
     keys, self_v, total_v = tree.group(package_of)
-    got = {k: (s[0], t[0]) for k, s, t in zip(keys, self_v, total_v)}
+    got = {k: (s[0], t[0]) for k, s, t in zip(keys, self_v, total_v, strict=True)}
     assert got["x"] == (15, 15) and got["(app)"] == (1, 11)
     stacks = {tuple(frames[f].name for f in stack): v[0] for stack, v in tree.stacks()}
     assert stacks == {("a", "b", "a"): 10, ("a",): 5, ("b",): 1}

@@ -15,14 +15,14 @@ def test_top_diff_export_on_profile_files(cpu_profiles, heap_profiles, timeline_
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rows"][0]["key"] == "@acme/hog"
 
-    done = run_cli("diff", str(cpu_profiles.base), str(cpu_profiles.grow), "-n", "3", *store)
+    done = run_cli("diff", str(cpu_profiles.base), str(cpu_profiles.grow), "--limit", "3", *store)
     assert done.returncode == 0, done.stderr
     assert "growingHotPath" in done.stdout.splitlines()[3]
 
-    done = run_cli("top", str(heap_profiles.small), "-n", "3", *store)
+    done = run_cli("top", str(heap_profiles.small), "--limit", "3", *store)
     assert done.returncode == 0 and "allocationHotSpot" in done.stdout.splitlines()[3], done.stderr
 
-    done = run_cli("top", str(timeline_files.timeline), "-n", "3", "--json", *store)
+    done = run_cli("top", str(timeline_files.timeline), "--limit", "3", "--json", *store)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rows"][0]["name"] == "allocationHotSpot"
 

@@ -153,7 +153,7 @@ def test_collapsed_stacks(cpu_profiles, tmp_path: Path) -> None:  # type: ignore
     assert total == pytest.approx(load_profile(cpu_profiles.base).tree.totals()[0], rel=0.01)
     crunch = [line for line in lines if line.split(" ", 1)[0] and ";crunch (" in line]
     assert crunch and all(line.startswith("(anonymous) (node:internal/main/run_main_module") for line in crunch)
-    fib = max((line for line in lines if "fib (" in line), key=lambda l: l.count(";fib ("))
+    fib = max((line for line in lines if "fib (" in line), key=lambda line: line.count(";fib ("))
     assert fib.count(";fib (") > 10  # the recursion is kept, frame by frame
 
 

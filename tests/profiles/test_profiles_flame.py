@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from nodeproc import run_cli  # type: ignore[attr-defined]
 
 from cdpclient.errors import AnalysisError
 from cdpclient.profiles import flame_svg, load_profile, top
-from nodeproc import run_cli  # type: ignore[attr-defined]
 
 SVG = "{http://www.w3.org/2000/svg}"
 

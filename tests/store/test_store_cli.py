@@ -5,27 +5,31 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from cdpclient_cli.app import app
 
 ROOT = Path(__file__).parent.parent.parent
 
+Cli = Callable[..., Result]
+
 
 @pytest.fixture
-def cli(cli_runner, tmp_path: Path):  # type: ignore[no-untyped-def]
+def cli(cli_runner: CliRunner, tmp_path: Path) -> Cli:
     """``cli(*args)`` runs cdpclient in-process with a fresh store in $CDPCLIENT_STORE."""
     env = {"CDPCLIENT_STORE": str(tmp_path / "rec")}
 
-    def run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    def run(*args: str, input: str | None = None) -> Result:
         return cli_runner.invoke(app, list(args), env=env, input=input)
 
     return run
 
 
-def test_import_ls_show_export_rm(cli, node_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_ls_show_export_rm(cli: Cli, node_files: dict[str, Path], tmp_path: Path) -> None:
     done = cli("import", str(node_files["heapsnapshot"]), str(node_files["cpuprofile"]), "--label", "env=prod",
                "--json")
     assert done.exit_code == 0, done.output
@@ -63,7 +67,7 @@ def test_import_ls_show_export_rm(cli, node_files, tmp_path: Path) -> None:  # t
     assert [r["id"] for r in json.loads(cli("ls", "--json").stdout)] == [cpu["id"]]
 
 
-def test_bad_input_is_one_line_and_an_exit_code(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_one_line_and_an_exit_code(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "empty.heapsnapshot").write_bytes(b"")
     bad = cli("import", str(tmp_path / "empty.heapsnapshot"))
     assert bad.exit_code == 1 and bad.stderr.count("\n") == 1 and "empty file" in bad.stderr
@@ -81,7 +85,7 @@ def test_bad_input_is_one_line_and_an_exit_code(cli, tmp_path: Path) -> None:  #
     assert empty.exit_code == 0 and empty.stdout == "" and "no captures yet" in empty.stderr
 
 
-def test_prune_asks_unless_yes(cli, node_files: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+def test_prune_asks_unless_yes(cli: Cli, node_files: dict[str, Path]) -> None:
     for _ in range(3):
         assert cli("import", str(node_files["cpuprofile"])).exit_code == 0
     ids = [r["id"] for r in json.loads(cli("ls", "--json").stdout)]
@@ -96,7 +100,7 @@ def test_prune_asks_unless_yes(cli, node_files: dict[str, Path]) -> None:  # typ
     assert "nothing to prune" in cli("prune", "--older-than", "7d", "--yes").stderr
 
 
-def test_store_reindex_and_verify(cli, node_files, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_store_reindex_and_verify(cli: Cli, node_files: dict[str, Path], tmp_path: Path) -> None:
     rec = json.loads(cli("import", str(node_files["report"]), "--json").stdout)[0]
     for f in (tmp_path / "rec").glob("index.sqlite*"):
         f.unlink()
@@ -110,10 +114,10 @@ def test_store_reindex_and_verify(cli, node_files, tmp_path: Path) -> None:  # t
     assert json.loads(cli("show", rec["id"], "--json").stdout)["status"] == "corrupt"
 
 
-def test_store_option_and_help_examples(tmp_path: Path, cli_runner) -> None:  # type: ignore[no-untyped-def]
+def test_store_option_and_help_examples(tmp_path: Path, cli_runner: CliRunner) -> None:
     elsewhere = tmp_path / "elsewhere"
-    done = subprocess.run([sys.executable, "-m", "cdpclient_cli.app", "ls", "--store", str(elsewhere), "--json"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "cdpclient_cli.app", "ls", "--store", str(elsewhere), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and json.loads(done.stdout) == [] and not elsewhere.exists()
     for command in (["ls"], ["show"], ["rm"], ["prune"], ["import"], ["export"], ["store", "reindex"],
                     ["store", "verify"]):

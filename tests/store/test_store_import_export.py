@@ -6,6 +6,7 @@ import json
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,8 +154,9 @@ def test_a_store_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
             pass
 
 
-def _load(path: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads(path.read_bytes())
+def _load(path: Path) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(path.read_bytes())
+    return value
 
 
 @pytest.mark.compat

@@ -9,8 +9,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -70,8 +71,10 @@ def test_kill_9_of_cdpclient_snapshot_mid_stream(store: Store, node_app: Callabl
     while not any("ready" in line for line in target.output):
         assert time.monotonic() < deadline, target.output
         time.sleep(0.05)
-    proc = subprocess.Popen([sys.executable, "-m", "cdpclient_cli.app", "snapshot", target.endpoint, "--store", str(store.root)],
+    proc = subprocess.Popen([sys.executable, "-m", "cdpclient_cli.app", "snapshot", target.endpoint,
+                             "--store", str(store.root)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
     try:
         streaming = False
         deadline = time.monotonic() + 60

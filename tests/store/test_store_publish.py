@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFi
 from cdpclient.store import CaptureRecord, Store
 from cdpclient.store.ids import ID_LENGTH, id_time, new_id
 
+Put = Callable[..., CaptureRecord]
 RECORD_FIELDS = ["id", "kind", "path", "created", "size", "sha256", "duration_s", "target", "node_version", "pid",
                  "labels", "options", "session", "series", "series_index", "status", "meta"]
 
@@ -108,7 +110,7 @@ def test_compressed_capture_round_trips(store: Store, node_files: dict[str, Path
     assert store.verify(rec.id).status == "ok"
 
 
-def test_resolve_by_id_prefix_and_path(store: Store, put, node_files) -> None:  # type: ignore[no-untyped-def]
+def test_resolve_by_id_prefix_and_path(store: Store, put: Put, node_files: dict[str, Path]) -> None:
     a = put()
     assert store.resolve(a.id).id == a.id
     assert store.resolve(a.id[:8].lower()).id == a.id
@@ -152,7 +154,7 @@ def test_store_location_comes_from_argument_env_or_default(tmp_path: Path, monke
     assert Store.open(tmp_path / "arg").root == tmp_path / "arg"
 
 
-def test_list_filters(store: Store, put) -> None:  # type: ignore[no-untyped-def]
+def test_list_filters(store: Store, put: Put) -> None:
     a = put("heapsnapshot", labels={"env": "prod", "app": "api"}, target={"endpoint": "10.0.0.1:9229"})
     b = put("cpuprofile", labels={"env": "staging"}, target={"pod": "api-7f9", "namespace": "shop"})
     c = put("heapsnapshot", labels={"env": "prod"}, created=1_000_000_000)  # an old capture (imported)
@@ -167,7 +169,7 @@ def test_list_filters(store: Store, put) -> None:  # type: ignore[no-untyped-def
         store.list(kind="nope")
 
 
-def test_remove_and_prune(store: Store, put) -> None:  # type: ignore[no-untyped-def]
+def test_remove_and_prune(store: Store, put: Put) -> None:
     old = [put(created=1_000_000_000 + i) for i in range(3)]
     new = [put() for _ in range(2)]
     store.materialize(new[0])

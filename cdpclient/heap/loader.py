@@ -1,0 +1,49 @@
+"""``load``: a snapshot file to an analysed :class:`HeapSnapshot`, through the cache when there is one.
+
+Sits above :mod:`.snapshot` (the analysis) and :mod:`.cache` (its arrays on disk): the cache
+imports the snapshot type, and neither imports this module or each other back.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cdpclient.heap import cache
+from cdpclient.heap.parse import Progress, parse_file
+from cdpclient.heap.snapshot import HeapSnapshot, analyse
+
+
+def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
+         progress: Progress | None = None, dominance: str = "gc-roots") -> HeapSnapshot:
+    """Parse and analyse a ``.heapsnapshot`` / ``.heaptimeline`` file.
+
+    ``dominance`` is explained at :func:`~cdpclient.heap.snapshot.analyse`.  With ``cache_dir``
+    the arrays are kept there as ``.npy`` files (0600, directory 0700) and a later call maps
+    them back in a fraction of a second; a cache that no longer matches the file (size or
+    mtime changed) is rebuilt.  Raises :class:`~cdpclient.errors.InvalidCaptureFile` for
+    files that are not heap snapshots.
+    """
+    path = Path(path)
+    if cache_dir is not None:
+        cached = cache.read(Path(cache_dir), path)
+        if cached is not None and cached.meta.get("dominance") == dominance:
+            return cached
+    say: Progress = progress or (lambda _msg: None)
+    raw = parse_file(path, progress=say)
+    workspace = cache.Workspace(Path(cache_dir) if cache_dir is not None else None)
+    try:
+        snap = analyse(raw, path, progress=say, dominance=dominance, workspace=workspace)
+        del raw
+        if cache_dir is not None:
+            say("caching")
+        workspace.commit(path, snap)
+    finally:
+        workspace.discard()
+    if cache_dir is not None:
+        # Hand back the cached copy: mapped, not resident, so a diff or a series of three
+        # does not hold every snapshot's arrays in memory at once.
+        cached = cache.read(Path(cache_dir), path)
+        if cached is not None:
+            return cached
+    return snap
