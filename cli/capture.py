@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+
 from cdpclient_cli import common, fleet
 from cdpclient_cli.common import StoreOption, TargetSpec, target_command
 
@@ -124,10 +125,10 @@ async def _save(target: Target, opts: SaveOptions, kind: str, **options: Any) ->
                                                       compress=opts.compress, **options)
         return _stored_row(record)
     out = _out_path(opts, kind)
-    if kind == "heaptimeline":
-        from cdpclient.captures.timeline import EVENTS_SUFFIX
+    if kind == "heaptimeline":  # its events beside it, where Store.events_file looks first
+        from cdpclient.store.layout import EVENTS_SUFFIX, Layout
 
-        options["events_path"] = out.with_name(out.name + EVENTS_SUFFIX)
+        options["events_path"] = Layout.beside(out, EVENTS_SUFFIX)[0]
     result = await cdpclient.capture_to_file(target, out, kind, compress=opts.compress, **options)
     return _file_row(result, target, opts.labels)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import typer
+
 from cdpclient_cli import common
 from cdpclient_cli.common import TargetSpec, target_command
 

@@ -90,7 +90,7 @@ async def _capture_into(target: StoreTarget, store: Store, kind: str, *, labels:
                         compress: bool, options: dict[str, Any],
                         recorded: dict[str, Any] | None = None) -> CaptureRecord:
     """:func:`capture_to_store`; ``recorded`` adds to the options kept in the record (a series' count)."""
-    from cdpclient.captures.timeline import EVENTS_SUFFIX
+    from cdpclient.store.layout import EVENTS_SUFFIX
 
     _capture_function(kind)  # an unknown kind fails before the store is touched
     with store.new_capture(kind, target=dict(target.identity), labels=labels or {}, compress=compress) as pending:

@@ -25,10 +25,7 @@ from cdpclient.captures.result import CaptureResult, ProgressCallback
 from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import UsageError
 
-__all__ = ["take_allocation_timeline", "EVENTS_SUFFIX"]
-
-EVENTS_SUFFIX = ".events.json"
-"""The suffix of the events side file kept with a timeline (``<id>.events.json`` in the store)."""
+__all__ = ["take_allocation_timeline"]
 
 _EVENTS = ("HeapProfiler.heapStatsUpdate", "HeapProfiler.lastSeenObjectId")
 

@@ -37,7 +37,7 @@ async def test_every_kind_goes_into_the_store(node, tmp_path: Path) -> None:
     assert cpu.compressed and cpu.options["duration_s"] == 0.3
     assert load_json(store.materialize(cpu))["samples"]
     assert sample.options["interval_bytes"] == 1024 and sample.meta["samples"] >= 0
-    events = store.side_file(timeline, ".events.json")
+    events = Store.events_file(timeline)
     assert events is not None and "events" in load_json(events)
     assert report.meta["summary"]["pid"] == node.pid
     assert {r.id for r in store.list()} == {cpu.id, sample.id, timeline.id, report.id}
