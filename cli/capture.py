@@ -240,17 +240,17 @@ def _early_stop() -> Iterator[asyncio.Event]:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-def _run(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[list[Row]]], opts: OptsT,
-         as_json: bool) -> list[Row] | None:
-    """Run a command's work on its one target and return the rows to print.
+def _run(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[list[Row]]], opts: OptsT, as_json: bool,
+         *, show: Callable[[list[Row], bool], None] = _print_saved) -> None:
+    """Run a command's work on its one target and ``show`` the rows.
 
-    With a selector it is a fleet (once per matching pod; the fleet prints its
-    summary table and exits 1 if any pod failed) and there is nothing to print.
+    With a selector it is a fleet: once per matching pod; the fleet prints its
+    summary table and exits 1 if any pod failed.
     """
     if spec.selector:
         fleet.run_capture(spec, work, opts, as_json)
-        return None
-    return common.run(_on_target(spec, work, opts))
+        return
+    show(common.run(_on_target(spec, work, opts)), as_json)
 
 
 async def _on_target(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[T]], opts: OptsT) -> T:
@@ -287,9 +287,7 @@ def snapshot(
     opts = SnapshotOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                            gc=gc, force=force, count=count,
                            every=float(_parsed(parse_duration, every, "--every")) if every else 0.0)
-    rows = _run(spec, take_snapshots, opts, as_json)
-    if rows is not None:
-        _print_saved(rows, as_json)
+    _run(spec, take_snapshots, opts, as_json)
 
 
 async def take_snapshots(target: Target, opts: SnapshotOptions) -> list[Row]:
@@ -349,15 +347,18 @@ def cpu(
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                         duration=float(_parsed(parse_duration, duration, "--duration")),
                         interval=float(_parsed(parse_duration, interval, "--interval")))
-    rows = _run(spec, take_cpu, opts, as_json)
-    if rows is not None:
-        _print_saved(rows, as_json)
+    _run(spec, take_cpu, opts, as_json)
 
 
 async def take_cpu(target: Target, opts: TimedOptions) -> list[Row]:
-    with _early_stop() as stop, _ProgressBar("cpu", opts.progress) as bar:
-        return [await _save(target, opts, "cpuprofile", duration=opts.duration,
-                            interval=float(opts.interval or 0.001), stop=stop, progress=bar.callback)]
+    return await _timed(target, opts, "cpuprofile", "cpu", duration=opts.duration,
+                        interval=float(opts.interval or 0.001))
+
+
+async def _timed(target: Target, opts: TimedOptions, kind: str, label: str, **options: Any) -> list[Row]:
+    """A timed capture: the first Ctrl-C ends it early and saves, a progress bar while it records."""
+    with _early_stop() as stop, _ProgressBar(label, opts.progress) as bar:
+        return [await _save(target, opts, kind, stop=stop, progress=bar.callback, **options)]
 
 
 @target_command
@@ -380,16 +381,12 @@ def sample(
                         duration=float(_parsed(parse_duration, duration, "--duration")),
                         interval=int(_parsed(parse_size, interval, "--interval")),
                         include_collected=include_collected)
-    rows = _run(spec, take_sample, opts, as_json)
-    if rows is not None:
-        _print_saved(rows, as_json)
+    _run(spec, take_sample, opts, as_json)
 
 
 async def take_sample(target: Target, opts: TimedOptions) -> list[Row]:
-    with _early_stop() as stop, _ProgressBar("sample", opts.progress) as bar:
-        return [await _save(target, opts, "heapprofile", duration=opts.duration,
-                            interval=int(opts.interval or 32768), include_collected=opts.include_collected,
-                            stop=stop, progress=bar.callback)]
+    return await _timed(target, opts, "heapprofile", "sample", duration=opts.duration,
+                        interval=int(opts.interval or 32768), include_collected=opts.include_collected)
 
 
 @target_command
@@ -412,15 +409,11 @@ def timeline(
 
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                         duration=float(_parsed(parse_duration, duration, "--duration")), force=force)
-    rows = _run(spec, take_timeline, opts, as_json)
-    if rows is not None:
-        _print_saved(rows, as_json)
+    _run(spec, take_timeline, opts, as_json)
 
 
 async def take_timeline(target: Target, opts: TimedOptions) -> list[Row]:
-    with _early_stop() as stop, _ProgressBar("timeline", opts.progress) as bar:
-        return [await _save(target, opts, "heaptimeline", duration=opts.duration, force=opts.force, stop=stop,
-                            progress=bar.callback)]
+    return await _timed(target, opts, "heaptimeline", "timeline", duration=opts.duration, force=opts.force)
 
 
 def _parsed(parse: Callable[[str], float | int], text: str, option: str, *, positive: bool = True) -> float | int:
@@ -455,9 +448,10 @@ def report(
     holds the process's environment variables: it is written 0600.
     """
     opts = SaveOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress)
-    rows = _run(spec, take_report, opts, as_json)
-    if rows is None:
-        return
+    _run(spec, take_report, opts, as_json, show=_print_report)
+
+
+def _print_report(rows: list[Row], as_json: bool) -> None:
     if as_json:
         common.print_json(rows[0])
         return
