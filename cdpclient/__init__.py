@@ -1,7 +1,10 @@
 """cdpclient: capture and compare heap snapshots and profiles of live Node.js processes.
 
+    from cdpclient.store import Store
+
     async with cdpclient.connect("127.0.0.1:9229") as target:
         info = await target.process_info()
+        record = await cdpclient.capture_to_store(target, Store.open(), "heapsnapshot", gc=True)
 
     async with cdpclient.attach_pod("api-7f9c", namespace="prod") as target:
         await target.heap_snapshot("api.heapsnapshot")
@@ -9,7 +12,9 @@
 
 from __future__ import annotations
 
-from cdpclient import kube  # noqa: E402  (after Target: kube builds on it)
+from cdpclient import kube as kube  # the subpackage, reachable as cdpclient.kube
+from cdpclient.captures import CaptureResult, CaptureState, CaptureTarget, Progress
+from cdpclient.captures.stored import StoreTarget, capture_to_file, capture_to_store, heap_snapshot_series_to_store
 from cdpclient.connection import DEFAULT_TIMEOUT, Connection, Subscription
 from cdpclient.discovery import Endpoint, TargetInfo, get_version, list_targets, parse_endpoint
 from cdpclient.errors import (
@@ -35,7 +40,8 @@ from cdpclient.errors import (
     TargetNotFound,
     UsageError,
 )
-from cdpclient.kube import attach_pod  # noqa: E402
+from cdpclient.kube import attach_pod
+from cdpclient.memory import MemoryReading
 from cdpclient.target import ProcessInfo, Target, connect, open_target
 from cdpclient.units import format_duration, parse_duration, parse_size
 
@@ -51,6 +57,16 @@ __all__ = [
     "Connection",
     "Subscription",
     "DEFAULT_TIMEOUT",
+    # captures (the Target methods take them into files)
+    "capture_to_store",
+    "heap_snapshot_series_to_store",
+    "capture_to_file",
+    "CaptureResult",
+    "Progress",
+    "CaptureTarget",
+    "StoreTarget",
+    "CaptureState",
+    "MemoryReading",
     # discovery
     "Endpoint",
     "TargetInfo",

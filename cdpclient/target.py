@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from cdpclient.captures import CaptureMethods
+from cdpclient.captures import CaptureMethods, CaptureState
 from cdpclient.connection import DEFAULT_TIMEOUT, Connection
 from cdpclient.discovery import (
     Endpoint,
@@ -27,13 +27,11 @@ from cdpclient.discovery import (
     select_target,
 )
 from cdpclient.errors import CDPClientError, ProtocolError
+from cdpclient.memory import read_memory
 
 __all__ = ["Target", "ProcessInfo", "connect"]
 
 log = logging.getLogger("cdpclient")
-
-_UNLIMITED = 2**60  # process.constrainedMemory() answers 2**64 when there is no limit
-
 
 @dataclasses.dataclass
 class ProcessInfo:
@@ -63,31 +61,15 @@ class ProcessInfo:
         return dataclasses.asdict(self)
 
 
-# Evaluated in the target.  `require` is reachable only with includeCommandLineAPI.
-_PROCESS_INFO_JS = r"""
+# Evaluated in the target; the memory and its limits come from cdpclient.memory's probe.
+_PROCESS_JS = r"""
 (() => {
   const mu = process.memoryUsage();
-  const out = {
+  return {
     pid: process.pid, node_version: process.version, v8_version: process.versions.v8,
     platform: process.platform, arch: process.arch, uptime_s: process.uptime(), title: process.title,
-    argv: process.argv, exec_argv: process.execArgv,
-    heap_used: mu.heapUsed, heap_total: mu.heapTotal, rss: mu.rss, external: mu.external,
-    array_buffers: mu.arrayBuffers || 0, heap_size_limit: null, cgroup_memory_limit: null,
-    constrained_memory: null,
+    argv: process.argv, exec_argv: process.execArgv, external: mu.external, array_buffers: mu.arrayBuffers || 0,
   };
-  try { if (typeof process.constrainedMemory === 'function') out.constrained_memory = process.constrainedMemory(); } catch (e) {}
-  try { out.heap_size_limit = require('v8').getHeapStatistics().heap_size_limit; } catch (e) {}
-  try {
-    const fs = require('fs');
-    for (const f of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
-      try {
-        const v = fs.readFileSync(f, 'utf8').trim();
-        if (v && v !== 'max') { out.cgroup_memory_limit = Number(v); }
-        break;
-      } catch (e) {}
-    }
-  } catch (e) {}
-  return out;
 })()
 """
 
@@ -110,6 +92,8 @@ class Target(CaptureMethods):
         """Identifies this websocket session: V8 heap object ids are comparable only within one."""
         self.identity: dict[str, Any] = {"endpoint": endpoint.address, "target_id": info.id, "url": info.url}
         """What a capture records as its target; a pod attach adds Kubernetes fields."""
+        self.capture_state = CaptureState()
+        """What the captures remember about this session between captures (object-id epoch, memory kept)."""
 
     async def send(self, method: str, params: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
         """Run a CDP command; see :meth:`Connection.send`."""
@@ -133,28 +117,25 @@ class Target(CaptureMethods):
         return reply.get("result", {}).get("value")
 
     async def process_info(self) -> ProcessInfo:
-        """Pid, versions, uptime, heap and RSS, and the memory limit when it can be known."""
-        data = await self.evaluate(_PROCESS_INFO_JS)
+        """Pid, versions, uptime, heap and RSS, and the memory limit when it can be known.
+
+        The limits are those the heap snapshot guard reads (:func:`cdpclient.memory.read_memory`).
+        """
+        data = await self.evaluate(_PROCESS_JS)
+        memory = await read_memory(self)
+        heap_used, heap_total = memory.heap_used, memory.heap_total
         with contextlib.suppress(CDPClientError):
             usage = await self.connection.send("Runtime.getHeapUsage", timeout=10)
-            data["heap_used"] = int(usage.get("usedSize", data["heap_used"]))
-            data["heap_total"] = int(usage.get("totalSize", data["heap_total"]))
-        constrained = data.get("constrained_memory")
-        if constrained is not None and constrained >= _UNLIMITED:
-            constrained = None
-        cgroup = data.get("cgroup_memory_limit")
-        if cgroup is not None and cgroup >= _UNLIMITED:
-            cgroup = None
-        limits = [int(v) for v in (constrained, cgroup) if v]
+            heap_used = int(usage.get("usedSize", heap_used))
+            heap_total = int(usage.get("totalSize", heap_total))
         return ProcessInfo(
             pid=int(data["pid"]), node_version=data["node_version"], v8_version=data["v8_version"],
             platform=data["platform"], arch=data["arch"], uptime_s=float(data["uptime_s"]), title=data["title"],
-            argv=list(data["argv"]), exec_argv=list(data["exec_argv"]), heap_used=int(data["heap_used"]),
-            heap_total=int(data["heap_total"]), heap_size_limit=int(data["heap_size_limit"] or 0),
-            rss=int(data["rss"]), external=int(data["external"]), array_buffers=int(data["array_buffers"]),
-            cgroup_memory_limit=int(cgroup) if cgroup else None,
-            constrained_memory=int(constrained) if constrained else None,
-            memory_limit=min(limits) if limits else None)
+            argv=list(data["argv"]), exec_argv=list(data["exec_argv"]), heap_used=heap_used, heap_total=heap_total,
+            heap_size_limit=memory.heap_limit or 0, rss=memory.rss, external=int(data["external"]),
+            array_buffers=int(data["array_buffers"]),
+            cgroup_memory_limit=memory.cgroup.limit if memory.cgroup else None,
+            constrained_memory=memory.constrained, memory_limit=memory.memory_limit)
 
     async def close(self) -> None:
         """End the session (the inspector disables our agents; profilers we started stop)."""

@@ -1,10 +1,12 @@
 """Commands: ``snapshot``, ``cpu``, ``sample``, ``timeline``, ``report``.
 
-Each command's work on one target is an ``async def _<command>(target, opts)``
+Each command's work on one target is an ``async def take_<command>(target, opts)``
 taking a connected :class:`cdpclient.Target` and the command's options
-dataclass, and returning the saved records; the typer function only parses
+dataclass, and returning the printed rows; the typer function only parses
 options and connects (``_on_target``).  A fleet run calls the same function
-once per pod.
+once per pod.  The captures themselves, into a file (``--out``) or into the
+store, are the library's (:func:`cdpclient.capture_to_file`,
+:func:`cdpclient.capture_to_store` and the series functions).
 """
 
 from __future__ import annotations
@@ -16,21 +18,28 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from cdpclient_cli import common, fleet
 from cdpclient_cli.common import StoreOption, TargetSpec, target_command
 
+if TYPE_CHECKING:
+    from cdpclient import Target
+    from cdpclient.captures import CaptureResult, Progress
+    from cdpclient.store import CaptureRecord
+
 T = TypeVar("T")
+OptsT = TypeVar("OptsT", bound="SaveOptions")
+Row = dict[str, Any]
+"""What a command prints for one saved capture (``--json`` prints it as it is)."""
 
-_SUFFIX = {"heapsnapshot": ".heapsnapshot", "heaptimeline": ".heaptimeline", "cpuprofile": ".cpuprofile",
-           "heapprofile": ".heapprofile", "report": ".json"}
-
-_OUT_HELP = "Write the capture to FILE instead of the store (no store entry)."
-_LABEL_HELP = "Label the capture: key=value (repeatable)."
-_COMPRESS_HELP = "Store the file zstd-compressed."
+# Options every capture command takes (typer reads a default Option object afresh per command).
+_OutOption = typer.Option(None, "--out", "-o", help="Write the capture to FILE instead of the store (no store entry).",
+                          dir_okay=False)
+_LabelOption = typer.Option(None, "--label", help="Label the capture: key=value (repeatable).")
+_CompressOption = typer.Option(False, "--compress", help="Store the file zstd-compressed.")
 
 
 def register(app: typer.Typer) -> None:
@@ -73,61 +82,58 @@ class TimedOptions(SaveOptions):
     force: bool = False
 
 
-class _Destination:
-    """Where one capture goes: ``path`` for the library to write, ``side_path`` for extra files."""
-
-    def __init__(self, path: Path, compress_here: bool, pending: Any = None, out: Path | None = None) -> None:
-        self.path = path
-        self.compress_here = compress_here  # with --out the library compresses; the store does its own
-        self.pending = pending
-        self.out = out
-
-    def side_path(self, suffix: str) -> Path:
-        if self.pending is not None:
-            return Path(self.pending.side_path(suffix))
-        assert self.out is not None
-        return self.out.with_name(self.out.name + suffix)
+def _row(saved: CaptureResult | CaptureRecord, *, capture_id: str | None, target: dict[str, Any],
+         labels: dict[str, str], meta: dict[str, Any]) -> Row:
+    """The printed row of a capture: a :class:`CaptureResult` (``--out``) or a stored :class:`CaptureRecord`."""
+    return {"id": capture_id, "kind": saved.kind, "path": str(saved.path), "size": saved.size,
+            "duration_s": round(saved.duration_s or 0.0, 3), "session": saved.session, "series": saved.series,
+            "series_index": saved.series_index, "pid": saved.pid, "node_version": saved.node_version,
+            "target": target, "labels": labels, "meta": meta}
 
 
-@contextlib.contextmanager
-def _destination(kind: str, target: Any, opts: SaveOptions, options: dict[str, Any],
-                 index: int | None = None) -> Iterator[_Destination]:
-    if opts.out is not None:
-        out = opts.out
-        if index is not None:  # a series with --out: snap.heapsnapshot -> snap.1.heapsnapshot
-            out = out.with_name(f"{out.stem}.{index}{out.suffix or _SUFFIX[kind]}")
-        if opts.compress and not out.name.endswith(".zst"):
-            out = out.with_name(out.name + ".zst")
-        yield _Destination(out, opts.compress, out=out)
-        return
-    from cdpclient.store import Store
-
-    store = Store.open(opts.store)
-    with store.new_capture(kind, target=dict(target.identity), labels=opts.labels, options=options,
-                           compress=opts.compress) as pending:
-        yield _Destination(Path(pending.path), False, pending=pending)
+def _stored_row(record: CaptureRecord) -> Row:
+    return _row(record, capture_id=record.id, target=record.target, labels=record.labels, meta=record.meta)
 
 
-def _record(result: Any, dest: _Destination, target: Any, labels: dict[str, str]) -> dict[str, Any]:
-    """What the command prints for one saved capture; fills the store's metadata first."""
+def _file_row(result: CaptureResult, target: Target, labels: dict[str, str]) -> Row:
     meta = {k: v for k, v in result.metadata().items() if k not in ("options", "kind")}
-    if dest.pending is not None:
-        dest.pending.meta.update(meta)
-    return {"id": None, "kind": result.kind, "path": str(result.path), "size": result.size,
-            "duration_s": round(result.duration_s, 3), "session": result.session, "series": result.series,
-            "series_index": result.series_index, "pid": result.pid, "node_version": result.node_version,
-            "target": dict(target.identity), "labels": labels, "meta": meta}
+    return _row(result, capture_id=None, target=dict(target.identity), labels=labels, meta=meta)
 
 
-def _stored(row: dict[str, Any], dest: _Destination) -> dict[str, Any]:
-    """After the store published the capture: its id and final path."""
-    record = getattr(dest.pending, "record", None)
-    if record is not None:
-        row.update(id=record.id, path=str(record.path), size=record.size)
-    return row
+def _out_path(opts: SaveOptions, kind: str, index: int | None = None) -> Path:
+    """The ``--out`` file: ``snap.heapsnapshot`` -> ``snap.1.heapsnapshot`` in a series; ``.zst`` compressed."""
+    from cdpclient.store import EXTENSIONS
+
+    assert opts.out is not None
+    out = opts.out
+    if index is not None:
+        out = out.with_name(f"{out.stem}.{index}{out.suffix or EXTENSIONS[kind]}")
+    if opts.compress and not out.name.endswith(".zst"):
+        out = out.with_name(out.name + ".zst")
+    return out
 
 
-def _print_saved(rows: list[dict[str, Any]], as_json: bool) -> None:
+async def _save(target: Target, opts: SaveOptions, kind: str, **options: Any) -> Row:
+    """One capture into the store, or to ``--out``; its printed row."""
+    import cdpclient
+
+    if opts.out is None:
+        from cdpclient.store import Store
+
+        with Store.open(opts.store) as store:
+            record = await cdpclient.capture_to_store(target, store, kind, labels=opts.labels,
+                                                      compress=opts.compress, **options)
+        return _stored_row(record)
+    out = _out_path(opts, kind)
+    if kind == "heaptimeline":  # its events beside it, where Store.events_file looks first
+        from cdpclient.store.layout import EVENTS_SUFFIX, Layout
+
+        options["events_path"] = Layout.beside(out, EVENTS_SUFFIX)[0]
+    result = await cdpclient.capture_to_file(target, out, kind, compress=opts.compress, **options)
+    return _file_row(result, target, opts.labels)
+
+
+def _print_saved(rows: list[Row], as_json: bool) -> None:
     if as_json:
         common.print_json(rows[0] if len(rows) == 1 else rows)
         return
@@ -180,7 +186,7 @@ class _ProgressBar:
         else:
             common.note(message)
 
-    def __call__(self, report: Any) -> None:
+    def __call__(self, report: Progress) -> None:
         if self._progress is None:
             return
         hb = common.human_bytes
@@ -234,7 +240,20 @@ def _early_stop() -> Iterator[asyncio.Event]:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-async def _on_target(spec: TargetSpec, work: Callable[[Any, Any], Awaitable[T]], opts: Any) -> T:
+def _run(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[list[Row]]], opts: OptsT, as_json: bool,
+         *, show: Callable[[list[Row], bool], None] = _print_saved) -> None:
+    """Run a command's work on its one target and ``show`` the rows.
+
+    With a selector it is a fleet: once per matching pod; the fleet prints its
+    summary table and exits 1 if any pod failed.
+    """
+    if spec.selector:
+        fleet.run_capture(spec, work, opts, as_json)
+        return
+    show(common.run(_on_target(spec, work, opts)), as_json)
+
+
+async def _on_target(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[T]], opts: OptsT) -> T:
     async with common.open_target(spec) as target:
         return await work(target, opts)
 
@@ -246,12 +265,12 @@ async def _on_target(spec: TargetSpec, work: Callable[[Any, Any], Awaitable[T]],
 def snapshot(
     spec: TargetSpec,
     gc: bool = typer.Option(False, "--gc", help="Force a full garbage collection first: only live objects remain."),
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
     count: int = typer.Option(1, "--count", min=1, help="Take N snapshots in one session (a series)."),
     every: str | None = typer.Option(None, "--every", help="Time between the snapshots of a series (30s, 2m)."),
     force: bool = typer.Option(False, "--force", help="Take it even when the memory guard says it may not fit."),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture(s) as JSON."),
 ) -> None:
@@ -268,33 +287,40 @@ def snapshot(
     opts = SnapshotOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                            gc=gc, force=force, count=count,
                            every=float(_parsed(parse_duration, every, "--every")) if every else 0.0)
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_snapshots, opts, as_json)
-    _print_saved(common.run(_on_target(spec, take_snapshots, opts)), as_json)
+    _run(spec, take_snapshots, opts, as_json)
 
 
-async def take_snapshots(target: Any, opts: SnapshotOptions) -> list[dict[str, Any]]:
-    """Snapshot one target (a series with ``opts.count`` > 1); returns the printed records."""
-    from cdpclient.captures.heap_snapshot import new_series_id, series_schedule
+async def take_snapshots(target: Target, opts: SnapshotOptions) -> list[Row]:
+    """Snapshot one target (a series with ``opts.count`` > 1); returns the printed rows."""
+    import cdpclient
 
-    series = new_series_id() if opts.count > 1 else None
-    rows: list[dict[str, Any]] = []
-    options = {"gc": opts.gc, "force": opts.force, "count": opts.count, "every_s": opts.every}
     with _ProgressBar("snapshot", opts.progress) as bar:
+        if opts.count == 1:
+            return [await _save(target, opts, "heapsnapshot", gc=opts.gc, force=opts.force, progress=bar.callback)]
+        rows: list[Row] = []
+
+        def saved(row: Row) -> None:
+            rows.append(row)
+            bar.note(f"snapshot {len(rows)}/{opts.count}: {row['id'] or row['path']}")
+
         try:
-            async for index in series_schedule(opts.count, opts.every, progress=bar.callback):
-                with _destination("heapsnapshot", target, opts, options, index if series else None) as dest:
-                    result = await target.heap_snapshot(dest.path, gc=opts.gc, force=opts.force,
-                                                        progress=bar.callback, compress=dest.compress_here,
-                                                        series=series, series_index=index if series else None)
-                    row = _record(result, dest, target, opts.labels)
-                rows.append(_stored(row, dest))
-                if series:
-                    bar.note(f"snapshot {index + 1}/{opts.count}: {row['id'] or row['path']}")
+            if opts.out is None:
+                from cdpclient.store import Store
+
+                with Store.open(opts.store) as store:
+                    await cdpclient.heap_snapshot_series_to_store(
+                        target, store, count=opts.count, every=opts.every, gc=opts.gc, force=opts.force,
+                        labels=opts.labels, compress=opts.compress, progress=bar.callback,
+                        on_capture=lambda record: saved(_stored_row(record)))
+            else:
+                await target.heap_snapshot_series(
+                    lambda index: _out_path(opts, "heapsnapshot", index), count=opts.count, every=opts.every,
+                    gc=opts.gc, force=opts.force, compress=opts.compress, progress=bar.callback,
+                    on_capture=lambda result: saved(_file_row(result, target, opts.labels)))
         except BaseException:
             if rows:  # the snapshots already taken stay saved: say which
-                saved = ", ".join(str(r["id"] or r["path"]) for r in rows)
-                common.warn(f"series stopped after {len(rows)} of {opts.count} snapshots; saved: {saved}")
+                done = ", ".join(str(r["id"] or r["path"]) for r in rows)
+                common.warn(f"series stopped after {len(rows)} of {opts.count} snapshots; saved: {done}")
             raise
     return rows
 
@@ -309,9 +335,9 @@ def cpu(
     spec: TargetSpec,
     duration: str = typer.Option("30s", "--duration", "-d", help=_DURATION_HELP),
     interval: str = typer.Option("1ms", "--interval", help="Sampling interval (100us, 1ms)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture as JSON."),
 ) -> None:
@@ -321,19 +347,18 @@ def cpu(
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                         duration=float(_parsed(parse_duration, duration, "--duration")),
                         interval=float(_parsed(parse_duration, interval, "--interval")))
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_cpu, opts, as_json)
-    _print_saved(common.run(_on_target(spec, take_cpu, opts)), as_json)
+    _run(spec, take_cpu, opts, as_json)
 
 
-async def take_cpu(target: Any, opts: TimedOptions) -> list[dict[str, Any]]:
-    options = {"duration_s": opts.duration, "interval_s": opts.interval}
-    with _early_stop() as stop, _ProgressBar("cpu", opts.progress) as bar, \
-            _destination("cpuprofile", target, opts, options) as dest:
-        result = await target.cpu_profile(dest.path, duration=opts.duration, interval=float(opts.interval or 0.001),
-                                          stop=stop, progress=bar.callback, compress=dest.compress_here)
-        row = _record(result, dest, target, opts.labels)
-    return [_stored(row, dest)]
+async def take_cpu(target: Target, opts: TimedOptions) -> list[Row]:
+    return await _timed(target, opts, "cpuprofile", "cpu", duration=opts.duration,
+                        interval=float(opts.interval or 0.001))
+
+
+async def _timed(target: Target, opts: TimedOptions, kind: str, label: str, **options: Any) -> list[Row]:
+    """A timed capture: the first Ctrl-C ends it early and saves, a progress bar while it records."""
+    with _early_stop() as stop, _ProgressBar(label, opts.progress) as bar:
+        return [await _save(target, opts, kind, stop=stop, progress=bar.callback, **options)]
 
 
 @target_command
@@ -343,9 +368,9 @@ def sample(
     interval: str = typer.Option("32768", "--interval", help="Mean bytes between samples (32768, 64KiB)."),
     include_collected: bool = typer.Option(False, "--include-collected",
                                            help="Keep samples of objects the GC already collected."),
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture as JSON."),
 ) -> None:
@@ -356,22 +381,12 @@ def sample(
                         duration=float(_parsed(parse_duration, duration, "--duration")),
                         interval=int(_parsed(parse_size, interval, "--interval")),
                         include_collected=include_collected)
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_sample, opts, as_json)
-    _print_saved(common.run(_on_target(spec, take_sample, opts)), as_json)
+    _run(spec, take_sample, opts, as_json)
 
 
-async def take_sample(target: Any, opts: TimedOptions) -> list[dict[str, Any]]:
-    options = {"duration_s": opts.duration, "interval_bytes": opts.interval,
-               "include_collected": opts.include_collected}
-    with _early_stop() as stop, _ProgressBar("sample", opts.progress) as bar, \
-            _destination("heapprofile", target, opts, options) as dest:
-        result = await target.sampling_heap_profile(
-            dest.path, duration=opts.duration, interval=int(opts.interval or 32768),
-            include_collected=opts.include_collected, stop=stop, progress=bar.callback,
-            compress=dest.compress_here)
-        row = _record(result, dest, target, opts.labels)
-    return [_stored(row, dest)]
+async def take_sample(target: Target, opts: TimedOptions) -> list[Row]:
+    return await _timed(target, opts, "heapprofile", "sample", duration=opts.duration,
+                        interval=int(opts.interval or 32768), include_collected=opts.include_collected)
 
 
 @target_command
@@ -379,9 +394,9 @@ def timeline(
     spec: TargetSpec,
     duration: str = typer.Option("30s", "--duration", "-d", help=_DURATION_HELP),
     force: bool = typer.Option(False, "--force", help="Go ahead even when the memory guard says it may not fit."),
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture as JSON."),
 ) -> None:
@@ -394,21 +409,11 @@ def timeline(
 
     opts = TimedOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress,
                         duration=float(_parsed(parse_duration, duration, "--duration")), force=force)
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_timeline, opts, as_json)
-    _print_saved(common.run(_on_target(spec, take_timeline, opts)), as_json)
+    _run(spec, take_timeline, opts, as_json)
 
 
-async def take_timeline(target: Any, opts: TimedOptions) -> list[dict[str, Any]]:
-    options = {"duration_s": opts.duration, "force": opts.force}
-    with _early_stop() as stop, _ProgressBar("timeline", opts.progress) as bar, \
-            _destination("heaptimeline", target, opts, options) as dest:
-        result = await target.allocation_timeline(dest.path, duration=opts.duration,
-                                                  events_path=dest.side_path(".events.json"), stop=stop,
-                                                  progress=bar.callback, force=opts.force,
-                                                  compress=dest.compress_here)
-        row = _record(result, dest, target, opts.labels)
-    return [_stored(row, dest)]
+async def take_timeline(target: Target, opts: TimedOptions) -> list[Row]:
+    return await _timed(target, opts, "heaptimeline", "timeline", duration=opts.duration, force=opts.force)
 
 
 def _parsed(parse: Callable[[str], float | int], text: str, option: str, *, positive: bool = True) -> float | int:
@@ -430,9 +435,9 @@ def _parsed(parse: Callable[[str], float | int], text: str, option: str, *, posi
 @target_command
 def report(
     spec: TargetSpec,
-    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP, dir_okay=False),
-    label: list[str] | None = typer.Option(None, "--label", help=_LABEL_HELP),
-    compress: bool = typer.Option(False, "--compress", help=_COMPRESS_HELP),
+    out: Path | None = _OutOption,
+    label: list[str] | None = _LabelOption,
+    compress: bool = _CompressOption,
     store: str | None = StoreOption,
     as_json: bool = typer.Option(False, "--json", help="Print the saved capture and its summary as JSON."),
 ) -> None:
@@ -443,9 +448,10 @@ def report(
     holds the process's environment variables: it is written 0600.
     """
     opts = SaveOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress)
-    if spec.selector:  # a fleet: once per matching pod, summary table, exit 1 if any failed
-        return fleet.run_capture(spec, take_report, opts, as_json)
-    rows = common.run(_on_target(spec, take_report, opts))
+    _run(spec, take_report, opts, as_json, show=_print_report)
+
+
+def _print_report(rows: list[Row], as_json: bool) -> None:
     if as_json:
         common.print_json(rows[0])
         return
@@ -453,11 +459,8 @@ def report(
     typer.echo(format_summary(rows[0]["meta"]["summary"]))
 
 
-async def take_report(target: Any, opts: SaveOptions) -> list[dict[str, Any]]:
-    with _destination("report", target, opts, {}) as dest:
-        result = await target.diagnostic_report(dest.path, compress=dest.compress_here)
-        row = _record(result, dest, target, opts.labels)
-    return [_stored(row, dest)]
+async def take_report(target: Target, opts: SaveOptions) -> list[Row]:
+    return [await _save(target, opts, "report")]
 
 
 def format_summary(summary: dict[str, Any], *, max_endpoints: int = 10) -> str:

@@ -2,7 +2,7 @@
 
 A capture command hands :func:`run` its spec and a coroutine function that
 captures from ONE target spec (``--pod``) and returns what it stored (a
-``CaptureRecord``, a list of them, or anything with ``id`` and ``size``).  Each
+``CaptureRecord`` or a printed row with ``id`` and ``size``, or a list of them).  Each
 pod gets its own store entry; one pod failing does not stop the others; the
 summary table (pod, status, id, size, duration) goes to stdout, progress per
 pod to stderr, and the exit code is 0 only when every pod succeeded.
@@ -12,27 +12,32 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from cdpclient_cli.common import TargetSpec, human_bytes, note, open_target, print_json, table
 from cdpclient_cli.common import run as run_async
 
+if TYPE_CHECKING:
+    from cdpclient import Target
+    from cdpclient.kube import PodResult
+    from cdpclient_cli.capture import SaveOptions
+
 CaptureOne = Callable[[TargetSpec], Awaitable[Any]]
+OptsT = TypeVar("OptsT", bound="SaveOptions")
 
 
-def run_capture(spec: TargetSpec, work: Callable[[Any, Any], Awaitable[Any]], opts: Any, as_json: bool) -> None:
+def run_capture(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[Any]], opts: OptsT, as_json: bool) -> None:
     """A capture command's fleet run: ``work(target, opts)`` once per pod; exit code 1 if any pod failed.
 
     Per-pod progress bars are off (several at once would garble the terminal);
     ``--out`` names one file, so it cannot take one capture per pod.
     """
-    if getattr(opts, "out", None) is not None:
+    if opts.out is not None:
         raise typer.BadParameter("--out names one file; with --selector each pod's capture goes to the store",
                                  param_hint="--out")
-    if dataclasses.is_dataclass(opts) and any(f.name == "progress" for f in dataclasses.fields(opts)):
-        opts = dataclasses.replace(opts, progress=False)
+    opts = dataclasses.replace(opts, progress=False)
 
     async def capture_one(pod_spec: TargetSpec) -> Any:
         async with open_target(pod_spec) as target:
@@ -54,7 +59,7 @@ async def _run(spec: TargetSpec, capture_one: CaptureOne, as_json: bool) -> int:
     assert spec.selector, "fleet runs need a selector"
     pods = await kube.resolve_pods(spec.selector, namespace=spec.namespace, context=spec.context,
                                    kubeconfig=spec.kubeconfig, kubectl=spec.kubectl)
-    parallel = max(1, getattr(spec, "parallel", 4) or 4)
+    parallel = max(1, spec.parallel or 4)
     note(f"{len(pods)} pod{'s' if len(pods) != 1 else ''} match {spec.selector!r}; "
          f"capturing from {min(parallel, len(pods))} at a time")
     namespaces = {p.name: p.namespace for p in pods}
@@ -77,20 +82,31 @@ async def _run(spec: TargetSpec, capture_one: CaptureOne, as_json: bool) -> int:
     return 1 if failed else 0
 
 
-def _row(result: Any) -> dict[str, Any]:
+def _row(result: PodResult[Any]) -> dict[str, Any]:
     ids, size = _ids_and_size(result.value) if result.ok else ([], None)
     return {"pod": result.pod, "namespace": result.namespace, "ok": result.ok,
             "id": ",".join(ids) or None, "size": size, "duration_s": round(result.duration_s, 3),
             "error": None if result.ok else str(result.error)}
 
 
-def _ids_and_size(value: Any) -> tuple[list[str], int | None]:
+def _ids_and_size(value: object) -> tuple[list[str], int | None]:
     """Store ids and total size of what one pod's capture returned: records or row dicts, one or a list."""
+    from cdpclient.store import CaptureRecord
+
     items = value if isinstance(value, (list, tuple)) else [value]
-
-    def field(item: Any, name: str) -> Any:
-        return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
-
-    ids = [str(field(v, "id")) for v in items if field(v, "id")]
-    sizes = [field(v, "size") for v in items if isinstance(field(v, "size"), int)]
+    ids: list[str] = []
+    sizes: list[int] = []
+    for item in items:
+        capture_id: object
+        size: object
+        if isinstance(item, CaptureRecord):
+            capture_id, size = item.id, item.size
+        elif isinstance(item, dict):
+            capture_id, size = item.get("id"), item.get("size")
+        else:
+            continue
+        if capture_id:
+            ids.append(str(capture_id))
+        if isinstance(size, int):
+            sizes.append(size)
     return ids, (sum(sizes) if sizes else None)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cdpclient_cli import common
 from cdpclient_cli.common import TargetSpec, target_command
+
+if TYPE_CHECKING:
+    from cdpclient import TargetInfo
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +52,7 @@ async def _targets(spec: TargetSpec) -> list[dict[str, Any]]:
     return [_target_row(t, version) for t in found]
 
 
-def _target_row(info: Any, version: dict[str, Any]) -> dict[str, Any]:
+def _target_row(info: TargetInfo, version: dict[str, Any]) -> dict[str, Any]:
     return {**info.to_dict(), "browser": version.get("Browser"), "protocol_version": version.get("Protocol-Version")}
 
 

@@ -7,13 +7,11 @@ import contextlib
 import datetime as _dt
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cdpclient.captures.result import Progress, ProgressCallback
+from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import CDPClientError, ConnectionLost
-
-if TYPE_CHECKING:
-    from cdpclient.target import Target
 
 log = logging.getLogger("cdpclient")
 
@@ -25,21 +23,21 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def process_identity(target: Target) -> tuple[int | None, str | None]:
+async def process_identity(target: CaptureTarget) -> tuple[int | None, str | None]:
     """``(pid, node_version)`` of the target, asked once per session."""
-    cached = getattr(target, "_capture_identity", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    state = target.capture_state
+    if state.identity is not None:
+        return state.identity
     try:
         pid, version = await target.evaluate("[process.pid, process.version]", timeout=10)
-        cached = (int(pid), str(version))
+        identity: tuple[int | None, str | None] = (int(pid), str(version))
     except (CDPClientError, TypeError, ValueError):
-        cached = (None, None)
-    target._capture_identity = cached  # type: ignore[attr-defined]
-    return cached
+        identity = (None, None)
+    state.identity = identity
+    return identity
 
 
-async def stop_quietly(target: Target, method: str, params: dict[str, Any] | None = None,
+async def stop_quietly(target: CaptureTarget, method: str, params: dict[str, Any] | None = None,
                        *, timeout: float = STOP_TIMEOUT) -> dict[str, Any] | None:
     """Send a stop command on the way out of a capture, whatever the way out.
 
@@ -63,7 +61,7 @@ async def stop_quietly(target: Target, method: str, params: dict[str, Any] | Non
 
 
 async def wait_duration(duration: float, *, stop: asyncio.Event | None = None,
-                        progress: ProgressCallback | None = None, target: Target | None = None,
+                        progress: ProgressCallback | None = None, target: CaptureTarget | None = None,
                         tick: float = 0.5) -> tuple[float, bool]:
     """Wait ``duration`` seconds or until ``stop`` is set; return ``(elapsed, stopped_early)``.
 
@@ -84,7 +82,7 @@ async def wait_duration(duration: float, *, stop: asyncio.Event | None = None,
             return elapsed, False
         if stop.is_set():
             return elapsed, True
-        waiters = [asyncio.ensure_future(stop.wait())]
+        waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if target is not None:
             waiters.append(asyncio.ensure_future(target.connection.wait_closed()))
         try:
@@ -97,7 +95,7 @@ async def wait_duration(duration: float, *, stop: asyncio.Event | None = None,
 Command = tuple[str, "dict[str, Any] | None"]
 
 
-async def timed_run(target: Target, *, start: list[Command], stop_command: Command, cleanup: list[Command],
+async def timed_run(target: CaptureTarget, *, start: list[Command], stop_command: Command, cleanup: list[Command],
                     duration: float, stop: asyncio.Event | None, progress: ProgressCallback | None,
                     stop_timeout: float = 300.0) -> tuple[dict[str, Any], float, bool]:
     """Send ``start``, wait ``duration`` (or until ``stop``), send ``stop_command``; return its reply.

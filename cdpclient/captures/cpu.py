@@ -6,15 +6,12 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cdpclient.captures._output import stream_file, write_profile
 from cdpclient.captures._session import process_identity, timed_run, utc_now
 from cdpclient.captures.result import CaptureResult, ProgressCallback
+from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import UsageError
-
-if TYPE_CHECKING:
-    from cdpclient.target import Target
 
 __all__ = ["take_cpu_profile", "DEFAULT_INTERVAL"]
 
@@ -24,7 +21,7 @@ DEFAULT_INTERVAL = 0.001
 _STOP_TIMEOUT = 300.0  # the profile of a long run is one message of tens of MB
 
 
-async def take_cpu_profile(target: Target, path: str | os.PathLike[str], *, duration: float,
+async def take_cpu_profile(target: CaptureTarget, path: str | os.PathLike[str], *, duration: float,
                            interval: float = DEFAULT_INTERVAL, stop: asyncio.Event | None = None,
                            progress: ProgressCallback | None = None, compress: bool = False) -> CaptureResult:
     """Profile the target's CPU for ``duration`` seconds and write the ``.cpuprofile`` to ``path``.

@@ -13,21 +13,21 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from cdpclient.captures import guard
 from cdpclient.captures._output import StreamFile, stream_file
 from cdpclient.captures._session import process_identity, utc_now
 from cdpclient.captures.result import CaptureResult, Progress, ProgressCallback
+from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import CaptureError, CDPClientError, UsageError
 
-if TYPE_CHECKING:
-    from cdpclient.target import Target
-
-__all__ = ["take_heap_snapshot", "heap_snapshot_series", "series_schedule", "new_series_id",
+__all__ = ["take_heap_snapshot", "heap_snapshot_series", "run_series", "series_schedule", "new_series_id",
            "stream_snapshot", "snapshot_header_counts"]
+
+R = TypeVar("R")
 
 _HEAD = 16384  # the snapshot's meta and counts come in the first few KB
 _COUNTS = re.compile(r'"(node_count|edge_count|trace_function_count)":(\d+)')
@@ -43,7 +43,7 @@ def snapshot_header_counts(head: str) -> dict[str, int]:
     return {key: int(value) for key, value in _COUNTS.findall(head)}
 
 
-async def stream_snapshot(target: Target, out: StreamFile, method: str, params: dict[str, Any],
+async def stream_snapshot(target: CaptureTarget, out: StreamFile, method: str, params: dict[str, Any],
                           progress: ProgressCallback | None = None, *, early: bool = False) -> dict[str, int]:
     """Run ``method`` (takeHeapSnapshot / stopTrackingHeapObjects) with its chunks streamed into ``out``.
 
@@ -118,46 +118,46 @@ async def stream_snapshot(target: Target, out: StreamFile, method: str, params: 
     return snapshot_header_counts("".join(head))
 
 
-def _defer_reply(target: Target, reply: asyncio.Future[Any]) -> None:
+def _defer_reply(target: CaptureTarget, reply: asyncio.Future[Any]) -> None:
     reply.add_done_callback(lambda f: f.cancelled() or f.exception())  # a closed session: nothing to report
-    target._capture_pending_reply = reply  # type: ignore[attr-defined]
+    target.capture_state.pending_reply = reply
 
 
-async def _after_snapshot(target: Target, reply: asyncio.Future[Any] | None, rss_before: int) -> None:
+async def _after_snapshot(target: CaptureTarget, reply: asyncio.Future[Any] | None, rss_before: int) -> None:
     """Once V8 is done with a snapshot: remember the object-id witness and the memory it kept."""
     try:
         if reply is not None:
             await reply
-        target._capture_id_witness = await _object_id(target)  # type: ignore[attr-defined]
+        target.capture_state.id_witness = await _object_id(target)
         rss_after = int(await target.evaluate("process.memoryUsage().rss", timeout=10))
         guard.note_snapshot(target, rss_before, rss_after)
     except CDPClientError:
         pass  # the session ended or the target is busy: these facts only refine later checks
 
 
-def _follow_up(target: Target, rss_before: int) -> tuple[asyncio.Future[None], bool]:
+def _follow_up(target: CaptureTarget, rss_before: int) -> tuple[asyncio.Future[None], bool]:
     """Start :func:`_after_snapshot` for the snapshot just streamed; awaited by :func:`settle`.
 
     When the snapshot returned before its reply, this runs in the background, so
     the caller has its file while V8 still frees the snapshot; ``(task, deferred)``.
     """
-    reply = getattr(target, "_capture_pending_reply", None)
-    target._capture_pending_reply = None  # type: ignore[attr-defined]
+    state = target.capture_state
+    reply, state.pending_reply = state.pending_reply, None
     task = asyncio.ensure_future(_after_snapshot(target, reply, rss_before))
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
-    target._capture_follow_up = task  # type: ignore[attr-defined]
+    state.follow_up = task
     return task, reply is not None
 
 
-async def settle(target: Target) -> None:
+async def settle(target: CaptureTarget) -> None:
     """Wait until the previous snapshot on this target is completely done (see :func:`stream_snapshot`)."""
-    task = getattr(target, "_capture_follow_up", None)
+    state = target.capture_state
+    task, state.follow_up = state.follow_up, None
     if task is not None:
-        target._capture_follow_up = None  # type: ignore[attr-defined]
         await task
 
 
-async def _object_id(target: Target, expression: str = "globalThis") -> int:
+async def _object_id(target: CaptureTarget, expression: str = "globalThis") -> int:
     """V8's heap snapshot id of an object (0: none assigned since the ids were last cleared)."""
     reply = await target.send("Runtime.evaluate", {"expression": expression, "objectGroup": "cdpclient-ids"},
                               timeout=10)
@@ -169,7 +169,7 @@ async def _object_id(target: Target, expression: str = "globalThis") -> int:
         await target.send("Runtime.releaseObjectGroup", {"objectGroup": "cdpclient-ids"}, timeout=10)
 
 
-async def _id_epoch(target: Target) -> tuple[int, bool]:
+async def _id_epoch(target: CaptureTarget) -> tuple[int, bool]:
     """Which generation of V8 object ids this session is in; and whether it changed since the last snapshot.
 
     Any inspector session closing (ours or another client's, even ``cdpclient
@@ -179,24 +179,22 @@ async def _id_epoch(target: Target) -> tuple[int, bool]:
     This round trip also orders us after any earlier command still streaming.
     """
     await settle(target)
-    epoch = int(getattr(target, "_capture_id_epoch", 0))
-    witness = getattr(target, "_capture_id_witness", None)
-    if witness is None:
-        return epoch, False
+    state = target.capture_state
+    if state.id_witness is None:
+        return state.id_epoch, False
     current = await _object_id(target)
-    if not witness or current != witness:
-        epoch += 1
-        target._capture_id_epoch = epoch  # type: ignore[attr-defined]
-        return epoch, True
-    return epoch, False
+    if not state.id_witness or current != state.id_witness:
+        state.id_epoch += 1
+        return state.id_epoch, True
+    return state.id_epoch, False
 
 
-def session_label(target: Target, epoch: int) -> str:
+def session_label(target: CaptureTarget, epoch: int) -> str:
     """The ``session`` recorded with a snapshot: object ids compare only when it is equal."""
     return target.session_id if epoch == 0 else f"{target.session_id}.{epoch}"
 
 
-async def take_heap_snapshot(target: Target, path: str | os.PathLike[str], *, gc: bool = False,
+async def take_heap_snapshot(target: CaptureTarget, path: str | os.PathLike[str], *, gc: bool = False,
                              progress: ProgressCallback | None = None, force: bool = False,
                              compress: bool = False, series: str | None = None, series_index: int | None = None,
                              overhead_factor: float = guard.OVERHEAD_FACTOR) -> CaptureResult:
@@ -256,7 +254,26 @@ async def series_schedule(count: int, every: float, *, progress: ProgressCallbac
         yield index
 
 
-async def heap_snapshot_series(target: Target, paths: str | Callable[[int], str | os.PathLike[str]], *,
+async def run_series(count: int, every: float, take: Callable[[int, str], Awaitable[R]], *,
+                     progress: ProgressCallback | None = None,
+                     on_capture: Callable[[R], Any] | None = None) -> list[R]:
+    """The one series loop: ``take(index, series_id)`` ``count`` times, ``every`` seconds apart.
+
+    Every capture shares a new ``series`` id (:func:`new_series_id`); the
+    schedule is :func:`series_schedule`.  ``on_capture`` is called after each
+    one.  A failure stops the series and raises; what was taken stays.
+    """
+    series = new_series_id()
+    results: list[R] = []
+    async for index in series_schedule(count, every, progress=progress):
+        result = await take(index, series)
+        results.append(result)
+        if on_capture:
+            on_capture(result)
+    return results
+
+
+async def heap_snapshot_series(target: CaptureTarget, paths: str | Callable[[int], str | os.PathLike[str]], *,
                                count: int, every: float, gc: bool = False, force: bool = False,
                                compress: bool = False, progress: ProgressCallback | None = None,
                                on_capture: Callable[[CaptureResult], Any] | None = None) -> list[CaptureResult]:
@@ -266,15 +283,12 @@ async def heap_snapshot_series(target: Target, paths: str | Callable[[int], str 
     or a function of the index.  Each result carries the same ``series`` id and
     its ``series_index``; the guard runs before each snapshot.  ``on_capture``
     is called after each one.  A failure stops the series and raises; the
-    snapshots already written stay.
+    snapshots already written stay.  :func:`cdpclient.heap_snapshot_series_to_store`
+    is the same series into the store.
     """
-    series = new_series_id()
-    results: list[CaptureResult] = []
-    async for index in series_schedule(count, every, progress=progress):
+    def take(index: int, series: str) -> Awaitable[CaptureResult]:
         path = paths(index) if callable(paths) else paths.format(index=index)
-        result = await take_heap_snapshot(target, path, gc=gc, force=force, compress=compress, progress=progress,
-                                          series=series, series_index=index)
-        results.append(result)
-        if on_capture:
-            on_capture(result)
-    return results
+        return take_heap_snapshot(target, path, gc=gc, force=force, compress=compress, progress=progress,
+                                  series=series, series_index=index)
+
+    return await run_series(count, every, take, progress=progress, on_capture=on_capture)

@@ -8,15 +8,14 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cdpclient import hostport
 from cdpclient.captures._output import write_whole
 from cdpclient.captures._session import process_identity, utc_now
 from cdpclient.captures.result import CaptureResult
+from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import CaptureError
-
-if TYPE_CHECKING:
-    from cdpclient.target import Target
 
 __all__ = ["take_diagnostic_report", "ReportSummary", "summarize_report"]
 
@@ -75,9 +74,7 @@ def _endpoint(ep: dict[str, Any] | None) -> str | None:
     if not ep:
         return None
     host = ep.get("ip4") or ep.get("ip6") or ep.get("host") or "?"
-    if ":" in str(host):
-        host = f"[{host}]"
-    return f"{host}:{ep.get('port')}"
+    return hostport.join(str(host), str(ep.get("port")))
 
 
 def _limit(value: Any) -> int | str | None:
@@ -140,7 +137,7 @@ def _highlights(s: ReportSummary) -> list[str]:
     return out
 
 
-async def take_diagnostic_report(target: Target, path: str | os.PathLike[str], *,
+async def take_diagnostic_report(target: CaptureTarget, path: str | os.PathLike[str], *,
                                  compress: bool = False) -> CaptureResult:
     """Write the target's diagnostic report (JSON, 0600) to ``path`` and summarize it.
 

@@ -6,15 +6,12 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cdpclient.captures._output import stream_file, write_profile
 from cdpclient.captures._session import process_identity, timed_run, utc_now
 from cdpclient.captures.result import CaptureResult, ProgressCallback
+from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import CaptureError, ProtocolError, UsageError
-
-if TYPE_CHECKING:
-    from cdpclient.target import Target
 
 __all__ = ["take_sampling_heap_profile", "DEFAULT_SAMPLING_INTERVAL", "sampler_running"]
 
@@ -24,7 +21,7 @@ DEFAULT_SAMPLING_INTERVAL = 32768
 _STOP_TIMEOUT = 300.0
 
 
-async def sampler_running(target: Target) -> bool:
+async def sampler_running(target: CaptureTarget) -> bool:
     """Whether V8's sampling heap profiler runs in the target (from any session).
 
     The sampler is one per isolate, not per session: ``getSamplingProfile``
@@ -37,7 +34,7 @@ async def sampler_running(target: Target) -> bool:
     return True
 
 
-async def take_sampling_heap_profile(target: Target, path: str | os.PathLike[str], *, duration: float,
+async def take_sampling_heap_profile(target: CaptureTarget, path: str | os.PathLike[str], *, duration: float,
                                      interval: int = DEFAULT_SAMPLING_INTERVAL, include_collected: bool = False,
                                      stop: asyncio.Event | None = None, progress: ProgressCallback | None = None,
                                      compress: bool = False) -> CaptureResult:

@@ -10,21 +10,20 @@ events V8 sends while tracking go to a side file, as
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cdpclient.captures import guard
 from cdpclient.captures._output import StreamFile, stream_file
 from cdpclient.captures._session import process_identity, stop_quietly, utc_now, wait_duration
 from cdpclient.captures.heap_snapshot import _id_epoch, session_label, stream_snapshot
 from cdpclient.captures.result import CaptureResult, ProgressCallback
+from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import UsageError
-
-if TYPE_CHECKING:
-    from cdpclient.target import Target
 
 __all__ = ["take_allocation_timeline"]
 
@@ -54,7 +53,7 @@ class _EventLog:
             self.out.write("\n]}\n")
 
 
-async def take_allocation_timeline(target: Target, path: str | os.PathLike[str], *, duration: float,
+async def take_allocation_timeline(target: CaptureTarget, path: str | os.PathLike[str], *, duration: float,
                                    events_path: str | os.PathLike[str] | None = None,
                                    stop: asyncio.Event | None = None, progress: ProgressCallback | None = None,
                                    force: bool = False, compress: bool = False) -> CaptureResult:
@@ -79,7 +78,7 @@ async def take_allocation_timeline(target: Target, path: str | os.PathLike[str],
         events_out = StreamFile(events_path) if events_path else None
         try:
             log = _EventLog(events_out)
-            offs = [conn.on(method, lambda p, m=method: log.add(m, p)) for method in _EVENTS]
+            offs = [conn.on(method, functools.partial(log.add, method)) for method in _EVENTS]
             try:
                 tracking = True  # set first: a cancelled start may still have reached V8
                 await target.send("HeapProfiler.startTrackingHeapObjects", {"trackAllocations": True})

@@ -6,21 +6,23 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic, TypeVar
 
 from cdpclient.errors import KubeError
 from cdpclient.kube.kubectl import Kubectl
 from cdpclient.kube.pods import PodInfo, list_pods
 
+T = TypeVar("T")
+
 
 @dataclass
-class PodResult:
+class PodResult(Generic[T]):
     """How one pod of a fleet run went: ``value`` when ``ok``, else ``error``."""
 
     pod: str
     namespace: str | None
     ok: bool
-    value: Any = None
+    value: T | None = None
     error: BaseException | None = None
     duration_s: float = 0.0
 
@@ -40,8 +42,8 @@ async def resolve_pods(selector: str, *, namespace: str | None = None, context: 
     return pods
 
 
-async def for_each_pod(pods: Sequence[PodInfo | str], fn: Callable[[str], Awaitable[Any]], *, parallel: int = 4,
-                       on_event: Callable[[str, str], None] | None = None) -> list[PodResult]:
+async def for_each_pod(pods: Sequence[PodInfo | str], fn: Callable[[str], Awaitable[T]], *, parallel: int = 4,
+                       on_event: Callable[[str, str], None] | None = None) -> list[PodResult[T]]:
     """Run ``fn(pod_name)`` for every pod, at most ``parallel`` at once; results in the order of ``pods``.
 
     One pod failing does not stop the others: its exception is kept in its
@@ -51,7 +53,7 @@ async def for_each_pod(pods: Sequence[PodInfo | str], fn: Callable[[str], Awaita
     emit = on_event or (lambda pod, message: None)
     limit = asyncio.Semaphore(max(1, parallel))
 
-    async def one(item: PodInfo | str) -> PodResult:
+    async def one(item: PodInfo | str) -> PodResult[T]:
         name = item if isinstance(item, str) else item.name
         ns = None if isinstance(item, str) else item.namespace
         async with limit:
@@ -60,7 +62,7 @@ async def for_each_pod(pods: Sequence[PodInfo | str], fn: Callable[[str], Awaita
             try:
                 value = await fn(name)
             except Exception as exc:  # noqa: BLE001 - kept per pod, reported in the summary
-                result = PodResult(name, ns, False, error=exc, duration_s=time.monotonic() - start)
+                result: PodResult[T] = PodResult(name, ns, False, error=exc, duration_s=time.monotonic() - start)
                 emit(name, f"failed: {exc}")
                 return result
             result = PodResult(name, ns, True, value=value, duration_s=time.monotonic() - start)

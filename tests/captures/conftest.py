@@ -11,13 +11,14 @@ import json
 import re
 import subprocess
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
+from nodeproc import APPS, NODE, NodeProcess, _pump, wait_listening, wait_output  # type: ignore[attr-defined]
 
 import cdpclient
-from nodeproc import APPS, NODE, NodeProcess, _pump, wait_listening, wait_output  # type: ignore[attr-defined]
 
 _THREADS_JS = r"""(() => { const fs = require('fs'); return fs.readdirSync('/proc/self/task').map((t) => {
   try { return fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim(); } catch (e) { return '?'; } }); })()"""

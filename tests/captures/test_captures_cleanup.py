@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nodeproc import wait_output  # type: ignore[attr-defined]
 
 import cdpclient
-from nodeproc import wait_output  # type: ignore[attr-defined]
 from cdpclient.captures.result import Progress
 
 from .conftest import allocation_tracking, cpu_profiler_running, heap_sampler_running, leftovers, load_json

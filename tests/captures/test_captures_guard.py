@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+from nodeproc import APPS, run_cli, wait_output  # type: ignore[attr-defined]
 
 import cdpclient
-from nodeproc import APPS, run_cli, wait_output  # type: ignore[attr-defined]
+from cdpclient.captures.guard import MemoryBudget
 
 from .conftest import leftovers
 
@@ -108,3 +109,31 @@ async def test_guard_charges_a_later_snapshot_only_beyond_what_the_first_left(no
         after = await target.snapshot_budget()
     assert before.reusable == 0 and after.reusable > 0
     assert after.expected_extra < before.expected_extra
+
+
+async def _info_and_budget(endpoint: str) -> tuple[cdpclient.ProcessInfo, MemoryBudget]:
+    async with cdpclient.connect(endpoint) as target:
+        return await target.process_info(), await target.snapshot_budget()
+
+
+async def test_info_and_the_guard_agree_on_the_limits(node_app) -> None:
+    """``cdpclient info`` and the snapshot guard read one probe: same V8 heap limit, same memory limit."""
+    app = node_app("idle.js", node_args=("--max-old-space-size=96", "--require", str(APPS / "fake_memory_limit.js")),
+                   env={"CDPCLIENT_FAKE_MEMORY_LIMIT": str(700 * MB)})
+    wait_output(app, "ready")  # the inspector listens before the preload has run
+    info, budget = await _info_and_budget(app.endpoint)
+    assert info.heap_size_limit == budget.heap_limit
+    assert 96 * MB <= info.heap_size_limit < 160 * MB  # old space plus V8's young generation
+    assert info.constrained_memory == 700 * MB
+    assert info.memory_limit == budget.memory_limit == min(
+        lim["limit"] for lim in budget.limits if lim["source"] != "host's available memory")
+
+
+async def test_info_and_the_guard_agree_under_a_real_cgroup_limit(memory_cgroup, shell_node) -> None:
+    """The cgroup a process was put in (not the mount root) is the limit both report."""
+    group, _ = memory_cgroup
+    node = shell_node(f'echo $$ > "{group}/cgroup.procs" &&', "idle.js")
+    info, budget = await _info_and_budget(node.endpoint)
+    assert info.cgroup_memory_limit == 300 * MB
+    assert info.memory_limit == budget.memory_limit == 300 * MB
+    assert [lim["limit"] for lim in budget.limits if lim["source"].startswith("cgroup")] == [300 * MB]

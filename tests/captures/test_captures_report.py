@@ -6,11 +6,12 @@ import json
 import os
 import stat
 from pathlib import Path
+
 import pytest
+from nodeproc import run_cli  # type: ignore[attr-defined]
 
 import cdpclient
 from cdpclient.captures.report import summarize_report
-from nodeproc import run_cli  # type: ignore[attr-defined]
 
 from .conftest import load_json
 

@@ -9,10 +9,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from nodeproc import run_cli, wait_output  # type: ignore[attr-defined]
 
 import cdpclient
 from cdpclient.captures.result import Progress
-from nodeproc import run_cli, wait_output  # type: ignore[attr-defined]
 
 from .conftest import leftovers, load_json
 

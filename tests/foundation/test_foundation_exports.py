@@ -17,3 +17,9 @@ def test_every_error_is_exported_and_rooted() -> None:
     assert errors <= set(cdpclient.__all__), errors - set(cdpclient.__all__)
     for name in errors:
         assert issubclass(getattr(cdpclient, name), cdpclient.CDPClientError)
+
+
+def test_capture_into_the_store_is_exported() -> None:
+    for name in ("capture_to_store", "capture_to_file", "heap_snapshot_series_to_store", "CaptureResult",
+                 "CaptureTarget", "StoreTarget", "CaptureState", "MemoryReading"):
+        assert name in cdpclient.__all__, name
