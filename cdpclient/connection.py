@@ -110,15 +110,25 @@ class Connection:
 
     async def close(self) -> None:
         """Close the session; pending calls fail with :class:`ConnectionLost`."""
-        if not self._closed.is_set():
-            self._close_reason = self._close_reason or "closed by the client"
-            with contextlib.suppress(Exception):
-                await self._ws.close()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await asyncio.wait_for(asyncio.shield(self._reader), 3)
-        self._shutdown(self._close_reason or "closed by the client")
-        for task in list(self._tasks):
-            task.cancel()
+        try:
+            if not self._closed.is_set():
+                self._close_reason = self._close_reason or "closed by the client"
+                with contextlib.suppress(Exception):
+                    await self._ws.close()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._reader), 3)
+            except asyncio.CancelledError:
+                # The reader's own cancellation is ours to swallow; the caller's (Ctrl-C, SIGTERM
+                # arriving while we close) must go on, or the command would exit as if it succeeded.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+            except Exception:
+                pass
+        finally:
+            self._shutdown(self._close_reason or "closed by the client")
+            for task in list(self._tasks):
+                task.cancel()
 
     async def __aenter__(self) -> Connection:
         return self

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cdpclient_cli.common import StoreOption, human_bytes, note, print_json, table, warn
+from .common import StoreOption, human_bytes, note, print_json, table, warn
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.heap import HeapSnapshot
@@ -95,7 +95,7 @@ def top(
     if not heap_view:
         if record.kind not in PROFILE_KINDS:
             _require_heap(record, "top")
-        from cdpclient_cli import profile_views
+        from . import profile_views
 
         profile_views.top(record, path, by, limit, as_json)
         return
@@ -173,7 +173,7 @@ def diff(
             raise AnalysisError(f"cannot compare a {rec_a.kind} ({rec_a.id}) with a {rec_b.kind} ({rec_b.id})")
         if rec_a.kind not in PROFILE_KINDS:
             raise AnalysisError(f"diff does not know how to compare {rec_a.kind} captures")
-        from cdpclient_cli import profile_views
+        from . import profile_views
 
         profile_views.diff(rec_a, path_a, rec_b, path_b, by, limit, as_json)
         return

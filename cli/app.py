@@ -16,8 +16,8 @@ import typer
 from typer.core import TyperGroup
 
 from cdpclient.errors import CDPClientError, UsageError
-from cdpclient_cli import common
 
+from . import common
 
 
 class _ClickError(Protocol):
@@ -37,12 +37,12 @@ ClickException = _click_class("ClickException")
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
-    "cdpclient_cli.targets",     # targets, info
-    "cdpclient_cli.capture",     # snapshot, cpu, sample, timeline, report
-    "cdpclient_cli.store",       # ls, show, rm, prune, import, export, store reindex
-    "cdpclient_cli.analyze",     # top, diff, retainers, leaks
-    "cdpclient_cli.profiles",    # flame
-    "cdpclient_cli.demo",        # demo
+    "targets",     # targets, info
+    "capture",     # snapshot, cpu, sample, timeline, report
+    "store",       # ls, show, rm, prune, import, export, store reindex
+    "analyze",     # top, diff, retainers, leaks
+    "profiles",    # flame
+    "demo",        # demo
 )
 
 
@@ -120,7 +120,7 @@ def _root(
 
 
 for _name in COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
+    importlib.import_module(f".{_name}", __package__).register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from cdpclient_cli import common, fleet
-from cdpclient_cli.common import StoreOption, TargetSpec, target_command
+from . import common, fleet
+from .common import StoreOption, TargetSpec, target_command
 
 if TYPE_CHECKING:
     from cdpclient import Target

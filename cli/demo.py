@@ -17,7 +17,7 @@ import uuid
 
 import typer
 
-from cdpclient_cli import common
+from . import common
 
 
 def register(app: typer.Typer) -> None:

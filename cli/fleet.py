@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from cdpclient_cli.common import TargetSpec, human_bytes, note, open_target, print_json, table
-from cdpclient_cli.common import run as run_async
+from .common import TargetSpec, human_bytes, note, open_target, print_json, table
+from .common import run as run_async
 
 if TYPE_CHECKING:
     from cdpclient import Target
     from cdpclient.kube import PodResult
-    from cdpclient_cli.capture import SaveOptions
+
+    from .capture import SaveOptions
 
 CaptureOne = Callable[[TargetSpec], Awaitable[Any]]
 OptsT = TypeVar("OptsT", bound="SaveOptions")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cdpclient_cli.common import human_bytes, note, print_json, table
+from .common import human_bytes, note, print_json, table
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.profiles import DiffResult, Profile, Row, TopResult

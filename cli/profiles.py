@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cdpclient_cli.common import StoreOption, note, print_json
+from .common import StoreOption, note, print_json
 
 if TYPE_CHECKING:
     from cdpclient.store import CaptureRecord

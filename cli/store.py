@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cdpclient_cli.common import StoreOption, human_bytes, note, parse_labels, print_json, table, warn
+from .common import StoreOption, human_bytes, note, parse_labels, print_json, table, warn
 
 if TYPE_CHECKING:  # the store is imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.store import CaptureRecord, Store

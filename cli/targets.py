@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from cdpclient_cli import common
-from cdpclient_cli.common import TargetSpec, target_command
+from . import common
+from .common import TargetSpec, target_command
 
 if TYPE_CHECKING:
     from cdpclient import TargetInfo
