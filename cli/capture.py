@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -24,6 +23,7 @@ import typer
 
 from . import common, fleet
 from .common import StoreOption, TargetSpec, target_command
+from .options import SaveOptions, SnapshotOptions, TimedOptions
 
 if TYPE_CHECKING:
     from cdpclient import Target
@@ -52,34 +52,7 @@ def register(app: typer.Typer) -> None:
     app.command("report", epilog="Example: cdpclient report 127.0.0.1:9229 --out report.json")(report)
 
 
-# --- options and the destination of a capture ---------------------------------------
-
-
-@dataclasses.dataclass
-class SaveOptions:
-    """Where and how a capture is kept: a file (``out``) or the store."""
-
-    out: Path | None = None
-    store: str | None = None
-    labels: dict[str, str] = dataclasses.field(default_factory=dict)
-    compress: bool = False
-    progress: bool = True
-
-
-@dataclasses.dataclass
-class SnapshotOptions(SaveOptions):
-    gc: bool = False
-    force: bool = False
-    count: int = 1
-    every: float = 0.0
-
-
-@dataclasses.dataclass
-class TimedOptions(SaveOptions):
-    duration: float = 30.0
-    interval: float | int | None = None
-    include_collected: bool = False
-    force: bool = False
+# --- the printed row of a capture ------------------------------------------------------
 
 
 def _row(saved: CaptureResult | CaptureRecord, *, capture_id: str | None, target: dict[str, Any],

@@ -18,15 +18,14 @@ import typer
 
 from .common import TargetSpec, human_bytes, note, open_target, print_json, table
 from .common import run as run_async
+from .options import SaveOptions
 
 if TYPE_CHECKING:
     from cdpclient import Target
     from cdpclient.kube import PodResult
 
-    from .capture import SaveOptions
-
 CaptureOne = Callable[[TargetSpec], Awaitable[Any]]
-OptsT = TypeVar("OptsT", bound="SaveOptions")
+OptsT = TypeVar("OptsT", bound=SaveOptions)
 
 
 def run_capture(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[Any]], opts: OptsT, as_json: bool) -> None:
