@@ -15,6 +15,7 @@ from cdpclient.kube import procscan
 from cdpclient.kube.forward import PortForward
 from cdpclient.kube.kubectl import Kubectl, explain
 from cdpclient.kube.pods import PodInfo, get_pod
+from cdpclient.target import connect
 
 SIGUSR1_TIMEOUT = 8.0      # how long an inspector may take to open after SIGUSR1
 ANSWER_TIMEOUT = 15.0      # how long the inspector may take to answer through the forward
@@ -53,8 +54,6 @@ async def attach_pod(pod: str, *, namespace: str | None = None, context: str | N
     Raises :class:`~cdpclient.errors.KubeError` with a ``hint`` for everything
     that goes wrong on the Kubernetes side.
     """
-    import cdpclient
-
     emit = on_event or (lambda message: None)
     kc = Kubectl(kubectl, kubeconfig=kubeconfig, context=context, namespace=namespace)
     info = await get_pod(kc, pod)
@@ -76,7 +75,7 @@ async def attach_pod(pod: str, *, namespace: str | None = None, context: str | N
             opened = True  # from here on, a failure still closes what SIGUSR1 may have opened
             await attach.send_sigusr1(sigusr1_timeout)
         await attach.wait_answering(forward, local)
-        async with cdpclient.connect(f"127.0.0.1:{local}", **connect_kwargs) as target:
+        async with connect(f"127.0.0.1:{local}", **connect_kwargs) as target:
             target.identity.update({
                 "context": ctx_name, "namespace": info.namespace, "pod": info.name, "container": cname,
                 "node": info.node, "image": info.images.get(cname), "pod_uid": info.uid,
@@ -202,8 +201,6 @@ class _Attachment:
 
     async def close_inspector(self, target: Any) -> None:
         """Close the inspector this run opened; report through ``emit`` when that is not certain."""
-        import cdpclient
-
         async def via(t: Any) -> None:
             try:
                 # The main thread may still be busy (a heap snapshot goes on in the target after its
@@ -225,7 +222,7 @@ class _Attachment:
                           f"port-forward (waits for the target to finish any running work)")
                 fresh_forward = PortForward(self.kc, self.pod.name, self.port)
                 local = await fresh_forward.start()
-                async with cdpclient.connect(f"127.0.0.1:{local}", timeout=10) as fresh:
+                async with connect(f"127.0.0.1:{local}", timeout=10) as fresh:
                     await via(fresh)
             still = self.port in await self.listening_ports()
         except (CDPClientError, OSError) as exc:
