@@ -358,6 +358,14 @@ class Store:
 
     # --- reading -----------------------------------------------------------------
     def _record(self, meta: dict[str, Any], status: str | None = None) -> CaptureRecord:
+        if meta.get("status") == _LIVE:
+            # the index row of a live capture may be older than its meta file (finished by a
+            # writer whose index update failed, e.g. on a full disk): the meta file wins
+            fresh = self._read_meta(meta["id"])
+            if fresh is not None and fresh.get("status") != _LIVE:
+                meta = fresh
+                with contextlib.suppress(StoreError):
+                    self.index.put(meta)
         path = self.layout.capture_dir(meta["id"]) / meta["file"]
         record = CaptureRecord.from_meta(meta, path)
         record.status = status or _quick_status(record)
