@@ -10,6 +10,7 @@ Files are 0600 (recordings hold heap contents and tokens).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
@@ -19,7 +20,8 @@ from typing import Any
 
 import msgpack
 
-from cdpclient.fileio import make_private_dir, open_private
+from cdpclient import compression
+from cdpclient.fileio import create_private, make_private_dir
 
 _READ = 1 << 16
 
@@ -28,45 +30,76 @@ class StreamWriter:
     """Append records to a new msgpack stream file.
 
     ``fsync_every`` bounds what a power loss can take (seconds between fsyncs);
-    every record is flushed to the OS at once either way.
+    every record reaches the OS at once either way (unbuffered writes).  A write
+    that fails (disk full, file size limit) is rolled back to the end of the last
+    complete record before the error propagates, so the file stays a clean stream
+    and a later write may succeed once space is freed.
     """
 
     def __init__(self, path: str | os.PathLike[str], kind: str, version: int = 1, *,
                  fsync_every: float = 5.0, **header: Any) -> None:
         self.path = Path(path)
         make_private_dir(self.path.parent)
-        self._fh = open_private(self.path)
+        create_private(self.path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         self._packer = msgpack.Packer(use_bin_type=True, datetime=False)
         self._fsync_every = fsync_every
         self._last_sync = 0.0
         self.size = 0
         self.records = 0
-        self._write({"stream": kind, "version": version, **({"header": header} if header else {})}, count=False)
+        try:
+            self._write({"stream": kind, "version": version, **({"header": header} if header else {})},
+                        count=False)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one record (a map of msgpack-able values) and flush it."""
+        """Append one record (a map of msgpack-able values).
+
+        Raises ``OSError`` (``ENOSPC``, ``EFBIG``...) with the file cut back to its
+        last complete record.
+        """
         self._write(record)
 
     def _write(self, record: dict[str, Any], count: bool = True) -> None:
-        data = self._packer.pack(record)
-        self._fh.write(data)
-        self._fh.flush()
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: stream closed")
+        data = memoryview(self._packer.pack(record))
+        done = 0
+        try:
+            while done < len(data):
+                done += os.write(self._fd, data[done:])
+        except OSError:
+            if done:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self.size)
+            raise
         self.size += len(data)
         if count:
             self.records += 1
         now = time.monotonic()
         if now - self._last_sync >= self._fsync_every:
-            os.fsync(self._fh.fileno())
+            os.fsync(self._fd)
             self._last_sync = now
 
+    def sync(self) -> None:
+        """fsync what was written so far."""
+        if self._fd >= 0:
+            os.fsync(self._fd)
+
     def close(self) -> None:
-        if self._fh.closed:
+        if self._fd < 0:
             return
+        fd, self._fd = self._fd, -1
         try:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            os.fsync(fd)
         finally:
-            self._fh.close()
+            os.close(fd)
 
     def __enter__(self) -> StreamWriter:
         return self
@@ -103,19 +136,26 @@ def looks_like_stream(head: bytes) -> bool:
 def iter_records(path: str | os.PathLike[str]) -> Iterator[dict[str, Any] | int]:
     """Yield the header, then each complete record; finally, if the tail is cut, its byte count (an int).
 
-    Streams in constant memory whatever the file size.
+    Streams in constant memory whatever the file size; a zstd-compressed file is
+    read through a decompressor.
     """
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=256 << 20)
-    consumed = 0
-    with open(path, "rb") as fh:
+    consumed = total = 0
+    with compression.open_content(Path(path)) as fh:  # a stream compressed at rest reads the same
         while chunk := fh.read(_READ):
+            total += len(chunk)
             unpacker.feed(chunk)
-            for obj in unpacker:
-                consumed = unpacker.tell()
-                if not isinstance(obj, dict):
-                    raise NotAStream(f"{path}: record at byte {consumed} is not a map")
-                yield obj
-        total = fh.tell()
+            try:
+                for obj in unpacker:
+                    if not isinstance(obj, dict):
+                        raise ValueError("not a map")
+                    consumed = unpacker.tell()
+                    yield obj
+            except (msgpack.FormatError, msgpack.StackError, ValueError):
+                # garbage after the last good record (a torn write): the rest is the cut tail
+                while chunk := fh.read(_READ):
+                    total += len(chunk)
+                break
     if total > consumed:
         yield total - consumed
 
@@ -136,12 +176,9 @@ def read(path: str | os.PathLike[str]) -> Stream:
     if not isinstance(first, dict) or not isinstance(first.get("stream"), str):
         raise NotAStream(f"{path}: not a msgpack stream (no header)")
     out = Stream(kind=first["stream"], version=int(first.get("version", 1)), header=dict(first.get("header") or {}))
-    try:
-        for item in it:
-            if isinstance(item, int):
-                out.truncated_bytes = item
-            else:
-                out.records.append(item)
-    except (msgpack.FormatError, msgpack.StackError, ValueError):
-        out.truncated_bytes = max(out.truncated_bytes, 1)
+    for item in it:
+        if isinstance(item, int):
+            out.truncated_bytes = item
+        else:
+            out.records.append(item)
     return out

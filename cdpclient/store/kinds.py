@@ -12,7 +12,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from cdpclient import compression
+from cdpclient import compression, msgstream
 from cdpclient.errors import InvalidCaptureFile
 from cdpclient.store.jsonscan import Scan, ScanError, scan
 
@@ -35,6 +35,8 @@ class Kind:
     title: str                       # how a message names it ("a CPU profile")
     exports: tuple[str, ...] = ()    # formats it exports to (see EXPORT_SUFFIXES)
     heap: bool = False               # a heap snapshot the heap engine reads (top, diff, retainers, leaks)
+    stream: str | None = None        # a msgpack record stream (cdpclient.msgstream) with this header kind;
+                                     # None: a JSON document
 
 
 TABLE: dict[str, Kind] = {k.name: k for k in (
@@ -43,11 +45,14 @@ TABLE: dict[str, Kind] = {k.name: k for k in (
     Kind("cpuprofile", ".cpuprofile", "CPU profile", EXPORT_FORMATS),
     Kind("heapprofile", ".heapprofile", "sampling heap profile", EXPORT_FORMATS),
     Kind("report", ".json", "diagnostic report"),
+    Kind("watch", ".watch", "watch recording", stream="cdpclient.watch"),
 )}
 KINDS: tuple[str, ...] = tuple(TABLE)
 EXTENSIONS: dict[str, str] = {k.name: k.extension for k in TABLE.values()}
 HEAP_KINDS: tuple[str, ...] = tuple(k.name for k in TABLE.values() if k.heap)
 PROFILE_KINDS: tuple[str, ...] = tuple(k.name for k in TABLE.values() if k.exports)
+STREAM_KINDS: tuple[str, ...] = tuple(k.name for k in TABLE.values() if k.stream)
+_BY_STREAM: dict[str, str] = {k.stream: k.name for k in TABLE.values() if k.stream}
 
 
 def title(kind: str) -> str:
@@ -67,8 +72,12 @@ def validate_file(path: Path) -> str:
     """Check all of ``path`` (streaming) and return its kind.
 
     Raises :class:`InvalidCaptureFile` with the reason: empty, truncated or
-    malformed JSON, or JSON that is not one of the capture kinds.
+    malformed JSON, or JSON that is not one of the capture kinds.  A msgpack
+    stream (a watch recording) is read whole; its cut tail (a writer killed
+    mid-record) is allowed: the stream is readable up to its last complete record.
     """
+    if _is_stream(path):
+        return _stream_kind(path)
     return _kind(_scan(path, limit=None), path)
 
 
@@ -81,7 +90,7 @@ def detect_kind(path: Path) -> str:
     head does not decide get the full check.
     """
     size = _size(path)
-    if size <= FULL_CHECK_BELOW or compression.is_compressed(path):
+    if size <= FULL_CHECK_BELOW or compression.is_compressed(path) or _is_stream(path):
         return validate_file(path)
     head = _scan(path, limit=HEAD_BYTES)
     try:
@@ -112,6 +121,33 @@ def guess_profile_kind(path: Path) -> str | None:
     if '"nodes"' in text and '"callFrame"' in text:
         return "cpuprofile"
     return None
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` starts like a msgpack stream (through zstd if compressed); never raises."""
+    try:
+        with compression.open_content(path) as fh:
+            return msgstream.looks_like_stream(fh.read(8))
+    except Exception:  # unreadable, a directory, damaged zstd: the JSON path explains
+        return False
+
+
+def _stream_kind(path: Path) -> str:
+    try:
+        stream = msgstream.read(path)
+    except msgstream.NotAStream as exc:
+        raise InvalidCaptureFile(str(exc), path=str(path)) from exc
+    except OSError as exc:
+        raise InvalidCaptureFile(f"{path}: cannot read: {exc}", path=str(path)) from exc
+    except Exception as exc:
+        if compression.is_zstd_error(exc):
+            raise InvalidCaptureFile(f"{path}: damaged zstd compression: {exc}", path=str(path)) from exc
+        raise
+    kind = _BY_STREAM.get(stream.kind)
+    if kind is None:
+        raise InvalidCaptureFile(f"{path}: a msgpack stream of {stream.kind!r}, not a capture "
+                                 f"(streams: {', '.join(_BY_STREAM)})", path=str(path))
+    return kind
 
 
 def _size(path: Path) -> int:
@@ -159,7 +195,7 @@ def _kind(s: Scan, path: Path) -> str:
     if not s.complete:
         raise InvalidCaptureFile(f"{path}: not a capture (undecided from the head)", path=str(path))
     shown = ", ".join(s.top_keys[:6]) + (", ..." if len(s.top_keys) > 6 else "")
-    titles = [k.title for k in TABLE.values()]
+    titles = [k.title for k in TABLE.values() if not k.stream]
     raise InvalidCaptureFile(
         f"{path}: JSON, but not a {', '.join(titles[:-1])} or {titles[-1]} "
         f"(top-level keys: {shown or 'none'})", path=str(path))

@@ -11,6 +11,9 @@
         <id><suffix>                side files (e.g. ``.events.json``)
       tmp/<id>.<pid>.<start>.<host>/  a capture being written; published by renaming it
                                     to captures/<id>; removed when its writer is dead
+                                    (a live capture, e.g. a watch recording, is published
+                                    at its start and appended in place; its meta names
+                                    its writer: see ``writer_token``)
       cache/<id>/                   analysis caches and decompressed copies (disposable)
 
 A capture directory appears by one atomic rename of a complete temp
@@ -109,6 +112,20 @@ class Layout:
         """A temp directory name that says which live process owns it."""
         pid = os.getpid()
         return self.tmp_dir / f"{capture_id}.{pid}.{process_start(pid)}.{_host()}"
+
+    @staticmethod
+    def writer_token() -> dict[str, str | int]:
+        """Who is writing (kept in a live capture's metadata): pid, its start token, host."""
+        pid = os.getpid()
+        return {"pid": pid, "start": process_start(pid), "host": _host()}
+
+    @staticmethod
+    def writer_alive(token: dict[str, object]) -> bool:
+        """Whether the writer named by :meth:`writer_token` still runs (a writer on another host: assumed so)."""
+        if token.get("host") != _host():
+            return True
+        pid = token.get("pid")
+        return isinstance(pid, int) and process_start(pid) == token.get("start")
 
     def stale_temp_dirs(self) -> list[Path]:
         """Temp directories whose writer process is gone (crashed or killed)."""

@@ -15,6 +15,8 @@ STATUS_MISSING = "missing"      # the capture file is gone
 STATUS_CORRUPT = "corrupt"      # size or sha256 differs from what was recorded
 STATUS_UNCHECKED = "unchecked"  # not looked at
 STATUS_EXTERNAL = "external"    # a file outside the store, named by path
+STATUS_RECORDING = "recording"  # a live capture (a watch recording) whose writer is still appending
+STATUS_INTERRUPTED = "interrupted"  # a live capture whose writer died: readable; ``store reindex`` finishes it
 
 # Metadata keys that are record fields (the rest stay in ``meta`` only).
 RECORD_KEYS = ("duration_s", "node_version", "pid", "session", "series", "series_index")

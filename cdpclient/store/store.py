@@ -24,16 +24,18 @@ from typing import Any
 
 from cdpclient import compression, fileio
 from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFile, StoreError, UsageError
-from cdpclient.store import files, ids, kinds
+from cdpclient.store import files, ids, kinds, streams
 from cdpclient.store.index import Index, IndexUnusable, file_lock
-from cdpclient.store.kinds import EXPORT_SUFFIXES, EXTENSIONS, HEAP_KINDS, KINDS
+from cdpclient.store.kinds import EXPORT_SUFFIXES, EXTENSIONS, HEAP_KINDS, KINDS, STREAM_KINDS
 from cdpclient.store.layout import COMPRESSED_SUFFIX, EVENTS_SUFFIX, Layout, process_start
 from cdpclient.store.record import (
     RECORD_KEYS,
     STATUS_CORRUPT,
     STATUS_EXTERNAL,
+    STATUS_INTERRUPTED,
     STATUS_MISSING,
     STATUS_OK,
+    STATUS_RECORDING,
     CaptureRecord,
 )
 
@@ -43,7 +45,9 @@ META_FORMAT = 1
 # Keys the store writes itself; a capture's ``pending.meta`` cannot override them.
 _RESERVED = ("format", "id", "kind", "file", "created", "size", "sha256", "compression",
              "stored_size", "stored_sha256", "side_files", "status")
-_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# meta "status" of a live capture until it is finished (``Store.finish_live``)
+_LIVE = "recording"
 
 
 def iso(ts: float) -> str:
@@ -175,17 +179,11 @@ class Store:
         (in the block or while storing) raises :class:`StoreError`.
         ``created``: the capture time (epoch seconds) when it is not now (imports).
         """
-        if kind not in KINDS:
-            raise UsageError(f"unknown capture kind {kind!r} (kinds: {', '.join(KINDS)})")
-        self._ready(create=True)
-        capture_id = ids.new_id(created)
-        temp_dir = self.layout.new_temp_dir_path(capture_id)
+        pending = self._start(kind, created)
         try:
-            fileio.make_private_dir(temp_dir)
-            pending = PendingCapture(capture_id, kind, temp_dir)
             fileio.create_private(pending.path)
         except OSError as exc:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+            shutil.rmtree(pending.temp_dir, ignore_errors=True)
             raise _store_error(exc, f"cannot start a capture in {self.root}") from exc
         try:
             yield pending
@@ -195,6 +193,130 @@ class Store:
             if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
                 raise _store_error(exc, "capture not stored") from exc
             raise
+
+    def _start(self, kind: str, created: float | None = None) -> PendingCapture:
+        if kind not in KINDS:
+            raise UsageError(f"unknown capture kind {kind!r} (kinds: {', '.join(KINDS)})")
+        self._ready(create=True)
+        capture_id = ids.new_id(created)
+        temp_dir = self.layout.new_temp_dir_path(capture_id)
+        try:
+            fileio.make_private_dir(temp_dir)
+        except OSError as exc:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise _store_error(exc, f"cannot start a capture in {self.root}") from exc
+        return PendingCapture(capture_id, kind, temp_dir)
+
+    # --- live captures (appended in place: watch recordings) ----------------------------
+    def begin_live(self, kind: str) -> PendingCapture:
+        """Start a capture that is registered while it is written (a watch recording).
+
+        Create the data file at ``pending.path`` (0600; e.g. a ``msgstream.StreamWriter``
+        that keeps it open), then call :meth:`publish_live`: the capture is listed from then
+        on (status ``recording``) and the writer appends in place through its open file.
+        :meth:`finish_live` records size, sha256 and facts.  A writer that dies leaves a
+        listed, readable capture (status ``interrupted``) that :meth:`reindex` finishes.
+        :meth:`discard_live` drops a capture never published.
+        """
+        return self._start(kind)
+
+    def publish_live(self, pending: PendingCapture, *, target: dict[str, Any] | None = None,
+                     labels: dict[str, str] | None = None, options: dict[str, Any] | None = None,
+                     meta: dict[str, Any] | None = None) -> CaptureRecord:
+        """List the live capture now (see :meth:`begin_live`); ``pending.path`` then names the stored file."""
+        data = pending.path
+        if not data.exists():
+            raise StoreError(f"the {pending.kind} capture has no data file; nothing stored")
+        record_meta: dict[str, Any] = {key: None for key in RECORD_KEYS}
+        record_meta.update(target=target or {}, labels=labels or {}, options=options or {})
+        record_meta.update({k: v for k, v in (meta or {}).items() if k not in _RESERVED})
+        record_meta.update(
+            format=META_FORMAT, id=pending.id, kind=pending.kind, file=data.name,
+            created=iso(ids.id_time(pending.id)), size=0, sha256=None, compression=None,
+            stored_size=0, stored_sha256=None, side_files=[], status=_LIVE, writer=self.layout.writer_token(),
+        )
+        pending.meta = record_meta
+        try:
+            record = self._place(pending, record_meta)
+        except OSError as exc:
+            self.discard_live(pending)
+            raise _store_error(exc, "capture not stored") from exc
+        pending.path = pending.temp_dir / data.name
+        return record
+
+    def finish_live(self, pending: PendingCapture, *, meta: dict[str, Any] | None = None,
+                    compress: bool = False) -> CaptureRecord:
+        """Finish a published live capture: sha256, size, ``meta`` merged in, status complete.
+
+        The writer must have closed its file.  ``compress``: zstd at rest (readers go
+        through :meth:`materialize`).  If compressing runs out of space the capture stays
+        plain and complete.
+        """
+        current = self._read_meta(pending.id) or dict(pending.meta)
+        current.update({k: v for k, v in (meta or {}).items() if k not in _RESERVED})
+        self._finish_meta(current, compress=compress)
+        pending.meta = current
+        return self._record(current)
+
+    def discard_live(self, pending: PendingCapture) -> None:
+        """Drop a live capture that was begun but never published."""
+        if pending.temp_dir.parent == self.layout.tmp_dir:
+            shutil.rmtree(pending.temp_dir, ignore_errors=True)
+
+    def _finish_meta(self, meta: dict[str, Any], *, compress: bool = False, interrupted: bool = False,
+                     index: bool = True) -> None:
+        folder = self.layout.capture_dir(meta["id"])
+        data = folder / meta["file"]
+        fileio.fsync_path(data)
+        if meta["kind"] in STREAM_KINDS:
+            try:
+                meta.update(streams.facts(data))
+            except Exception:  # the store keeps what it has; show/verify report the file
+                pass
+        sha, size = files.digest(data)
+        meta.update(size=size, sha256=sha, stored_size=size, stored_sha256=sha, compression=None)
+        if compress:
+            packed = data.with_name(data.name + COMPRESSED_SUFFIX)
+            try:
+                _, _, stored_sha, stored_size = fileio.compress_file(data, packed)
+            except OSError:
+                packed.unlink(missing_ok=True)
+            else:
+                meta.update(file=packed.name, compression="zstd", stored_size=stored_size,
+                            stored_sha256=stored_sha)
+        meta.update(status="complete")
+        meta.pop("writer", None)
+        if interrupted:
+            meta["interrupted"] = True
+        fileio.write_json_atomic(self.layout.meta_path(meta["id"]), meta)
+        fileio.fsync_path(folder)
+        if meta.get("compression"):
+            data.unlink(missing_ok=True)
+        if index:
+            with contextlib.suppress(StoreError):
+                self.index.put(meta)
+
+    def _place(self, pending: PendingCapture, meta: dict[str, Any]) -> CaptureRecord:
+        """Write ``meta`` into the temp directory and rename it into ``captures/`` (new id on a collision)."""
+        for _attempt in range(8):
+            fileio.write_json_atomic(pending.temp_dir / Layout.meta_name(pending.id), meta)
+            fileio.fsync_path(pending.temp_dir)
+            final = self.layout.capture_dir(meta["id"])
+            try:
+                os.rename(pending.temp_dir, final)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                self._rename_id(pending, meta)  # two captures got the same id: take another
+        else:  # pragma: no cover - 8 collisions of 10 random bits in one millisecond
+            raise StoreError("could not find a free capture id")
+        pending.temp_dir = final
+        fileio.fsync_path(self.layout.captures_dir)
+        with contextlib.suppress(StoreError):
+            # if this fails the capture is still complete on disk; the next listing indexes it
+            self.index.put(meta)
+        return self._record(meta)
 
     def _publish(self, pending: PendingCapture, target: dict[str, Any], labels: dict[str, str],
                  options: dict[str, Any], compress: bool) -> CaptureRecord:
@@ -221,25 +343,7 @@ class Store:
             side_files=[s for s in pending._sides if (pending.temp_dir / Layout.side_name(pending.id, s)).exists()],
             status="complete",
         )
-        for _attempt in range(8):
-            fileio.write_json_atomic(pending.temp_dir / Layout.meta_name(pending.id), meta)
-            fileio.fsync_path(pending.temp_dir)
-            final = self.layout.capture_dir(meta["id"])
-            try:
-                os.rename(pending.temp_dir, final)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                    raise
-                self._rename_id(pending, meta)  # two captures got the same id: take another
-        else:  # pragma: no cover - 8 collisions of 10 random bits in one millisecond
-            raise StoreError("could not find a free capture id")
-        pending.temp_dir = final
-        fileio.fsync_path(self.layout.captures_dir)
-        with contextlib.suppress(StoreError):
-            # if this fails the capture is still complete on disk; the next listing indexes it
-            self.index.put(meta)
-        return self._record(meta)
+        return self._place(pending, meta)
 
     def _rename_id(self, pending: PendingCapture, meta: dict[str, Any]) -> None:
         old = pending.id
@@ -249,10 +353,19 @@ class Store:
         new_temp = self.layout.new_temp_dir_path(new)
         os.rename(pending.temp_dir, new_temp)
         pending.temp_dir, pending.id = new_temp, new
+        pending.path = new_temp / (new + pending.path.name[len(old):])
         meta.update(id=new, file=new + meta["file"][len(old):])
 
     # --- reading -----------------------------------------------------------------
     def _record(self, meta: dict[str, Any], status: str | None = None) -> CaptureRecord:
+        if meta.get("status") == _LIVE:
+            # the index row of a live capture may be older than its meta file (finished by a
+            # writer whose index update failed, e.g. on a full disk): the meta file wins
+            fresh = self._read_meta(meta["id"])
+            if fresh is not None and fresh.get("status") != _LIVE:
+                meta = fresh
+                with contextlib.suppress(StoreError):
+                    self.index.put(meta)
         path = self.layout.capture_dir(meta["id"]) / meta["file"]
         record = CaptureRecord.from_meta(meta, path)
         record.status = status or _quick_status(record)
@@ -449,6 +562,13 @@ class Store:
         if not record.path.exists():
             record.status = STATUS_MISSING
             return record
+        if record.status in (STATUS_RECORDING, STATUS_INTERRUPTED):
+            # no sha256 yet: what the file holds so far
+            if record.kind in STREAM_KINDS:
+                with contextlib.suppress(Exception):
+                    record.meta.update(streams.facts(record.path), size=record.path.stat().st_size)
+                    record.size = record.meta["size"]
+            return record
         try:
             sha, size = files.digest(record.path)
         except OSError:
@@ -508,6 +628,9 @@ class Store:
     def reindex(self) -> dict[str, Any]:
         """Rebuild the index from the metadata files.
 
+        A live capture whose writer died (a watch killed with SIGKILL) is finished
+        on the way: its size, sha256 and facts are recorded and it is marked
+        ``interrupted`` in its metadata.
         Returns ``{"captures": N, "skipped": [ids whose metadata is unreadable]}``.
         """
         if not self._ready():
@@ -519,6 +642,9 @@ class Store:
             on_disk.update(self.layout.capture_ids())
             for meta, capture_id in self._read_metas(on_disk):
                 good.add(capture_id)
+                if meta.get("status") == _LIVE and not Layout.writer_alive(meta.get("writer") or {}):
+                    with contextlib.suppress(OSError):  # a writer that died: finish what it wrote
+                        self._finish_meta(meta, interrupted=True, index=False)
                 yield meta
 
         with file_lock(self.layout.lock_path):
@@ -552,6 +678,8 @@ class Store:
                 pending.meta.update(source=str(src.resolve()), imported=iso(dt.datetime.now().timestamp()))
                 if kind == "report":
                     pending.meta.update(_report_facts(pending.path))
+                elif kind in STREAM_KINDS:
+                    pending.meta.update(streams.facts(pending.path))
             assert pending.record is not None
             records.append(pending.record)
         return records
@@ -612,6 +740,8 @@ def _quick_status(record: CaptureRecord) -> str:
         size = record.path.stat().st_size
     except OSError:
         return STATUS_MISSING
+    if record.meta.get("status") == _LIVE:  # still growing: no size to compare
+        return STATUS_RECORDING if Layout.writer_alive(record.meta.get("writer") or {}) else STATUS_INTERRUPTED
     return STATUS_OK if size == record.stored_size else STATUS_CORRUPT
 
 

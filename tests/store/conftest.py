@@ -42,10 +42,32 @@ def node_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def node_files(node_dir: Path) -> dict[str, Path]:
-    """One real capture file per kind, keyed by kind."""
+    """One real capture file per JSON kind, keyed by kind (a watch recording is written by cdpclient, not
+    Node: see ``write_watch_stream``)."""
     return {"heapsnapshot": node_dir / "plain.heapsnapshot", "heaptimeline": node_dir / "alloc.heaptimeline",
             "cpuprofile": node_dir / "cpu.cpuprofile", "heapprofile": node_dir / "heap.heapprofile",
             "report": node_dir / "report.json"}
+
+
+@pytest.fixture
+def write_watch() -> Callable[..., Path]:
+    """``write_watch(path, samples=5, end=True)``: write a small watch recording (see write_watch_stream)."""
+    return write_watch_stream
+
+
+def write_watch_stream(path: Path, samples: int = 5, end: bool = True) -> Path:
+    """A small watch recording (msgpack stream) as cdpclient.watch writes one."""
+    from cdpclient import msgstream
+
+    with msgstream.StreamWriter(path, "cdpclient.watch", every_s=1.0, conditions=["heap>85%"],
+                                actions=["snapshot"], watch_id="w1", target={"endpoint": "127.0.0.1:9229"}) as w:
+        for i in range(samples):
+            w.write({"t": "sample", "ts": 1000.0 + i, "pod": None, "heap_used": 10 << 20, "rss": 50 << 20})
+        w.write({"t": "firing", "ts": 1000.0 + samples, "pod": None, "condition": "heap>85%", "value": 0.9,
+                 "threshold": 0.85, "action": "snapshot", "skipped": None})
+        if end:
+            w.write({"t": "end", "ts": 1000.0 + samples + 1, "reason": "for elapsed"})
+    return path
 
 
 @pytest.fixture
