@@ -1,13 +1,16 @@
-"""``cdpclient watch``: sample a target over hours, fire captures when a condition holds, record it all.
+"""Watching a target over hours: samples, conditions and the recording of what was seen.
 
-    from cdpclient.watch import watch, parse_condition, parse_action
+    from cdpclient.watch import Sampler, parse_condition, WatchRecording, read_recording
 
 The parts: :mod:`.sample` (one cheap round trip per sample), :mod:`.conditions`
-(``--when``), :mod:`.actions` (``--then``), :mod:`.loop` (the watch itself).
+(``--when``: thresholds, growth, projected time to the limit; hysteresis and
+cooldown), :mod:`.recording` (the msgpack recording kept in the store).
 """
 
 from __future__ import annotations
 
+from cdpclient.watch.conditions import Condition, Trigger, parse_condition, parse_conditions
+from cdpclient.watch.recording import Recording, WatchRecording, read_recording
 from cdpclient.watch.sample import SAMPLE_KEYS, Sampler, sampling
 
 __all__ = [
@@ -15,4 +18,13 @@ __all__ = [
     "SAMPLE_KEYS",
     "Sampler",
     "sampling",
+    # conditions
+    "Condition",
+    "Trigger",
+    "parse_condition",
+    "parse_conditions",
+    # recording
+    "WatchRecording",
+    "Recording",
+    "read_recording",
 ]
