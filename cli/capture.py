@@ -396,7 +396,7 @@ def _parsed(parse: Callable[[str], float | int], text: str, option: str, *, posi
     try:
         value = parse(text)
     except UsageError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
+        raise typer.BadParameter(exc.render(common.flag), param_hint=option) from None
     if positive and value <= 0:
         raise typer.BadParameter("must be more than zero", param_hint=option)
     return value

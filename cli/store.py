@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import StoreOption, human_bytes, note, parse_labels, print_json, table, warn
+from .common import StoreOption, flag, human_bytes, note, parse_labels, print_json, table, warn
 
 if TYPE_CHECKING:  # the store is imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.store import CaptureRecord, Store
@@ -33,7 +33,7 @@ def _seconds(text: str | None, option: str) -> float | None:
     try:
         return parse_duration(text)
     except UsageError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from exc
+        raise typer.BadParameter(exc.render(flag), param_hint=option) from exc
 
 
 def _kind(kind: str | None) -> str | None:
