@@ -29,7 +29,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from cdpclient.errors import CDPClientError
+from cdpclient.errors import CDPClientError, ProtocolError
 from cdpclient.memory import Evaluates, read_memory
 
 __all__ = ["SAMPLE_KEYS", "Sampler", "sampling", "symbol_name"]
@@ -97,6 +97,7 @@ _REMOVE_JS = r"""
 _PRESENT_JS = "(Symbol.for(%s) in globalThis)"
 
 UNLIMITED = 2**60
+_INSTALL_ATTEMPTS = 6  # 50 ms .. 1.6 s apart
 
 
 def symbol_name(key: str) -> str:
@@ -135,8 +136,18 @@ class Sampler:
             v2 = memory.cgroup.version == 2
             cg = {"dir": memory.cgroup.dir, "usage": "memory.current" if v2 else "memory.usage_in_bytes",
                   "limit": "memory.max" if v2 else "memory.limit_in_bytes"}
-        await self.target.evaluate(_INSTALL_JS % (json.dumps(self.symbol), json.dumps(cg),
-                                                  int(self.orphan_after * 1000)))
+        script = _INSTALL_JS % (json.dumps(self.symbol), json.dumps(cg), int(self.orphan_after * 1000))
+        # The inspector runs us at an interrupt: should the target be half-way through loading a
+        # module itself, `require('perf_hooks')` can throw ("Class extends value undefined").  The
+        # target finishes its own load once we return, so a later attempt succeeds.
+        for attempt in range(_INSTALL_ATTEMPTS):
+            try:
+                await self.target.evaluate(script)
+                break
+            except ProtocolError:
+                if attempt == _INSTALL_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.05 * 2**attempt)
         self._installed = True
 
     async def sample(self) -> dict[str, Any]:

@@ -12,10 +12,6 @@ from nodeproc import APPS, wait_output  # type: ignore[attr-defined]
 import cdpclient
 from cdpclient.watch import SAMPLE_KEYS, Sampler, sampling
 
-# Installing the delay histogram sometimes throws "Class extends value undefined" from Node's lazy
-# perf_hooks loading (seen in 2 of 4 runs): off in CI until the sampler retries its install (issue 11).
-pytestmark = pytest.mark.skip(reason="sampler install flaky on Node's perf_hooks; fix pending (issue 11)")
-
 MB = 1024 * 1024
 
 
