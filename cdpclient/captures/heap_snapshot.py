@@ -9,6 +9,7 @@ disabling it clears V8's object-id map, and a series relies on those ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import time
@@ -256,16 +257,27 @@ async def series_schedule(count: int, every: float, *, progress: ProgressCallbac
 
 async def run_series(count: int, every: float, take: Callable[[int, str], Awaitable[R]], *,
                      progress: ProgressCallback | None = None,
-                     on_capture: Callable[[R], Any] | None = None) -> list[R]:
+                     on_capture: Callable[[R], Any] | None = None, stop: asyncio.Event | None = None) -> list[R]:
     """The one series loop: ``take(index, series_id)`` ``count`` times, ``every`` seconds apart.
 
     Every capture shares a new ``series`` id (:func:`new_series_id`); the
     schedule is :func:`series_schedule`.  ``on_capture`` is called after each
-    one.  A failure stops the series and raises; what was taken stays.
+    one.  A failure stops the series and raises; what was taken stays.  Once
+    ``stop`` is set the series ends after the capture in progress (fewer results).
     """
     series = new_series_id()
     results: list[R] = []
-    async for index in series_schedule(count, every, progress=progress):
+
+    async def sleep(seconds: float) -> None:
+        if stop is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    async for index in series_schedule(count, every, progress=progress, sleep=sleep):
+        if stop is not None and stop.is_set():
+            break
         result = await take(index, series)
         results.append(result)
         if on_capture:

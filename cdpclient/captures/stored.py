@@ -14,6 +14,7 @@ session, series, kind-specific meta).  This is what ``cdpclient snapshot``,
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -108,13 +109,14 @@ async def heap_snapshot_series_to_store(target: StoreTarget, store: Store, *, co
                                         gc: bool = False, force: bool = False, labels: dict[str, str] | None = None,
                                         compress: bool = False, progress: ProgressCallback | None = None,
                                         on_capture: Callable[[CaptureRecord], Any] | None = None,
-                                        ) -> list[CaptureRecord]:
+                                        stop: asyncio.Event | None = None) -> list[CaptureRecord]:
     """:func:`cdpclient.captures.heap_snapshot.heap_snapshot_series` into ``store``: one record per snapshot.
 
     The records share a ``series`` id and carry their ``series_index``; their
     options record ``count`` and ``every_s``.  ``on_capture`` is called with
     each record as it is stored.  A failure stops the series and raises; the
-    snapshots already stored stay.
+    snapshots already stored stay.  Once ``stop`` is set, the series ends after
+    the snapshot in progress.
     """
     from cdpclient.captures.heap_snapshot import run_series
 
@@ -124,4 +126,4 @@ async def heap_snapshot_series_to_store(target: StoreTarget, store: Store, *, co
                                       "series_index": index},
                              recorded={"count": count, "every_s": every})
 
-    return await run_series(count, every, take, progress=progress, on_capture=on_capture)
+    return await run_series(count, every, take, progress=progress, on_capture=on_capture, stop=stop)

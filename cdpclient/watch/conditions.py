@@ -305,8 +305,11 @@ class Trigger:
         """True once ``max_firings`` firings happened: the watch is done."""
         return self.max_firings is not None and self.firings >= self.max_firings
 
-    def observe(self, sample: Sample) -> list[Firing]:
-        """Add a sample (with its ``ts``); return the firings it causes (at most one: the first condition met)."""
+    def observe(self, sample: Sample, *, hold: bool = False) -> list[Firing]:
+        """Add a sample (with its ``ts``); return the firings it causes (at most one: the first condition met).
+
+        ``hold``: the sample counts (history, re-arming) but nothing fires (the watch is busy capturing).
+        """
         self.history.append(sample)
         while len(self.history) > 1 and self.history[0]["ts"] < sample["ts"] - self._keep:
             self.history.popleft()
@@ -320,7 +323,7 @@ class Trigger:
                 if condition.rearmed(reading, self.margin):
                     self.armed[condition.text] = True
                 continue
-            if reading.met and not fired and self._may_fire(sample["ts"]):
+            if reading.met and not fired and not hold and self._may_fire(sample["ts"]):
                 fired.append(Firing(condition, reading.value, reading.threshold, sample["ts"]))
                 self.armed[condition.text] = False
         if fired:

@@ -37,7 +37,7 @@ KIND = "watch"  # the store kind
 SAMPLE_KEYS = ("pod", "heap_used", "heap_total", "heap_limit", "external", "array_buffers", "rss",
                "cgroup_current", "cgroup_limit", "memory_limit", "fds", "fd_limit", "handles",
                "loop_delay_ms", "cost_ms")
-_EVENT_TYPES = ("reconnect", "connected", "end")
+_EVENT_TYPES = ("reconnect", "connected", "gone", "error", "end")
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 

@@ -150,23 +150,24 @@ class Sampler:
                 await asyncio.sleep(0.05 * 2**attempt)
         self._installed = True
 
-    async def sample(self) -> dict[str, Any]:
-        """One sample: the dict of ``WATCH.md``'s sample record (without ``t`` and ``pod``)."""
+    async def sample(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """One sample: the dict of a sample record (without ``t`` and ``pod``); ``timeout`` bounds the round trip."""
         if not self._installed:
             await self.install()
-        raw, ts, cost = await self._round_trip()
+        raw, ts, cost = await self._round_trip(timeout)
         if raw is None:  # the state is gone: the target restarted, or the orphan timer removed it
             await self.install()
-            raw, ts, cost = await self._round_trip()
+            raw, ts, cost = await self._round_trip(timeout)
             if raw is None:
                 raise CDPClientError("the watch's sampling state vanished from the target right after install")
         self.pid = int(raw["pid"])
         return _to_sample(raw, ts=ts, cost_ms=cost)
 
-    async def _round_trip(self) -> tuple[dict[str, Any] | None, float, float]:
+    async def _round_trip(self, timeout: float | None) -> tuple[dict[str, Any] | None, float, float]:
         """The sample's evaluate: (raw figures or None, unix time, round trip in ms)."""
         started, ts = time.monotonic(), time.time()
-        raw = await self.target.evaluate(_SAMPLE_JS % json.dumps(self.symbol))
+        script = _SAMPLE_JS % json.dumps(self.symbol)
+        raw = await (self.target.evaluate(script) if timeout is None else self.target.evaluate(script, timeout=timeout))
         return raw, ts, (time.monotonic() - started) * 1000
 
     async def remove(self, *, timeout: float = 5.0) -> bool:
