@@ -75,6 +75,7 @@ async def test_external_buffers_show_in_external_not_heap(node_app) -> None:  # 
 async def test_memory_limit_is_the_tightest_known(node_app) -> None:  # type: ignore[no-untyped-def]
     proc = node_app("idle.js", node_args=("--require", str(APPS / "fake_memory_limit.js")),
                     env={"CDPCLIENT_FAKE_MEMORY_LIMIT": str(300 * MB)})
+    wait_output(proc, "ready")  # the inspector listens before the preload has run
     async with cdpclient.connect(proc.endpoint) as target, sampling(target) as sampler:
         sample = await sampler.sample()
     assert sample["memory_limit"] is not None and sample["memory_limit"] <= 300 * MB
