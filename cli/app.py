@@ -39,6 +39,7 @@ ClickException = _click_class("ClickException")
 COMMAND_MODULES = (
     "targets",     # targets, info
     "capture",     # snapshot, cpu, sample, timeline, report
+    "watch",       # watch
     "store",       # ls, show, rm, prune, import, export, store reindex
     "analyze",     # top, diff, retainers, leaks
     "profiles",    # flame

@@ -11,11 +11,8 @@ store, are the library's (:func:`cdpclient.capture_to_file`,
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -177,42 +174,6 @@ class _ProgressBar:
         self._progress.update(self._task, description=desc, total=total, completed=done, what=what)
 
 
-# --- Ctrl-C: the first one ends a timed capture early, the second aborts -----------------------
-
-
-@contextlib.contextmanager
-def _early_stop() -> Iterator[asyncio.Event]:
-    """An event set by the first Ctrl-C; a second Ctrl-C cancels the command (exit 130)."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    task = asyncio.current_task()
-    aborted = False
-
-    def on_sigint() -> None:
-        nonlocal aborted
-        if stop.is_set():
-            aborted = True
-            if task is not None:
-                task.cancel()
-            return
-        stop.set()
-        common.note("stopping early and saving (Ctrl-C again to abort)")
-
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread / Windows
-        yield stop
-        return
-    try:
-        yield stop
-    except asyncio.CancelledError:
-        if aborted:  # the second Ctrl-C; other cancellations (SIGTERM) propagate as they are
-            raise KeyboardInterrupt from None
-        raise
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-
-
 def _run(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[list[Row]]], opts: OptsT, as_json: bool,
          *, show: Callable[[list[Row], bool], None] = _print_saved) -> None:
     """Run a command's work on its one target and ``show`` the rows.
@@ -330,7 +291,7 @@ async def take_cpu(target: Target, opts: TimedOptions) -> list[Row]:
 
 async def _timed(target: Target, opts: TimedOptions, kind: str, label: str, **options: Any) -> list[Row]:
     """A timed capture: the first Ctrl-C ends it early and saves, a progress bar while it records."""
-    with _early_stop() as stop, _ProgressBar(label, opts.progress) as bar:
+    with common.early_stop() as stop, _ProgressBar(label, opts.progress) as bar:
         return [await _save(target, opts, kind, stop=stop, progress=bar.callback, **options)]
 
 

@@ -15,7 +15,7 @@ import functools
 import inspect
 import json
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -98,6 +98,39 @@ async def _as_coro(aw: Awaitable[T]) -> T:
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def early_stop(message: str = "stopping early and saving (Ctrl-C again to abort)") -> Iterator[asyncio.Event]:
+    """An event set by the first Ctrl-C (``message`` on stderr); a second Ctrl-C cancels the command (exit 130)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    task = asyncio.current_task()
+    aborted = False
+
+    def on_sigint() -> None:
+        nonlocal aborted
+        if stop.is_set():
+            aborted = True
+            if task is not None:
+                task.cancel()
+            return
+        stop.set()
+        note(message)
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread / Windows
+        yield stop
+        return
+    try:
+        yield stop
+    except asyncio.CancelledError:
+        if aborted:  # the second Ctrl-C; other cancellations (SIGTERM) propagate as they are
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 def print_json(value: Any) -> None:

@@ -2,7 +2,7 @@
 
     plan = WatchPlan(every=15, conditions=parse_conditions(["heap>85%"]),
                      actions=parse_actions(["snapshot --count 3 --every 2m --gc"]))
-    result = await watch(endpoint_source("127.0.0.1:9229"), store, plan)
+    result = await watch(endpoint_source("127.0.0.1:9229"), store, plan)   # cdpclient.watch.sources
 
 One :class:`Watch` writes one recording (store kind ``watch``) and follows one
 or more :class:`Source` s (a fleet: one per pod, each with its own trigger and
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from cdpclient.store import CaptureRecord, Store
     from cdpclient.target import Target
 
-__all__ = ["DEFAULT_ACTIONS", "Source", "Watch", "WatchPlan", "WatchResult", "endpoint_source", "watch"]
+__all__ = ["DEFAULT_ACTIONS", "Source", "Watch", "WatchPlan", "WatchResult", "watch", "watch_fleet"]
 
 DEFAULT_ACTIONS = ("report", "snapshot")
 """What a firing takes when the plan names no actions: a report (cheap, shows limits and handles), then a snapshot."""
@@ -72,16 +72,6 @@ class Source:
     open: Opener
     identity: dict[str, Any]
     pod: str | None = None
-
-
-def endpoint_source(endpoint: str, *, target_id: str | None = None, **connect_kwargs: Any) -> Source:
-    """A :class:`Source` for an inspector endpoint (``host:port``, ``ws://...``)."""
-    import cdpclient
-
-    def open_() -> AbstractAsyncContextManager[Any]:
-        return cdpclient.connect(endpoint, target_id=target_id, **connect_kwargs)
-
-    return Source(open=open_, identity={"endpoint": endpoint, "target_id": target_id})
 
 
 @dataclasses.dataclass(frozen=True)
