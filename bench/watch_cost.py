@@ -59,7 +59,8 @@ const [port, everyMs, seconds, expr] = process.argv.slice(2);
   const client = await CDP({ host: '127.0.0.1', port: Number(port) });
   const end = Date.now() + Number(seconds) * 1000;
   while (Date.now() < end) {
-    const r = await client.send('Runtime.evaluate', { expression: expr, returnByValue: true, includeCommandLineAPI: true });
+    const r = await client.send('Runtime.evaluate',
+      { expression: expr, returnByValue: true, includeCommandLineAPI: true });
     process.stdout.write(JSON.stringify(r.result.value) + '\n');
     await new Promise((ok) => setTimeout(ok, Number(everyMs)));
   }
@@ -124,7 +125,7 @@ async def target_cost(heap_mb: int, samples: int) -> dict[str, float]:
             await t.evaluate(_PROM_JS % json.dumps(str(modules / "prom-client")))
             await t.evaluate("globalThis.__promRegister.metrics()", await_promise=True)
             script = ("(async (n) => { for (let i = 0; i < n; i++) await globalThis.__promRegister.metrics(); "
-                      "return n; })(%d)" % samples)
+                      f"return n; }})({samples})")
             cpu0, wall0 = target.cpu_seconds(), time.monotonic()
             await t.evaluate(script, await_promise=True, timeout=600)
             cpu = target.cpu_seconds() - cpu0
@@ -132,7 +133,7 @@ async def target_cost(heap_mb: int, samples: int) -> dict[str, float]:
             # (c) process.report.getReport()
             n = max(10, samples // 20)
             cpu0 = target.cpu_seconds()
-            await t.evaluate("(() => { for (let i = 0; i < %d; i++) process.report.getReport(); return 0; })()" % n,
+            await t.evaluate(f"(() => {{ for (let i = 0; i < {n}; i++) process.report.getReport(); return 0; }})()",
                              timeout=600)
             out["c_report_us"] = (target.cpu_seconds() - cpu0) / n * 1e6
     finally:
@@ -161,13 +162,13 @@ def watcher_rss(minutes: float, every_ms: int) -> dict[str, float]:
                     import cdpclient
                     from cdpclient.watch import Sampler
 
-                    async def install() -> str:
-                        async with cdpclient.connect(target.endpoint) as t:
+                    async def install(endpoint: str) -> str:
+                        async with cdpclient.connect(endpoint) as t:
                             s = Sampler(t, key="bench", orphan_after=seconds + 120)
                             await s.install()
                             return _SAMPLE_JS % json.dumps(s.symbol)
 
-                    expr = asyncio.run(install())
+                    expr = asyncio.run(install(target.endpoint))
                     cmd = ["node", str(poller), str(target.port), str(every_ms), str(seconds), expr]
                     env = {**os.environ, "NODE_PATH": str(modules)}
                 proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -219,7 +220,8 @@ def main() -> None:
     args = ap.parse_args()
     cost = asyncio.run(target_cost(args.heap_mb, args.samples))
     print(f"target ({args.heap_mb} MB heap), CPU per sample over {args.samples} samples:")
-    print(f"  (a) cdpclient sample      {cost['a_cdpclient_us']:8.0f} us   (round trip {cost['a_round_trip_ms']:.2f} ms)")
+    print(f"  (a) cdpclient sample      {cost['a_cdpclient_us']:8.0f} us   "
+          f"(round trip {cost['a_round_trip_ms']:.2f} ms)")
     print(f"  (b) prom-client metrics() {cost['b_prom_client_us']:8.0f} us   a/b = "
           f"{cost['a_cdpclient_us'] / cost['b_prom_client_us']:.2f}")
     print(f"  (c) process.report        {cost['c_report_us']:8.0f} us   a/c = "
