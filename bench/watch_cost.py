@@ -18,7 +18,7 @@ CLI), its RSS read from /proc every 2 s; against (d) a chrome-remote-interface p
 the same expression at the same interval, the hand-written external monitor.  Printed: RSS at 10 % of
 the run and at the end, and the growth per hour of each (a linear fit); the recording's bytes per sample.
 
-    .venv/bin/python bench/watch_cost.py                        # 10-minute watcher run, about 12 minutes
+    .venv/bin/python bench/watch_cost.py                        # two 10-minute watcher runs: about 22 minutes
     .venv/bin/python bench/watch_cost.py --minutes 1 --samples 500   # a quick look
 """
 
