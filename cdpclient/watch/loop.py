@@ -267,7 +267,7 @@ class Watch:
         """One session of a source: connect, install, sample until the session ends or the watch is over."""
         source = state.source
         async with source.open() as target:
-            sampler = Sampler(target, key=state.key)
+            sampler = Sampler(target, key=state.key, orphan_after=max(600.0, 4 * self.plan.every))
             try:
                 await sampler.install()
                 first = await sampler.sample(timeout=self.plan.timeout)

@@ -216,3 +216,29 @@ async def test_without_conditions_it_only_records_until_the_duration(node, tmp_p
     assert rec.firings == [] and rec.captures == []
     assert [r.id for r in listed] == [result.recording.id]
     assert json.loads(json.dumps(result.to_dict()))["reason"] == "done"
+
+
+async def test_a_snapshot_on_firing_is_taken_and_sampling_goes_on_after_it(node_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = node_app("heap_of_size.js", "40")
+    wait_output(proc, "ready")
+    seen: list[dict[str, Any]] = []
+    stop = asyncio.Event()
+
+    def on_record(record: dict[str, Any]) -> None:
+        seen.append(record)
+        if record["t"] == "capture":
+            asyncio.get_running_loop().call_later(1.0, stop.set)
+
+    with Store.open(tmp_path / "store") as store:
+        result = await watch(endpoint_source(proc.endpoint), store,
+                             plan(["heap>20MiB"], ["snapshot"], max_firings=None), on_record=on_record, stop=stop)
+        rec = records(store, result.recording.id)
+        (snap,) = store.list(kind="heapsnapshot")
+        assert snap.pid == proc.pid
+    (firing,) = rec.firings
+    assert firing["skipped"] is None
+    assert [c["id"] for c in rec.captures] == [snap.id]
+    assert snap.labels == {"watch": result.recording.id, "condition": "heap>20MiB"}
+    after = [s for s in rec.samples if s["ts"] > rec.captures[0]["ts"]]
+    assert len(after) >= 2  # the watch kept sampling after the snapshot
+    assert await leftovers(proc.endpoint) == []
