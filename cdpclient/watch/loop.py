@@ -219,7 +219,12 @@ class Watch:
 
     # --- one source -----------------------------------------------------------------------
     def add(self, source: Source) -> _Follow:
+        """The state kept for ``source``: new, or the one it had (a fleet follows a pod again after losing it)."""
         name = source.pod or "target"
+        if name in self.follows:
+            known = self.follows[name]
+            known.source = source
+            return known
         follow = _Follow(source, Trigger(self.plan.conditions, cooldown=self.plan.cooldown,
                                          max_firings=self.plan.max_firings, margin=self.plan.margin),
                          key=f"{self.id[:8]}-{uuid.uuid4().hex[:6]}")
@@ -452,6 +457,14 @@ async def watch_fleet(list_sources: Callable[[], Awaitable[Sequence[Source]]], s
             except _LOST as exc:
                 w._write({"t": "error", "action": "list", "error": _line(exc)})
                 current = {name: w.follows[name].source for name in tasks if name in w.follows}
+            for name, task in list(tasks.items()):  # a pod lost (or failed) but still listed is followed again
+                if not task.done():
+                    continue
+                failed = None if task.cancelled() else task.exception()
+                if failed is not None:
+                    w._write({"t": "error", "pod": name, "action": "watch", "error": _line(failed)})
+                if task.cancelled() or failed is not None or task.result() == "lost":
+                    del tasks[name]
             for name, source in current.items():
                 if name not in tasks:
                     tasks[name] = asyncio.ensure_future(w.follow(source, must_connect=False))
