@@ -139,10 +139,13 @@ def render_svg(recording: Recording, *, title: str | None = None, width: int = D
     pods = _pods(samples)
     one = len(pods) == 1
     panels: list[tuple[str, list[dict[str, Any]], _Scale, str | None, bool]] = []
+    shared = _scale(samples, _MEMORY, _MEMORY_LIMITS, _bytes_ticks)  # pods side by side share the scale
     for pod in pods[:_MAX_PODS]:
         pod_samples = samples if one else [s for s in samples if _pod(s) == pod]
         name = "memory" if one or pod is None else f"pod {pod}"
-        panels.append((name, pod_samples, _scale(pod_samples, _MEMORY, _MEMORY_LIMITS, _bytes_ticks), pod, True))
+        mine = tuple(ln for ln in shared.lines if _values(pod_samples, ln.key))
+        limits = tuple(lim for lim in shared.limits if _values(pod_samples, lim[1]))
+        panels.append((name, pod_samples, dataclasses.replace(shared, lines=mine, limits=limits), pod, True))
     if _has_fds(samples):  # one pod's descriptors: several would be a tangle
         fd_samples = samples if one else [s for s in samples if _pod(s) == pods[0]]
         name = "open file descriptors" + ("" if one else f" (pod {pods[0]})")
@@ -153,10 +156,13 @@ def render_svg(recording: Recording, *, title: str | None = None, width: int = D
         height = 150 + _MEMORY_H + (n_mem - 1) * _POD_H + (_FDS_H + 34 if with_fds else 0)
     height = max(int(height), 240)
 
+    every = _interval(recording, samples)
+    gap_s = max(3 * every, every + 2.0)
+    gaps = _gaps(recording, samples, gap_s)
     out: list[str] = []
     drawn = {ln.key for p in panels for ln in (*p[2].lines, *(lim for lim, _ in p[2].limits))}
     top = _draw_header(out, _header_lines(recording, samples, pods, title),
-                       _legend_items(recording, samples, drawn), width)
+                       _legend_items(recording, drawn, gaps), width)
     left, right, bottom = 72.0, 24.0, 46.0
     plot_w = width - left - right
     doc_title = _title_text(recording, pods, title)
@@ -168,10 +174,7 @@ def render_svg(recording: Recording, *, title: str | None = None, width: int = D
         return _document(width, height, doc_title, out)
 
     span = _time_span(recording, samples)
-    every = _interval(recording, samples)
-    gap_s = max(3 * every, every + 2.0)
     markers = _markers(recording)
-    gaps = _gaps(recording, samples, gap_s)
 
     # Vertical space: the panels share what the header and the time axis leave; fds get a strip.
     header_h, between = 20.0, 14.0
@@ -183,10 +186,10 @@ def render_svg(recording: Recording, *, title: str | None = None, width: int = D
     box = _Box(left, y, plot_w, 0)
     for name, pod_samples, scale, pod, is_memory in panels:
         box = _Box(left, y + header_h, plot_w, mem_h if is_memory else fds_h)
-        mine = one or not is_memory and pod == pods[0]
+        every_gap = one or not is_memory and pod == pods[0]
         _panel(out, box, name, _Time(span[0], span[1], box), pod_samples, scale, gap_s,
                [m for m in markers if one or m.pod in (None, pod)],
-               [g for p, g in gaps if mine or p in (None, pod)], labels=is_memory)
+               [g for p, g in gaps if every_gap or p in (None, pod)], labels=is_memory)
         y = box.bottom + between
         if is_memory and pod == pods[min(len(pods), _MAX_PODS) - 1] and len(pods) > _MAX_PODS:
             out.append(_text(left, y + 4, f"{len(pods) - _MAX_PODS} more pods not drawn "
@@ -225,8 +228,12 @@ def _pods(samples: Sequence[dict[str, Any]]) -> list[str | None]:
 
 
 def _has_fds(samples: Sequence[dict[str, Any]]) -> bool:
+    """Worth a panel: descriptors that moved (by 5 or more) or came near their limit."""
     fds = [v for v in (_num(s.get("fds")) for s in samples) if v is not None]
-    return len(fds) >= 2 and max(fds) > 0
+    limits = [v for v in (_num(s.get("fd_limit")) for s in samples) if v is not None]
+    if len(fds) < 2:
+        return False
+    return max(fds) - min(fds) >= 5 or bool(limits) and max(fds) >= 0.5 * min(limits)
 
 
 def _time_span(recording: Recording, samples: Sequence[dict[str, Any]]) -> tuple[float, float]:
@@ -323,15 +330,17 @@ def _gaps(recording: Recording, samples: Sequence[dict[str, Any]],
     return out
 
 
-def _legend_items(recording: Recording, samples: Sequence[dict[str, Any]], drawn: set[str]) -> list[tuple[str, str]]:
+def _legend_items(recording: Recording, drawn: set[str],
+                  gaps: Sequence[tuple[str | None, _Gap]]) -> list[tuple[str, str]]:
     """``(kind, label)`` pairs of what the chart draws; kind is a line key, ``firing``, ``capture`` or ``gap``."""
     items = [(ln.key, ln.label) for ln in (*_MEMORY[::-1], *_MEMORY_LIMITS, *_FDS, *_FDS_LIMITS) if ln.key in drawn]
     if recording.firings:
         items.append(("firing", f"firing ({len(recording.firings)})"))
     if recording.captures:
         items.append(("capture", f"capture ({len(recording.captures)})"))
-    if samples and any(e.get("t") == "reconnect" for e in recording.events):
-        items.append(("gap", "reconnecting / no samples"))
+    if gaps:
+        reconnects = any(g.tip.startswith("reconnecting") for _, g in gaps)
+        items.append(("gap", "reconnecting / no samples" if reconnects else "no samples"))
     return items
 
 
@@ -362,8 +371,13 @@ def _header_lines(recording: Recording, samples: Sequence[dict[str, Any]], pods:
     if samples:
         a, b = _drawn_span(recording, samples)
         same_day = _date(a) == _date(b)
-        facts.append(f"{_date(a)} {_clock(a, seconds=True)} – {'' if same_day else _date(b) + ' '}"
-                     f"{_clock(b, seconds=True)} UTC ({format_duration(b - a)})")
+        text = f"{_date(a)} {_clock(a, seconds=True)}"
+        if b > a:
+            text += (f" – {'' if same_day else _date(b) + ' '}{_clock(b, seconds=True)} UTC "
+                     f"({format_duration(b - a)})")
+        facts.append(text + ("" if b > a else " UTC"))
+    elif recording.header.get("created"):
+        facts.append(f"started {recording.header['created']}")
     every = _num(recording.header.get("every_s"))
     count = f"{len(samples):,} sample{'s' if len(samples) != 1 else ''}"
     facts.append(count + (f" every {format_duration(every)}" if every else ""))
@@ -536,13 +550,18 @@ def _panel(out: list[str], box: _Box, name: str, time: _Time, samples: Sequence[
     out.append(f'<clipPath id="{clip}">{_rect(box, fill="#000")}</clipPath>')
     out.append(f'<g clip-path="url(#{clip})" fill="none" stroke-linejoin="round" stroke-linecap="round">')
     for ln, key in (*scale.limits, *((ln, ln.key) for ln in scale.lines)):
-        path, dots = _path(samples, key, time, y_of, gap_s)
+        limit = _values(samples, key) if (ln, key) in scale.limits else []
+        dots: list[tuple[float, float]] = []
+        if limit and min(limit) == max(limit):  # a constant limit: edge to edge
+            path = f"M{_f(box.left)} {_f(y_of(limit[0]))}H{_f(box.right)}"
+        else:
+            path, dots = _path(samples, key, time, y_of, gap_s)
         dash = f' stroke-dasharray="{ln.dash}"' if ln.dash else ""
         if path:
             out.append(f'<path class="{ln.key}" d="{path}" stroke="{ln.color}" stroke-width="{ln.width:g}"{dash}>'
                        f"<title>{escape(ln.label)}</title></path>")
         for x, yy in dots[:200]:
-            out.append(f'<circle class="{ln.key}" cx="{_f(x)}" cy="{_f(yy)}" r="2.5" fill="{ln.color}" stroke="none"/>')
+            out.append(f'<circle class="{ln.key}" cx="{_f(x)}" cy="{_f(yy)}" r="3.5" fill="{ln.color}" stroke="none"/>')
     out.append("</g>")
     _limit_labels(out, box, samples, scale, y_of)
     _draw_markers(out, box, time, markers, labels)
@@ -561,38 +580,34 @@ def _limit_labels(out: list[str], box: _Box, samples: Sequence[dict[str, Any]], 
                          extra=_HALO))
 
 
+_LABEL_ROOM = 16  # px between marker labels (an 11 px line of rotated text and some air)
 _HALO = ' stroke="#ffffff" stroke-width="3" paint-order="stroke" stroke-linejoin="round"'
 
 
 def _draw_markers(out: list[str], box: _Box, time: _Time, markers: Sequence[_Marker], labels: bool) -> None:
     """A vertical line per marker; labels read upwards from the bottom of the panel, one per cluster of
     markers closer than a label's height (the cluster says how many it holds)."""
-    placed: list[tuple[float, list[_Marker]]] = []
+    placed: list[tuple[float, float, list[_Marker]]] = []  # (first x, last x, markers) per label
     for m in markers:
         x = time.x(m.ts)
         color = _FIRING if m.kind == "firing" else _CAPTURE
         dash = ' stroke-dasharray="4 3"' if m.kind == "capture" else ""
         out.append(f'<line x1="{_f(x)}" y1="{_f(box.top)}" x2="{_f(x)}" y2="{_f(box.bottom)}" stroke="{color}" '
                    f'stroke-width="1.5"{dash}><title>{escape(m.tip)}</title></line>')
-        if placed and x - placed[-1][0] < 14:
-            placed[-1][1].append(m)
+        if placed and x - placed[-1][1] < _LABEL_ROOM:  # chained: a burst of markers is one label
+            placed[-1] = (placed[-1][0], x, [*placed[-1][2], m])
         else:
-            placed.append((x, [m]))
+            placed.append((x, x, [m]))
     if not labels:
         return
     room = max(int((box.height - 12) / 6.4), 4)
-    for x, group in placed:
+    for x, _last, group in placed:
         if len(group) == 1:
             text = group[0].label
+        elif len(group) == 2 and group[0].kind != group[1].kind:  # a firing and its capture: both names
+            text = " → ".join(m.label for m in group)
         else:
-            kinds: dict[str, int] = {}
-            for m in group:
-                kinds[m.kind] = kinds.get(m.kind, 0) + 1
-            if len(group) == 2 and len(kinds) == 2:  # a firing and its capture: both names
-                text = " → ".join(m.label for m in group)
-            else:
-                first = next(m for m in group if m.kind == "firing") if "firing" in kinds else group[0]
-                text = first.label + " + " + ", ".join(f"{n} {k}{'s' if n > 1 else ''}" for k, n in kinds.items())
+            text = f"{group[0].label} + {len(group) - 1} more"
         color = _FIRING if group[0].kind == "firing" else _CAPTURE
         # Rotated -90 about its start: the text runs upwards and its glyphs lie left of the
         # baseline, so a baseline 12 px right of the line puts them just after the marker.
@@ -670,7 +685,8 @@ def _time_axis(out: list[str], time: _Time, top: float, bottom: float) -> None:
                    f'stroke-opacity="0.7"/>')
         out.append(f'<line x1="{_f(x)}" y1="{_f(bottom)}" x2="{_f(x)}" y2="{_f(bottom + 4)}" stroke="{_MUTED}"/>')
         label = _clock(t, seconds=step < 60) + ("" if last_date else " UTC")
-        out.append(_text(x, bottom + 16, label, size=11, fill=_MUTED, anchor="middle"))
+        at_edge = x > time.box.right - 30  # a centred label would run off the chart
+        out.append(_text(x, bottom + 16, label, size=11, fill=_MUTED, anchor="end" if at_edge else "middle"))
         date = _date(t)
         if date != last_date:
             out.append(_text(x, bottom + 29, _date(t, short=True), size=10, fill=_MUTED, anchor="middle"))
