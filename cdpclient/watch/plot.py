@@ -446,7 +446,8 @@ def _draw_header(out: list[str], lines: list[tuple[str, str]], legend: list[tupl
             out.append(_text(16, y, _clip(text, width // 10), size=17, weight="600"))
             y += 20
         elif style == "warn":
-            out.append(_text(16, y, _clip(text, width // 6), size=12, fill=_FIRING, weight="600"))
+            out.append(_text(16, y, _clip(text, width // 6), size=12, fill=_FIRING, weight="600",
+                             extra=' class="warning"'))
             y += 17
         else:
             out.append(_text(16, y, _clip(text, width // 6), size=12, fill=_MUTED))
@@ -577,7 +578,7 @@ def _limit_labels(out: list[str], box: _Box, samples: Sequence[dict[str, Any]], 
             yy = y_of(last) + 14
         taken.append(yy)
         out.append(_text(box.right - 6, yy, f"{ln.label} {scale.fmt(last)}", size=11, fill=ln.color, anchor="end",
-                         extra=_HALO))
+                         extra=' class="limit-label"' + _HALO))
 
 
 _LABEL_ROOM = 16  # px between marker labels (an 11 px line of rotated text and some air)
@@ -592,8 +593,8 @@ def _draw_markers(out: list[str], box: _Box, time: _Time, markers: Sequence[_Mar
         x = time.x(m.ts)
         color = _FIRING if m.kind == "firing" else _CAPTURE
         dash = ' stroke-dasharray="4 3"' if m.kind == "capture" else ""
-        out.append(f'<line x1="{_f(x)}" y1="{_f(box.top)}" x2="{_f(x)}" y2="{_f(box.bottom)}" stroke="{color}" '
-                   f'stroke-width="1.5"{dash}><title>{escape(m.tip)}</title></line>')
+        out.append(f'<line class="{m.kind}" x1="{_f(x)}" y1="{_f(box.top)}" x2="{_f(x)}" y2="{_f(box.bottom)}" '
+                   f'stroke="{color}" stroke-width="1.5"{dash}><title>{escape(m.tip)}</title></line>')
         if placed and x - placed[-1][1] < _LABEL_ROOM:  # chained: a burst of markers is one label
             placed[-1] = (placed[-1][0], x, [*placed[-1][2], m])
         else:
@@ -613,7 +614,7 @@ def _draw_markers(out: list[str], box: _Box, time: _Time, markers: Sequence[_Mar
         # baseline, so a baseline 12 px right of the line puts them just after the marker.
         tx, ty = x + 12, box.bottom - 6
         out.append(_text(tx, ty, _clip(text, room), size=11, fill=color,
-                         extra=f' transform="rotate(-90 {_f(tx)} {_f(ty)})"' + _HALO))
+                         extra=f' class="marker-label" transform="rotate(-90 {_f(tx)} {_f(ty)})"' + _HALO))
 
 
 def _path(samples: Sequence[dict[str, Any]], key: str, time: _Time, y_of: Any,
