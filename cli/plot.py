@@ -61,8 +61,13 @@ def plot(
 
     over = f" over {format_duration(span[1] - span[0])}" if span else ""
     cut = ", truncated" if recording.truncated else ""
-    note(f"wrote {written} ({max(size // 1024, 1)} KB): {len(recording.samples):,} samples{over}, "
-         f"{len(recording.firings)} firings, {len(recording.captures)} captures{cut}; open it in a browser")
+    counts = (f"{_count(len(recording.samples), 'sample')}{over}, {_count(len(recording.firings), 'firing')}, "
+              f"{_count(len(recording.captures), 'capture')}")
+    note(f"wrote {written} ({max(size // 1024, 1)} KB): {counts}{cut}; open it in a browser")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def register(app: typer.Typer) -> None:
