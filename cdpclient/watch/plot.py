@@ -564,8 +564,8 @@ def _panel(out: list[str], box: _Box, name: str, time: _Time, samples: Sequence[
         for x, yy in dots[:200]:
             out.append(f'<circle class="{ln.key}" cx="{_f(x)}" cy="{_f(yy)}" r="3.5" fill="{ln.color}" stroke="none"/>')
     out.append("</g>")
-    _limit_labels(out, box, samples, scale, y_of)
     _draw_markers(out, box, time, markers, labels)
+    _limit_labels(out, box, samples, scale, y_of)  # last: on top of the markers
 
 
 def _limit_labels(out: list[str], box: _Box, samples: Sequence[dict[str, Any]], scale: _Scale, y_of: Any) -> None:
@@ -594,7 +594,8 @@ def _draw_markers(out: list[str], box: _Box, time: _Time, markers: Sequence[_Mar
         color = _FIRING if m.kind == "firing" else _CAPTURE
         dash = ' stroke-dasharray="4 3"' if m.kind == "capture" else ""
         out.append(f'<line class="{m.kind}" x1="{_f(x)}" y1="{_f(box.top)}" x2="{_f(x)}" y2="{_f(box.bottom)}" '
-                   f'stroke="{color}" stroke-width="1.5"{dash}><title>{escape(m.tip)}</title></line>')
+                   f'stroke="{color}" stroke-width="1.5" stroke-opacity="0.75"{dash}>'
+                   f"<title>{escape(m.tip)}</title></line>")
         if placed and x - placed[-1][1] < _LABEL_ROOM:  # chained: a burst of markers is one label
             placed[-1] = (placed[-1][0], x, [*placed[-1][2], m])
         else:
