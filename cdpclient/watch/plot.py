@@ -191,9 +191,6 @@ def render_svg(recording: Recording, *, title: str | None = None, width: int = D
                [m for m in markers if one or m.pod in (None, pod)],
                [g for p, g in gaps if every_gap or p in (None, pod)], labels=is_memory)
         y = box.bottom + between
-        if is_memory and pod == pods[min(len(pods), _MAX_PODS) - 1] and len(pods) > _MAX_PODS:
-            out.append(_text(left, y + 4, f"{len(pods) - _MAX_PODS} more pods not drawn "
-                                          f"(the first {_MAX_PODS} are)", fill=_MUTED, size=11))
     _time_axis(out, time, top + header_h, box.bottom)
     return _document(width, height, doc_title, out)
 
@@ -382,7 +379,8 @@ def _header_lines(recording: Recording, samples: Sequence[dict[str, Any]], pods:
     count = f"{len(samples):,} sample{'s' if len(samples) != 1 else ''}"
     facts.append(count + (f" every {format_duration(every)}" if every else ""))
     if len(pods) > 1 or pods[0] is not None:
-        facts.append(f"{len(pods)} pod{'s' if len(pods) != 1 else ''}" if len(pods) > 1 else f"pod {pods[0]}")
+        facts.append(f"pod {pods[0]}" if len(pods) == 1 else f"{len(pods)} pods" +
+                     (f" (the first {_MAX_PODS} drawn)" if len(pods) > _MAX_PODS else ""))
     facts.append(f"{len(recording.firings)} firing{'s' if len(recording.firings) != 1 else ''}")
     facts.append(f"{len(recording.captures)} capture{'s' if len(recording.captures) != 1 else ''}")
     end = recording.end
@@ -744,12 +742,16 @@ def _trim(v: float) -> str:
 
 def _bytes_ticks(hi: float, max_ticks: int = 6) -> tuple[list[float], Any]:
     """Tick values from 0 over ``hi`` bytes, and their label function."""
-    step = next((s for s in _BYTE_STEPS if hi / s <= max_ticks), _BYTE_STEPS[-1])
+    hi = max(hi, _MIB)  # no figures at all still gets a readable axis
+    step = next((s for s in _BYTE_STEPS if hi / s <= max_ticks), None)
+    if step is None:  # beyond any memory: powers of ten of the largest step
+        step = _BYTE_STEPS[-1] * 10.0 ** math.ceil(math.log10(hi / _BYTE_STEPS[-1] / max_ticks))
     return _tick_values(hi, step), human_bytes
 
 
 def _count_ticks(hi: float, max_ticks: int = 3) -> tuple[list[float], Any]:
     """Integer ticks (1, 2, 5 x 10^k) from 0 over ``hi``."""
+    hi = max(hi, 3.0)
     step, k = 1.0, 0
     while hi / step > max_ticks:
         k += 1

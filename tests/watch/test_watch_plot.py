@@ -226,3 +226,19 @@ def test_the_json_document_holds_everything(store: Store) -> None:
     assert doc["captures"][0]["id"] == "01ABCDEFGHJK"
     assert [e["t"] for e in doc["events"]] == ["end"] and doc["truncated"] is False
     assert doc["header"]["target"] == TARGET
+
+
+def test_odd_values_never_break_the_chart(store: Store) -> None:
+    """What a reader may meet in a recording written by another version: strings, booleans, NaN,
+    infinities, negative and missing figures, a missing ts, records out of order, unknown pods."""
+    odd: list[Any] = [None, "12", True, float("nan"), float("inf"), -5, 0, 1e30]
+    samples = [sample(i, heap_used=odd[i % len(odd)], rss=odd[(i + 3) % len(odd)], pod=("a", "b", None)[i % 3])
+               for i in range(40)]
+    samples.append({"heap_used": 5})  # no ts: written now, which is far right of the rest
+    samples.reverse()
+    rec = record(store, samples, firings=((5, ""), (-100, "before the samples")))
+    for width in (320, 1000, 3000):
+        root = parse(render_svg(rec, width=width, height=240))
+        assert root.get("width") == str(width)
+    nothing = record(store, [{"ts": T0 + i, "pod": None} for i in range(5)])
+    assert "0" in texts(parse(render_svg(nothing)))
