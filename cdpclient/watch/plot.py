@@ -173,7 +173,7 @@ def render_svg(recording: Recording, *, title: str | None = None, width: int = D
                          fill=_MUTED, anchor="middle"))
         return _document(width, height, doc_title, out)
 
-    span = _time_span(recording, samples)
+    span = _time_span(recording, samples, gaps)
     markers = _markers(recording)
 
     # Vertical space: the panels share what the header and the time axis leave; fds get a strip.
@@ -233,8 +233,10 @@ def _has_fds(samples: Sequence[dict[str, Any]]) -> bool:
     return max(fds) - min(fds) >= 5 or bool(limits) and max(fds) >= 0.5 * min(limits)
 
 
-def _time_span(recording: Recording, samples: Sequence[dict[str, Any]]) -> tuple[float, float]:
+def _time_span(recording: Recording, samples: Sequence[dict[str, Any]],
+               gaps: Sequence[tuple[str | None, _Gap]]) -> tuple[float, float]:
     t0, t1 = _drawn_span(recording, samples)
+    t1 = max([t1, *(g.end for _, g in gaps)])  # reconnecting until the watch gave up
     if t1 - t0 < 1.0:  # one sample, or all at one instant: a minute around it
         t0, t1 = t0 - 30.0, t1 + 30.0
     else:
@@ -540,7 +542,7 @@ def _panel(out: list[str], box: _Box, name: str, time: _Time, samples: Sequence[
             out.append(f'<line x1="{_f(box.left)}" y1="{_f(yy)}" x2="{_f(box.right)}" y2="{_f(yy)}" stroke="{_GRID}"/>')
         out.append(_text(box.left - 6, yy + 4, scale.fmt(v), size=11, fill=_MUTED, anchor="end"))
     for g in gaps:
-        x0, x1 = time.x(g.start), time.x(g.end)
+        x0, x1 = max(time.x(g.start), box.left), min(time.x(g.end), box.right)
         if x1 - x0 < 2:
             x0, x1 = x0 - 1, x0 + 1
         out.append(f'<rect class="gap" x="{_f(x0)}" y="{_f(box.top)}" width="{_f(x1 - x0)}" '

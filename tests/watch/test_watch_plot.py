@@ -242,3 +242,19 @@ def test_odd_values_never_break_the_chart(store: Store) -> None:
         assert root.get("width") == str(width)
     nothing = record(store, [{"ts": T0 + i, "pod": None} for i in range(5)])
     assert "0" in texts(parse(render_svg(nothing)))
+
+
+def test_a_watch_that_ended_reconnecting_shades_until_its_end(store: Store) -> None:
+    w = WatchRecording.create(store, target=TARGET, every_s=1.0, conditions=[], actions=[], labels={})
+    for i in range(60):
+        w.sample(sample(i))
+    w.event({"t": "reconnect", "ts": T0 + 60, "pod": None, "reason": "target gone"})
+    w.event({"t": "end", "ts": T0 + 660, "reason": "target gone"})
+    w.close("target gone")  # a second end, now: skipped by the chart's time span
+    root = parse(render_svg(read_recording(store.materialize(store.get(w.id)))))
+    [gap] = [r for r in root.iterfind(".//svg:rect", NS) if r.get("class") == "gap"]
+    assert gap.findtext("svg:title", namespaces=NS) == "reconnecting: target gone (10m00s)"
+    [frame] = [r for r in root.iterfind(".//svg:rect", NS) if r.get("stroke") == "#d0d7de"]
+    right = float(frame.get("x", 0)) + float(frame.get("width", 0))
+    assert float(gap.get("x", 0)) + float(gap.get("width", 0)) <= right
+    assert float(gap.get("width", 0)) > 0.8 * float(frame.get("width", 0))  # 10 of the 11 minutes
