@@ -560,12 +560,24 @@ def _panel(out: list[str], box: _Box, name: str, time: _Time, samples: Sequence[
         dash = f' stroke-dasharray="{ln.dash}"' if ln.dash else ""
         if path:
             out.append(f'<path class="{ln.key}" d="{path}" stroke="{ln.color}" stroke-width="{ln.width:g}"{dash}>'
-                       f"<title>{escape(ln.label)}</title></path>")
+                       f"<title>{escape(_line_tip(ln, key, samples, scale))}</title></path>")
         for x, yy in dots[:200]:
             out.append(f'<circle class="{ln.key}" cx="{_f(x)}" cy="{_f(yy)}" r="3.5" fill="{ln.color}" stroke="none"/>')
     out.append("</g>")
     _draw_markers(out, box, time, markers, labels)
     _limit_labels(out, box, samples, scale, y_of)  # last: on top of the markers
+
+
+def _line_tip(ln: _Line, key: str, samples: Sequence[dict[str, Any]], scale: _Scale) -> str:
+    """What hovering a line says: its last value, and its peak with the time of it."""
+    known = [(float(s["ts"]), v) for s in samples if (v := _num(s.get(key))) is not None]
+    if not known:
+        return ln.label
+    label = ln.label if key == ln.key else f"{ln.label} ({key})"
+    peak_ts, peak = max(known, key=lambda tv: tv[1])
+    if peak == min(v for _, v in known):
+        return f"{label}: {scale.fmt(peak)}"
+    return f"{label}: last {scale.fmt(known[-1][1])}, peak {scale.fmt(peak)} at {_clock(peak_ts, seconds=True)}"
 
 
 def _limit_labels(out: list[str], box: _Box, samples: Sequence[dict[str, Any]], scale: _Scale, y_of: Any) -> None:

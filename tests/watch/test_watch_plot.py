@@ -83,6 +83,9 @@ def test_the_figures_limits_and_markers_are_drawn(store: Store) -> None:
     root = parse(render_svg(rec))
     for key in ("heap_used", "heap_total", "external", "rss", "memory_limit"):
         assert len(paths(root, key)) == 1, key
+    heap_tip = paths(root, "heap_used")[0].findtext("svg:title", namespaces=NS, default="")
+    assert heap_tip == "heap used: last 99.9 MiB, peak 99.9 MiB at 13:09:59"
+    assert paths(root, "memory_limit")[0].findtext("svg:title", namespaces=NS) == "memory limit: 256 MiB"
     assert not paths(root, "cgroup_current")  # None in every sample: no line, no legend entry
     assert not paths(root, "heap_limit")  # 2 GiB is far above the figures: named, not drawn
     words = texts(root)
