@@ -394,7 +394,7 @@ def _header_lines(recording: Recording, samples: Sequence[dict[str, Any]], pods:
         lines.append(("facts", "when " + ", ".join(str(c) for c in conds)))
     if recording.truncated:
         lines.append(("warn", f"truncated: the last {recording.truncated_bytes:,} bytes are a cut record "
-                              "(the watcher was killed mid-write); drawn up to the last complete record"))
+                              "(a watcher killed mid-write, or one still writing); drawn up to the last complete one"))
     elif end is None:
         lines.append(("warn", "no end record: still recording, or the watcher was killed"))
     return lines
