@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "store",       # ls, show, rm, prune, import, export, store reindex
     "analyze",     # top, diff, retainers, leaks
     "profiles",    # flame
+    "plot",        # plot (watch recordings)
     "demo",        # demo
 )
 

@@ -119,7 +119,9 @@ def show(
         return
     fields = record.to_dict()
     meta = fields.pop("meta")
-    width = max(len(k) for k in fields)
+    extra = {k: v for k, v in meta.items() if k not in fields and k not in ("format",)}
+    summary = _watch_summary(record) if record.kind == "watch" else {}
+    width = max(len(k) for k in (*fields, *summary))
     for key, value in fields.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
@@ -128,11 +130,42 @@ def show(
         elif key == "size":
             value = f"{value} ({human_bytes(value)})"
         typer.echo(f"{key:<{width}}  {value}")
-    extra = {k: v for k, v in meta.items() if k not in fields and k not in ("format",)}
+    for key, text in summary.items():
+        typer.echo(f"{key:<{width}}  {text}")
     for key, value in sorted(extra.items()):
         if value not in (None, [], {}):
             shown = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
             typer.echo(f"{key:<{width}}  {shown}")
+
+
+def _watch_summary(record: CaptureRecord) -> dict[str, str]:
+    """What a watch recording holds, in words, from the facts the store keeps (no reading of the file)."""
+    from cdpclient.units import format_duration
+
+    meta = record.meta
+    counts = meta.get("records") or {}
+
+    def n(kind: str) -> str:
+        return f"{int(counts.get(kind, 0)):,}"
+
+    every = (record.options or {}).get("every_s")
+    out = {"samples": n("sample") + (f", every {format_duration(float(every))}" if every else "")}
+    first, last = meta.get("first_ts"), meta.get("last_ts")
+    if isinstance(first, (int, float)) and isinstance(last, (int, float)):
+        a = dt.datetime.fromtimestamp(first, dt.UTC)
+        b = dt.datetime.fromtimestamp(last, dt.UTC)
+        until = b.strftime("%H:%M:%S" if a.date() == b.date() else "%Y-%m-%d %H:%M:%S")
+        out["span"] = f"{a:%Y-%m-%d %H:%M:%S} - {until} UTC ({format_duration(last - first)})"
+    out["firings"] = n("firing")
+    out["captures"] = n("capture")
+    out["reconnects"] = n("reconnect")
+    cut = int(meta.get("truncated_bytes") or 0)
+    out["truncated"] = (f"yes: a cut record of {cut:,} bytes at the end (readable up to the last complete one)"
+                        if cut else "no")
+    reason = meta.get("end_reason")
+    out["ended"] = str(reason) if reason else ("not yet: recording" if record.status == "recording"
+                                               else "no end record (the watcher was stopped or killed)")
+    return out
 
 
 def rm(
@@ -225,18 +258,21 @@ def export(
     output: Path = typer.Option(..., "--output", "-o", help="File to write, or a directory to write into."),
     redact: bool = typer.Option(False, "--redact", help="Heap snapshots: replace every string value with "
                                                         "'*' of the same length (counts, sizes, structure kept)."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="Profiles: collapsed, speedscope or pprof."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="Profiles: collapsed, speedscope or pprof; "
+                                                                 "watch recordings: json."),
     as_json: bool = typer.Option(False, "--json", help="Print {\"path\": ...} as JSON."),
     store: str | None = StoreOption,
 ) -> None:
     """Copy a capture out: original format, decompressed; or redacted; or in another format.
 
     Example: cdpclient export 01M80T -o /tmp/share.heapsnapshot --redact
-    """
-    from cdpclient.store.kinds import EXPORT_FORMATS
 
-    if fmt is not None and fmt not in EXPORT_FORMATS:
-        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(EXPORT_FORMATS)}", param_hint="--format")
+    Example: cdpclient export 01M8W0 --format json -o memory.json  (a watch recording's samples)
+    """
+    from cdpclient.store.kinds import FORMATS
+
+    if fmt is not None and fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     if redact:
         note("redacting (streaming; string values become '*')...")
     written = _store(store).export(ref, output, redact=redact, fmt=fmt)

@@ -268,11 +268,8 @@ def _print_result(result: WatchResult, as_json: bool) -> None:
 
 
 def _plot(result: WatchResult, path: Path, as_json: bool) -> None:
-    import importlib
+    from cdpclient.watch import read_recording, write_svg
 
-    from cdpclient.watch import read_recording
-
-    plot = importlib.import_module("cdpclient.watch.plot")  # TODO(merge): a plain import once plot.py lands
-    plot.write_svg(read_recording(result.recording.path), path)
+    write_svg(read_recording(result.recording.path), path)
     if not as_json:
         typer.echo(f"plot: {path}")

@@ -16,14 +16,18 @@ from cdpclient import compression, msgstream
 from cdpclient.errors import InvalidCaptureFile
 from cdpclient.store.jsonscan import Scan, ScanError, scan
 
-# Formats a profile exports to (``Store.export(fmt=...)``, ``cdpclient.profiles.export``), with the
-# file suffix an export into a directory gets.
+# Formats a profile exports to (``Store.export(fmt=...)``, ``cdpclient.profiles.export``).
+EXPORT_FORMATS: tuple[str, ...] = ("collapsed", "speedscope", "pprof")
+# Formats a watch recording exports to (``cdpclient.watch.export``): one JSON document.
+WATCH_FORMATS: tuple[str, ...] = ("json",)
+# Every ``--format``, with the file suffix an export into a directory gets.
 EXPORT_SUFFIXES: dict[str, str] = {
     "collapsed": ".collapsed.txt",
     "speedscope": ".speedscope.json",
     "pprof": ".pb.gz",
+    "json": ".watch.json",
 }
-EXPORT_FORMATS: tuple[str, ...] = tuple(EXPORT_SUFFIXES)
+FORMATS: tuple[str, ...] = tuple(EXPORT_SUFFIXES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,12 +49,12 @@ TABLE: dict[str, Kind] = {k.name: k for k in (
     Kind("cpuprofile", ".cpuprofile", "CPU profile", EXPORT_FORMATS),
     Kind("heapprofile", ".heapprofile", "sampling heap profile", EXPORT_FORMATS),
     Kind("report", ".json", "diagnostic report"),
-    Kind("watch", ".watch", "watch recording", stream="cdpclient.watch"),
+    Kind("watch", ".watch", "watch recording", WATCH_FORMATS, stream="cdpclient.watch"),
 )}
 KINDS: tuple[str, ...] = tuple(TABLE)
 EXTENSIONS: dict[str, str] = {k.name: k.extension for k in TABLE.values()}
 HEAP_KINDS: tuple[str, ...] = tuple(k.name for k in TABLE.values() if k.heap)
-PROFILE_KINDS: tuple[str, ...] = tuple(k.name for k in TABLE.values() if k.exports)
+PROFILE_KINDS: tuple[str, ...] = tuple(k.name for k in TABLE.values() if set(k.exports) & set(EXPORT_FORMATS))
 STREAM_KINDS: tuple[str, ...] = tuple(k.name for k in TABLE.values() if k.stream)
 _BY_STREAM: dict[str, str] = {k.stream: k.name for k in TABLE.values() if k.stream}
 

@@ -689,13 +689,20 @@ class Store:
         """Write the capture to ``dest`` (a file, or a directory to put it in); returns the file written.
 
         Plain: the original format, decompressed.  ``redact``: a heap snapshot with
-        every string value replaced (see :mod:`cdpclient.store.redact`).  ``fmt``:
-        ``collapsed``, ``speedscope`` or ``pprof`` via ``cdpclient.profiles.export``.
+        every string value replaced (see :mod:`cdpclient.store.redact`).  ``fmt``: a profile
+        as ``collapsed``, ``speedscope`` or ``pprof`` via ``cdpclient.profiles.export``; a
+        watch recording as ``json`` via ``cdpclient.watch.export``.  Raises
+        :class:`UsageError` for a format the capture's kind does not export to.
         """
         record = self.resolve(ref)
         if redact and fmt:
             raise UsageError("{redact} applies to heap snapshots in their own format; not with {fmt}",
                              options=("redact", "fmt"))
+        if fmt and fmt not in kinds.TABLE[record.kind].exports:
+            exports = kinds.TABLE[record.kind].exports
+            to = f"exports to {', '.join(exports)} only" if exports else "exports in its own format only"
+            raise UsageError(f"{{fmt}} {fmt} does not apply to {record.id}: a {kinds.title(record.kind)} {to}",
+                             options=("fmt",))
         if redact and record.kind not in HEAP_KINDS:
             raise UsageError(f"{{redact}} works on heap snapshots; {record.id} is a {record.kind}", options=("redact",))
         src = self.materialize(record)
@@ -704,6 +711,14 @@ class Store:
             stem = record.id if record.status != STATUS_EXTERNAL else Path(record.id).stem
             suffix = EXPORT_SUFFIXES.get(fmt or "", EXTENSIONS[record.kind])
             out = out / (stem + (".redacted" if redact else "") + suffix)
+        if fmt in kinds.WATCH_FORMATS:
+            from cdpclient.watch.export import export_json
+            from cdpclient.watch.recording import read_recording
+
+            try:
+                return export_json(read_recording(src), out, capture_id=record.id)
+            except OSError as exc:
+                raise _store_error(exc, f"cannot write {out}") from exc
         if fmt:
             try:
                 from cdpclient.profiles.export import export_profile

@@ -12,14 +12,17 @@ The parts: :mod:`.sample` (one cheap round trip per sample), :mod:`.conditions`
 cooldown), :mod:`.actions` (``--then``: the captures taken on a firing, the
 memory guard at that moment), :mod:`.loop` (the watch: sessions, reconnects,
 firings, ways out), :mod:`.sources` (endpoints, pods, selectors),
-:mod:`.recording` (the msgpack recording kept in the store).
+:mod:`.recording` (the msgpack recording kept in the store), :mod:`.plot` (a
+recording as an SVG chart), :mod:`.export` (a recording as one JSON document).
 """
 
 from __future__ import annotations
 
 from cdpclient.watch.actions import Action, ActionOutcome, parse_action, parse_actions
 from cdpclient.watch.conditions import Condition, Trigger, parse_condition, parse_conditions
+from cdpclient.watch.export import export_json, recording_document
 from cdpclient.watch.loop import Source, Watch, WatchPlan, WatchResult, watch, watch_fleet
+from cdpclient.watch.plot import render_svg, write_svg
 from cdpclient.watch.recording import Recording, WatchRecording, read_recording
 from cdpclient.watch.sample import SAMPLE_KEYS, Sampler, sampling
 from cdpclient.watch.sources import endpoint_source, pod_lister, pod_source
@@ -53,4 +56,9 @@ __all__ = [
     "WatchRecording",
     "Recording",
     "read_recording",
+    # reading it back
+    "render_svg",
+    "write_svg",
+    "recording_document",
+    "export_json",
 ]
