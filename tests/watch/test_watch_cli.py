@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nodeproc import run_cli  # type: ignore[attr-defined]
+from nodeproc import run_cli, wait_output  # type: ignore[attr-defined]
 
 import cdpclient
 from cdpclient.store import Store
@@ -139,3 +139,19 @@ def test_bad_input_is_one_line_and_an_exit_code(tmp_path: Path, args: list[str],
     assert "Traceback" not in r.stderr
     if code == 1:
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_plot_draws_the_watch_just_recorded(node_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import xml.etree.ElementTree as ET
+
+    proc = node_app("leak_heap.js", str(16 * 1024 * 1024), "100")
+    wait_output(proc, "ready")
+    out = tmp_path / "memory.svg"
+    r = run_cli("watch", proc.endpoint, "--every", "0.2s", "--when", "heap>64MiB", "--then", "report",
+                "--plot", str(out), "--store", str(tmp_path / "store"))
+    assert r.returncode == 0, r.stderr
+    assert f"plot: {out}" in r.stdout
+    assert out.stat().st_mode & 0o777 == 0o600
+    svg = out.read_text()
+    ET.fromstring(svg)  # well-formed
+    assert "heap&gt;64MiB" in svg  # the firing's marker is labelled
