@@ -200,9 +200,11 @@ class Watch:
         return self.stop.is_set() or self._ended.is_set() or (
             self.deadline is not None and self.clock() >= self.deadline)
 
-    def used_up(self) -> bool:
-        """Every source used up its firings and no capture is running."""
-        return bool(self.follows) and all(f.trigger.exhausted and f.busy is None for f in self.follows.values())
+    def used_up(self, finishing: _Follow | None = None) -> bool:
+        """Every source used up its firings and no capture is running (``finishing``'s counts as done:
+        it is in its last step)."""
+        return bool(self.follows) and all(f.trigger.exhausted and (f.busy is None or f is finishing)
+                                          for f in self.follows.values())
 
     async def _pause(self, seconds: float) -> None:
         """Sleep up to ``seconds``, less if the watch ends meanwhile."""
@@ -371,12 +373,8 @@ class Watch:
             self._write({"t": "error", "pod": pod, "action": entry["action"], "error": _line(exc)})
         finally:
             state.status = "watching"
-        if state.trigger.exhausted and self.used_up_after(state):
+        if state.trigger.exhausted and self.used_up(finishing=state):
             self._ended.set()
-
-    def used_up_after(self, state: _Follow) -> bool:
-        """:meth:`used_up`, counting ``state``'s capture (still running: this is its last step) as done."""
-        return all(f.trigger.exhausted and (f.busy is None or f is state) for f in self.follows.values())
 
     # --- the end ---------------------------------------------------------------------------
     def close(self, reason: str) -> CaptureRecord:
@@ -479,21 +477,13 @@ async def watch_fleet(list_sources: Callable[[], Awaitable[Sequence[Source]]], s
         if w.stop.is_set():
             reason = "stopped"
         for task in tasks.values():
-            if w.stop.is_set():
-                await _settle(task)
-            else:
+            if not w.stop.is_set():  # a stop lets the captures in progress finish early and be saved
                 task.cancel()
-                await _settle(task)
-    except asyncio.CancelledError:
+            await _settle(task)
+    except BaseException as exc:
         for task in tasks.values():
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
-        w.close("cancelled")
-        raise
-    except BaseException:
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-        w.close("error")
+        w.close("cancelled" if isinstance(exc, asyncio.CancelledError) else "error")
         raise
     return w.result(reason)

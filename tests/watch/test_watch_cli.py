@@ -57,6 +57,22 @@ def read_until(proc: subprocess.Popen[str], t: str, timeout: float = 30.0) -> li
     raise AssertionError(f"no {t!r} record from the watch: {seen[-3:]} {proc.stderr.read() if proc.stderr else ''}")
 
 
+async def signal_during_a_triggered_profile(endpoint: str, store: Path,
+                                            sig: int) -> tuple[subprocess.Popen[str], str, str]:
+    """Start a watch that fires at once into a 60 s CPU profile; send ``sig`` 1 s into it; (proc, stdout, stderr)."""
+    proc = start_watch(endpoint, "--every", "0.2s", "--when", "heap>1MiB", "--then", "cpu --duration 60s",
+                       "--json", "--store", str(store))
+    try:
+        read_until(proc, "firing")
+        time.sleep(1.0)
+        assert await cpu_profiler_running(endpoint)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    return proc, out, err
+
+
 def test_json_prints_one_object_per_record_then_the_result(node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     r = run_cli("watch", node.endpoint, "--every", "0.2s", "--for", "1.2s", "--json", "--store", str(tmp_path))
     assert r.returncode == 0, r.stderr
@@ -72,16 +88,7 @@ def test_json_prints_one_object_per_record_then_the_result(node, tmp_path: Path)
 
 @pytest.mark.asyncio
 async def test_ctrl_c_during_a_triggered_cpu_profile_saves_it_and_stops_the_profiler(node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    proc = start_watch(node.endpoint, "--every", "0.2s", "--when", "heap>1MiB", "--then", "cpu --duration 60s",
-                       "--json", "--store", str(tmp_path))
-    try:
-        read_until(proc, "firing")
-        time.sleep(1.0)
-        assert await cpu_profiler_running(node.endpoint)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
+    proc, out, err = await signal_during_a_triggered_profile(node.endpoint, tmp_path, signal.SIGINT)
     assert proc.returncode == 0, err
     result = json.loads(out.splitlines()[-1])
     assert result["reason"] == "stopped"
@@ -96,15 +103,7 @@ async def test_ctrl_c_during_a_triggered_cpu_profile_saves_it_and_stops_the_prof
 
 @pytest.mark.asyncio
 async def test_sigterm_during_a_triggered_capture_discards_it_and_closes_the_recording(node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    proc = start_watch(node.endpoint, "--every", "0.2s", "--when", "heap>1MiB", "--then", "cpu --duration 60s",
-                       "--json", "--store", str(tmp_path))
-    try:
-        read_until(proc, "firing")
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        proc.kill()
+    proc, _, err = await signal_during_a_triggered_profile(node.endpoint, tmp_path, signal.SIGTERM)
     assert proc.returncode == 143 and err.strip().splitlines()[-1] == "cdpclient: error: terminated"
     assert not await cpu_profiler_running(node.endpoint)
     assert await leftovers(node.endpoint) == []
