@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "targets",     # targets, info
     "capture",     # snapshot, cpu, sample, timeline, report
     "watch",       # watch
+    "pull",        # pull (files Node wrote in a pod)
     "store",       # ls, show, rm, prune, import, export, store reindex
     "analyze",     # top, diff, retainers, leaks
     "profiles",    # flame

@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cdpclient.errors import KubeError, NoShellInContainer
@@ -73,6 +74,33 @@ class Kubectl:
             raise KubeError(f"kubectl {args[0]} did not finish within {timeout:.0f} s",
                             hint="check that the cluster is reachable (kubectl get pods)") from None
         return Result(proc.returncode or 0, out, err.decode(errors="replace"))
+
+    async def stream(self, *args: str, sink: Callable[[bytes], None], namespace: str | None = None,
+                     idle_timeout: float = 120.0) -> Result:
+        """Run kubectl, handing its stdout to ``sink`` chunk by chunk (nothing kept in memory).
+
+        ``idle_timeout``: a kubectl that prints nothing for this long is killed (KubeError).
+        Cancelling kills kubectl too.  ``Result.stdout`` is empty.
+        """
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv(*args, namespace=namespace), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 20)
+        assert proc.stdout is not None and proc.stderr is not None
+        errors = asyncio.ensure_future(proc.stderr.read())
+        try:
+            while chunk := await asyncio.wait_for(proc.stdout.read(1 << 20), idle_timeout):
+                sink(chunk)
+            await proc.wait()
+        except BaseException as exc:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            errors.cancel()
+            if isinstance(exc, TimeoutError):
+                raise KubeError(f"kubectl {args[0]} sent nothing for {idle_timeout:.0f} s",
+                                hint="check that the cluster is reachable (kubectl get pods)") from None
+            raise
+        return Result(proc.returncode or 0, b"", (await errors).decode(errors="replace"))
 
     async def current_context(self) -> str | None:
         if self.context:

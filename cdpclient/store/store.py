@@ -653,29 +653,39 @@ class Store:
 
     # --- import / export --------------------------------------------------------------------
     def import_file(self, path: str | os.PathLike[str], *, labels: dict[str, str] | None = None,
-                    compress: bool = False) -> CaptureRecord:
+                    compress: bool = False, target: dict[str, Any] | None = None,
+                    meta: dict[str, Any] | None = None, move: bool = False) -> CaptureRecord:
         """Copy one capture file taken elsewhere into the store: see :meth:`import_files`."""
-        return self.import_files([path], labels=labels, compress=compress)[0]
+        return self.import_files([path], labels=labels, compress=compress, target=target, meta=meta,
+                                 move=move)[0]
 
     def import_files(self, paths: Iterable[str | os.PathLike[str]], *, labels: dict[str, str] | None = None,
-                     compress: bool = False) -> builtins.list[CaptureRecord]:
+                     compress: bool = False, target: dict[str, Any] | None = None,
+                     meta: dict[str, Any] | None = None, move: bool = False) -> builtins.list[CaptureRecord]:
         """Copy capture files taken elsewhere into the store; returns their records.
 
         Each kind is detected from the content, and every file is checked whole
         (streaming) before any is imported: an invalid one raises
         :class:`InvalidCaptureFile` with the reason and nothing is imported.
-        A capture's time is its file's modification time.
+        A capture's time is its file's modification time.  ``target`` and ``meta``
+        (e.g. ``source``, ``pid``) go into every record; ``move`` renames an
+        uncompressed file into the store instead of copying it (a file from
+        :meth:`staging`, on the store's own file system).
         """
         checked = [(src, kinds.validate_file(src)) for src in (Path(os.fspath(p)).expanduser() for p in paths)]
         records = []
         for src, kind in checked:
-            with self.new_capture(kind, labels=labels, compress=compress, created=src.stat().st_mtime) as pending:
+            with self.new_capture(kind, labels=labels, compress=compress, created=src.stat().st_mtime,
+                                  target=target) as pending:
                 pending.path.unlink()
                 if compression.is_compressed(src):
                     fileio.decompress_file(src, pending.path)
+                elif move:
+                    os.replace(src, pending.path)
                 else:
                     files.copy_private(src, pending.path)
                 pending.meta.update(source=str(src.resolve()), imported=iso(dt.datetime.now().timestamp()))
+                pending.meta.update(meta or {})
                 if kind == "report":
                     pending.meta.update(_report_facts(pending.path))
                 elif kind in STREAM_KINDS:
@@ -683,6 +693,23 @@ class Store:
             assert pending.record is not None
             records.append(pending.record)
         return records
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A private (0700) directory in the store for files on their way in (see ``move``); removed after.
+
+        Named like a capture's temp directory, so one left by a killed process is cleaned up.
+        """
+        self._ready(create=True)
+        path = self.layout.new_temp_dir_path("staging-" + ids.new_id())
+        try:
+            fileio.make_private_dir(path)
+        except OSError as exc:
+            raise _store_error(exc, f"cannot stage files in {self.root}") from exc
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
 
     def export(self, ref: str | CaptureRecord, dest: str | os.PathLike[str], *, redact: bool = False,
                fmt: str | None = None) -> Path:

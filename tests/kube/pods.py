@@ -67,6 +67,8 @@ class FakePod:
     args: tuple[str, ...] = ()
     command: str | None = None
     binaries: frozenset[str] | None = None
+    tools: tuple[str, ...] | None = None
+    workdir: str | None = None
     forbidden: set[str] = field(default_factory=set)
     uid: str = field(default_factory=lambda: str(uuid.uuid4()))
     proc: subprocess.Popen[bytes] | None = None
@@ -83,7 +85,8 @@ class FakePod:
         self.proc = subprocess.Popen(
             ["unshare", "--pid", "--fork", "--mount-proc", "--net", "sh", "-c",
              f"ip link set lo up 2>/dev/null || true; {inner}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.workdir)
         self.output: list[str] = []
         self._pump_thread = threading.Thread(target=self._pump, daemon=True)
         self._pump_thread.start()
@@ -122,6 +125,7 @@ class FakePod:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self.proc = None
+        shutil.rmtree(f"/tmp/fakepod-{self.uid}-bin", ignore_errors=True)
 
     @property
     def running(self) -> bool:
@@ -130,8 +134,25 @@ class FakePod:
     # --- what the kubelet does for the API server -------------------------------
 
     def nsenter(self, argv: list[str]) -> list[str]:
-        """The host command line that runs ``argv`` inside this pod's namespaces."""
-        return ["nsenter", "-t", str(self.host_pid), "-p", "-n", "-m", "--", *argv]
+        """The host command line that runs ``argv`` inside this pod's namespaces (in its working
+        directory, with only ``tools`` on $PATH when the pod names them)."""
+        prefix = ["nsenter", "-t", str(self.host_pid), "-p", "-n", "-m"]
+        if self.workdir:
+            prefix.append(f"--wdns={self.workdir}")
+        if self.tools is not None:
+            return [*prefix, "--", "env", "-i", f"PATH={self.image_path()}", *argv]
+        return [*prefix, "--", *argv]
+
+    def image_path(self) -> str:
+        """A directory of links to the pod's ``tools``: its $PATH, as an image with only those would have."""
+        bin_dir = Path(f"/tmp/fakepod-{self.uid}-bin")
+        if not bin_dir.exists():
+            bin_dir.mkdir(mode=0o700)
+            for tool in self.tools or ():
+                found = shutil.which(tool)
+                if found:
+                    (bin_dir / tool).symlink_to(found)
+        return str(bin_dir)
 
     def dial(self, port: int, timeout: float = 5.0) -> socket.socket:
         """Connect to 127.0.0.1:``port`` inside the pod's network namespace (blocking)."""

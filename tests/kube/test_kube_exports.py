@@ -6,6 +6,7 @@ import cdpclient.kube as kube
 
 
 def test_exports_complete():
-    assert set(kube.__all__) == {"attach_pod", "resolve_pods", "for_each_pod", "PodResult", "PodInfo", "Kubectl"}
+    assert set(kube.__all__) == {"attach_pod", "resolve_pods", "for_each_pod", "PodResult", "PodInfo", "Kubectl",
+                                "pull_files", "PullResult", "PulledFile"}
     for name in kube.__all__:
         assert getattr(kube, name) is not None
