@@ -155,11 +155,16 @@ class _Container:
         self.pod = await get_pod(self.kc, self.pod.name)
 
 
-async def _listing(box: _Container, dirs: list[str], result: PullResult) -> nodefiles.Listing:
-    """Where to look (from the running Node processes' flags, and ``dirs``), and what is there now."""
+async def _listing(box: _Container, dirs: list[str], result: PullResult, known: list[str]) -> nodefiles.Listing:
+    """Where to look (from the running Node processes' flags, and ``dirs``), and what is there now.
+
+    ``known`` keeps the places found on earlier calls: a process that died of its heap limit while we
+    waited (after writing its near-heap-limit snapshot) still says where it wrote.
+    """
     procs = nodefiles.parse_procs(await box.exec("sh", "-c", nodefiles.PROCS_SCRIPT))
-    globs = [g for p in procs for g in p.globs()] + nodefiles.globs_for_dirs(dirs)
-    globs = list(dict.fromkeys(globs))
+    known += [g for p in procs for g in p.globs()] + nodefiles.globs_for_dirs(dirs)
+    known[:] = dict.fromkeys(known)
+    globs = list(known)
     if not globs:
         raise KubeError(f"no Node.js process in container {box.container} of pod {box.pod.name} to read its "
                         f"diagnostic directories from", hint="name the directory the files are in with {dir}",
@@ -175,13 +180,14 @@ async def _settled_listing(box: _Container, dirs: list[str], result: PullResult,
     While waiting, a container that is restarting (the OOM kill that wrote the file) is waited for too.
     """
     told: dict[str, int] = {}
+    known: list[str] = []
     restarting = False
     while True:
         try:
             if restarting:
                 await box.refresh()
             box.pod.check_running(box.container)
-            listing = await _listing(box, dirs, result)
+            listing = await _listing(box, dirs, result, known)
             restarting = False
         except KubeError as exc:
             if not wait or time.monotonic() >= deadline:
@@ -200,8 +206,12 @@ async def _settled_listing(box: _Container, dirs: list[str], result: PullResult,
         for f in writing:
             if told.get(f.path) != f.size:
                 told[f.path] = f.size
-                emit(f"waiting for {f.path}: {f.size / 1e6:.1f} MB written so far")
+                emit(f"waiting for {f.path}: {_size(f.size)} written so far")
         await asyncio.sleep(poll)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
 def _source_key(info: PodInfo, container: str, remote: nodefiles.RemoteFile) -> str:
@@ -225,7 +235,7 @@ async def _pull_one(box: _Container, remote: nodefiles.RemoteFile, gzip: bool, s
     entry = PulledFile(remote.path, remote.size, FAILED)
     with store.staging() as staging:
         local = staging / (remote.name or "pulled")
-        emit(f"copying {remote.path} ({remote.size / 1e6:.1f} MB{', gzip' if gzip else ''})")
+        emit(f"copying {remote.path} ({_size(remote.size)}{', gzip' if gzip else ''})")
         with fileio.open_private(local) as out:
             inflate = zlib.decompressobj(wbits=31) if gzip else None
             done = 0

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from nodeproc import run_cli  # type: ignore[attr-defined]
+from pods import APPS, NODE  # type: ignore[import-not-found]
 
 from cdpclient.kube import pull_files
 from cdpclient.store import Store
@@ -174,3 +175,22 @@ async def test_pull_wait_waits_for_a_file_to_appear(add_pod, kube_args, tmp_path
         os.kill(pod.host_pid, signal.SIGUSR2)
         result = await asyncio.wait_for(task, 60)
         assert [(f.state, f.record.kind if f.record else None) for f in result.files] == [("imported", "heapsnapshot")]
+
+
+def test_pull_wait_gets_the_near_heap_limit_snapshot_of_a_process_that_ran_out_of_memory(add_pod, kube_args,  # type: ignore[no-untyped-def]
+                                                                                          tmp_path):
+    # The truth: a 32 MB heap leaking 16 MiB/s; Node writes one snapshot near the limit, then dies of it
+    # (the container's shell lives on, as an emptyDir volume outlives the container).
+    app, diag = _dirs(tmp_path)
+    add_pod("oom-2", workdir=str(app), command=(
+        f"echo ready; {NODE} --max-old-space-size=32 --heapsnapshot-near-heap-limit=1 --diagnostic-dir={diag} "
+        f"{APPS / 'leak_heap.js'} {16 << 20} 50 >/dev/null 2>&1; exec sleep 600"))
+    store = tmp_path / "store"
+    r = _pull(kube_args, store, "oom-2", "--wait", "--timeout", "90s", "--json", timeout=150)
+    assert r.returncode == 0, r.stderr
+    (f,) = json.loads(r.stdout)["files"]
+    assert f["state"] == "imported" and f["kind"] == "heapsnapshot", f
+    assert "waiting for one" in r.stderr
+    with Store.open(store) as st:
+        (rec,) = st.list()
+        assert rec.meta["pid"] > 1 and rec.size == f["size"]
