@@ -14,7 +14,7 @@ import typer
 from .common import StoreOption, human_bytes, note, print_json, table, warn
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
-    from cdpclient.heap import HeapSnapshot
+    from cdpclient.heap import HeapSnapshot, LeakReport
     from cdpclient.store import CaptureRecord, Store
 
 HEAP_BY = ("class", "object")
@@ -255,53 +255,84 @@ def retainers(
 # --- leaks ----------------------------------------------------------------------------------------------
 
 
+_FAIL_EXIT = 3  # leaks --fail-if: a suspect crossed the gate (1 stays "the command failed")
+
+
 def leaks(
     captures: list[str] = typer.Argument(..., metavar="SNAPSHOT",
                                          help="Heap snapshots, oldest first (ids, prefixes or paths)."),
     limit: int = typer.Option(10, "--limit", min=1, help="Suspects to show."),
+    raw: bool = typer.Option(False, "--raw", help="Print every hop of each retaining path, Node's internals "
+                             "included (as DevTools' Retainers view), instead of the user-land form."),
+    fail_if: list[str] | None = typer.Option(None, "--fail-if", help="Exit with status 3 when a suspect "
+                                             "crosses this (repeatable; any one): 'growth>1MiB/snapshot', "
+                                             "'count>1000/snapshot', 'retained>50MiB', 'share>10%'."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
-    """Leak suspects: what grew across the snapshots, and the retaining chain that holds it.
+    """Leak suspects: what grew across the snapshots, named as its author would, and what keeps it alive.
 
-    With three or more snapshots from one session: objects allocated between the first and second that are still alive in the last (the three-snapshot method).
+    With three or more snapshots from one session: objects allocated between the first and second that are still alive in the last (the three-snapshot method). Each suspect line names the owner and property (PriceFeed: 9,800 listeners for 'tick' (onTick, lib/feed.js:12)), the growth per snapshot, the holder's retained size and its share of the heap, and the retaining path from the last place a user's code names it; --raw shows every hop.
 
     Example:
 
       cdpclient snapshot 127.0.0.1:9229 --count 3 --every 10s
 
       cdpclient leaks 01J8 01J9 01JA
+
+      cdpclient leaks 01J8 01J9 01JA --fail-if 'growth>1MiB/snapshot' || echo "leak: see above"
     """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient import heap
+    from cdpclient.heap.gate import parse_gates
 
     if len(captures) < 2:
         raise typer.BadParameter("give at least two snapshots (three from one session work best)")
+    gates = parse_gates(fail_if or [])
     store = _store(store_dir)
     resolved = [_resolve(store, c) for c in captures]
     for record, _ in resolved:
         _require_heap(record, "leaks")
-    from cdpclient.store import ids_comparable, order_series
+    from cdpclient.store import ids_comparable, order_by_time, series_notes
 
-    resolved = order_series(resolved, key=lambda rp: rp[0])  # one series: its own order, whatever the argument order
+    resolved, order_note = order_by_time(resolved, key=lambda rp: rp[0])
+    records = [r for r, _ in resolved]
     snaps = [_load_heap(store, r, p, _label(r)) for r, p in resolved]
-    comparable = ids_comparable([r for r, _ in resolved])
+    comparable = ids_comparable(records)
     result = heap.find_leaks(snaps, ids_comparable=comparable, limit=limit)
+    notes = ([order_note] if order_note else []) + series_notes(records)
+    crossed = [(s, g) for s in result.suspects for g in gates if g.crossed(s)]
     if as_json:
-        print_json({"captures": [_label(r) for r, _ in resolved], **result.to_dict()})
-        return
-    if result.note:
-        warn(result.note)
+        print_json({"captures": [_label(r) for r in records], "notes": notes, **result.to_dict(),
+                    "failed_gates": [{"gate": g.text, "suspect": s.title} for s, g in crossed]})
+    else:
+        for text in notes:
+            warn(text)
+        if result.note and not series_notes(records):
+            warn(result.note)
+        _print_leaks(result, len(snaps), raw)
+    if crossed:
+        for s, g in crossed:
+            warn(f"--fail-if {g.text}: {s.title}")
+        raise SystemExit(_FAIL_EXIT)
+
+
+def _print_leaks(result: LeakReport, snapshots: int, raw: bool) -> None:
     method = {"three-snapshot": "objects allocated between the first two snapshots and alive in the last",
               "two-snapshot": "objects allocated between the two snapshots",
               "class-growth": "classes whose counts grew"}[result.method]
-    typer.echo(f"{len(snaps)} snapshots; suspects from {method}:")
+    typer.echo(f"{snapshots} snapshots; suspects from {method}:")
     if not result.suspects:
         typer.echo("  no growing retainer found")
     for i, s in enumerate(result.suspects, 1):
         typer.echo(f"{i}. {s.title}")
-        typer.echo(f"   retained {human_bytes(s.retained_size)}, holder {_signed_bytes(s.bytes_per_snapshot)}"
-                   f" per snapshot; counts {' -> '.join(f'{c:,}' for c in s.counts)}")
-        typer.echo(f"   {s.path_text}")
+        typer.echo(f"   {s.size_text}; grows {_signed_bytes(s.bytes_per_snapshot)} per snapshot; "
+                   f"counts {' -> '.join(f'{c:,}' for c in s.counts)}")
+        if raw:
+            typer.echo(f"   {s.raw_path_text}")
+        else:
+            typer.echo(f"   held by: {s.path_text}" + (f"   (via {s.via})" if s.via else ""))
+        for text in s.notes:
+            typer.echo(f"   note: {text}")
 
 
 def register(app: typer.Typer) -> None:

@@ -168,14 +168,10 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, align: str |
 
 
 def human_bytes(n: float | int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"  # pragma: no cover
+    """Sizes as every command prints them: powers of 1024 labelled KiB, MiB, GiB (``cdpclient.units.format_bytes``)."""
+    from cdpclient.units import format_bytes
+
+    return format_bytes(n)
 
 
 def parse_labels(values: Sequence[str] | None) -> dict[str, str]:

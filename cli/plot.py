@@ -63,7 +63,7 @@ def plot(
     cut = ", truncated" if recording.truncated else ""
     counts = (f"{_count(len(recording.samples), 'sample')}{over}, {_count(len(recording.firings), 'firing')}, "
               f"{_count(len(recording.captures), 'capture')}")
-    note(f"wrote {written} ({max(size // 1024, 1)} KB): {counts}{cut}; open it in a browser")
+    note(f"wrote {written} ({max(size // 1024, 1)} KiB): {counts}{cut}; open it in a browser")
 
 
 def _count(n: int, word: str) -> str:

@@ -69,7 +69,7 @@ def flame(
     if as_json:
         print_json({"capture": name, "kind": profile.kind, "output": str(output), "bytes": len(svg.encode())})
     else:
-        note(f"wrote {output} ({len(svg.encode()) // 1024} KB): open it in a browser")
+        note(f"wrote {output} ({len(svg.encode()) // 1024} KiB): open it in a browser")
 
 
 def register(app: typer.Typer) -> None:

@@ -621,3 +621,43 @@ def walk_to_holders(nodes: Array, mask: Array, transparent: Array, parent_edge: 
         entry[i] = ent
         holder_edge[i] = parent_edge[cur]
     return holder, entry, holder_edge
+
+
+@njit(cache=True, nogil=True)
+def nearest_marked_dominator(idom: Array, mark: Array, root: int) -> Array:  # pragma: no cover - jitted
+    """``out[n]``: ``mark`` of the nearest strict dominator of ``n`` whose mark is >= 0, else -1.
+
+    Used to count what a set of holders keeps alive (everything they dominate), one
+    pass for all holders: each node climbs its dominator chain until it meets a node
+    already answered, and the answer is written back along the climb.
+    """
+    n = idom.shape[0]
+    out = np.full(n, -2, np.int32)
+    out[root] = -1
+    stack = np.empty(n, np.int64)
+    for v in range(n):
+        if out[v] != -2:
+            continue
+        top = 0
+        u = v
+        answer = -1
+        while True:
+            if out[u] != -2:
+                answer = out[u]
+                break
+            stack[top] = u
+            top += 1
+            d = idom[u]
+            if d < 0 or d == u or d >= n:
+                answer = -1
+                break
+            if mark[d] >= 0:
+                answer = mark[d]
+                break
+            u = d
+        for i in range(top - 1, -1, -1):
+            w = stack[i]
+            out[w] = answer
+            if mark[w] >= 0:  # below a marked node, the answer is that node's mark
+                answer = mark[w]
+    return out

@@ -24,7 +24,7 @@ from cdpclient.fileio import make_private_dir, open_private
 from cdpclient.heap.snapshot import ARRAYS, HeapSnapshot
 from cdpclient.heap.strings import StringTable
 
-VERSION = 1
+VERSION = 2  # 2: function locations (loc_node, loc_line)
 
 
 def _dir(cache_dir: Path) -> Path:

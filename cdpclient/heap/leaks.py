@@ -27,11 +27,19 @@ from typing import Any
 from cdpclient.heap.compare import AGGREGATE_NOTE, member, new_mask
 from cdpclient.heap.paths import Step, format_path, path_to
 from cdpclient.heap.snapshot import INTERNAL_TYPES, HeapSnapshot
+from cdpclient.heap.userpath import UserPath, is_user_object, user_path
 
 MAX_HOPS = 256            # how far up a retaining path we climb looking for the holder
 _GROWN_CLASSES = 8        # aggregate mode: how many of the most-grown classes are followed
 _HOLDERS_FOLLOWED = 200   # holders per group whose holdings are counted in every snapshot
 _CANDIDATES = 50          # groups (largest retained first) whose growth is checked
+# The noise floor: a suspect is reported only when what it holds is at least this big in the last
+# snapshot and grows by at least this many items per snapshot.  Below it, a heap has hundreds of
+# small retainers that wobble between snapshots (caches warming up, a few pending requests).
+NOISE_FLOOR_BYTES = 16 * 1024
+NOISE_FLOOR_ITEMS = 10
+_LIST_RUN = 3             # a holder reached through this many objects of its own class by one edge is a linked list
+MAX_LISTENERS = 10        # Node's default EventEmitter.defaultMaxListeners (MaxListenersExceededWarning)
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,17 @@ class Suspect:
     suspects: int                     # suspect objects under those holders (last snapshot)
     example_holder_id: int | None = None
     path: tuple[Step, ...] = ()       # the retaining path of the example holder
-    path_text: str = ""
+    path_text: str = ""               # the path as its author would name it (:mod:`cdpclient.heap.userpath`)
+    raw_path_text: str = ""           # every hop, as DevTools' Retainers view shows it
+    via: str | None = None            # what the elided head of the path runs through ("the module cache")
+    where: str = ""                   # the owner in the user's words: ``PriceFeed._events['tick']``
+    kind: str = "collection"          # "collection", "listeners" or "timers"
+    function: str | None = None       # the function most of the held closures are: ``onTick (lib/feed.js:12)``
+    event: str | None = None          # listeners: the event name
+    holder_retained: int = 0          # the holders' whole retained size in the last snapshot
+    heap_size: int = 0                # the last snapshot's total
+    offheap_bytes: int = 0            # of holder_retained: ArrayBuffer backing stores and other native memory
+    folded: int = 0                   # suspects below this one (the same leak one level down) folded into it
 
     @property
     def growth_per_snapshot(self) -> float:
@@ -60,22 +78,77 @@ class Suspect:
         return (self.holder_sizes[-1] - self.holder_sizes[0]) / max(1, len(self.holder_sizes) - 1)
 
     @property
+    def heap_share(self) -> float:
+        return self.holder_retained / self.heap_size if self.heap_size else 0.0
+
+    @property
+    def offheap_share(self) -> float:
+        return self.offheap_bytes / self.holder_retained if self.holder_retained else 0.0
+
+    @property
+    def item_label(self) -> str:
+        return self.function if self.item_class == "(closure)" and self.function else self.item_class
+
+    @property
     def title(self) -> str:
-        """``StreamClient.sentEvents: Array holding 48,000 (string), +12,000 per snapshot``."""
-        where = f"{self.owner_class}.{self.edge}: " if self.owner_class and self.edge else ""
-        return (f"{where}{self.holder_class} holding {self.counts[-1]:,} {self.item_class}, "
-                f"+{self.growth_per_snapshot:,.0f} per snapshot")
+        """One line that names the leak::
+
+            StreamClient.sentEvents: Array holding 48,000 (string), +12,000 per snapshot
+            PriceFeed: 9,800 listeners for 'tick' (onTick, lib/feed.js:12), +3,100 per snapshot
+            5,200 Connection kept alive by active timers (keepAlive, lib/pool.js:88), +2,600 per snapshot
+        """
+        growth = f"+{self.growth_per_snapshot:,.0f} per snapshot"
+        fn = _fn_note(self.function)
+        if self.kind == "listeners":
+            return f"{self.where}: {self.counts[-1]:,} listeners for {self.event!r}{fn}, {growth}"
+        if self.kind == "timers":
+            return f"{self.counts[-1]:,} {self.item_class} kept alive by active timers{fn}, {growth}"
+        where = f"{self.where}: " if self.where else (
+            f"{self.owner_class}.{self.edge}: " if self.owner_class and self.edge else "")
+        return f"{where}{self.holder_class} holding {self.counts[-1]:,} {self.item_label}, {growth}"
+
+    @property
+    def size_text(self) -> str:
+        """``holder retains 12.3 MiB (31% of the heap), 98% off-heap (Buffer contents)``."""
+        from cdpclient.units import format_bytes
+
+        text = f"holder retains {format_bytes(self.holder_retained)} ({self.heap_share:.0%} of the heap)"
+        if self.offheap_share >= 0.5:
+            text += f", {self.offheap_share:.0%} off-heap (Buffer and ArrayBuffer contents)"
+        return text
+
+    @property
+    def notes(self) -> list[str]:
+        out = []
+        if self.kind == "listeners" and self.counts[-1] > MAX_LISTENERS:
+            out.append(f"Node warns (MaxListenersExceededWarning) past {MAX_LISTENERS} listeners for one event, "
+                       f"unless setMaxListeners raised it; this emitter has {self.counts[-1]:,}")
+        if self.folded:
+            out.append(f"{self.folded} suspect(s) below it (the same leak, one level down) folded in")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "title": self.title, "owner_class": self.owner_class, "edge": self.edge,
+            "title": self.title, "kind": self.kind, "where": self.where, "owner_class": self.owner_class,
+            "edge": self.edge, "event": self.event, "function": self.function,
             "holder_class": self.holder_class, "item_class": self.item_class, "counts": list(self.counts),
             "growth_per_snapshot": self.growth_per_snapshot, "holder_sizes": list(self.holder_sizes),
             "bytes_per_snapshot": self.bytes_per_snapshot, "retained_size": self.retained_size,
-            "holders": self.holders, "suspect_objects": self.suspects,
+            "holder_retained": self.holder_retained, "heap_share": self.heap_share,
+            "offheap_bytes": self.offheap_bytes, "offheap_share": self.offheap_share,
+            "holders": self.holders, "suspect_objects": self.suspects, "folded": self.folded,
             "example_holder_id": self.example_holder_id, "path": [s.to_dict() for s in self.path],
-            "path_text": self.path_text,
+            "path_text": self.path_text, "via": self.via, "raw_path_text": self.raw_path_text,
+            "notes": self.notes,
         }
+
+
+def _fn_note(label: str | None) -> str:
+    """``onTick (lib/feed.js:12)`` -> `` (onTick, lib/feed.js:12)``."""
+    if not label:
+        return ""
+    name, _, where = label.partition(" (")
+    return f" ({name}, {where.rstrip(')')})" if where else f" ({name})"
 
 
 @dataclass(frozen=True)
@@ -142,26 +215,168 @@ def find_leaks(snaps: list[HeapSnapshot], *, ids_comparable: bool, limit: int = 
         groups = per_snapshot[-1]
     # Growth is counted for the biggest groups only: a heap has thousands of small ones.
     ranked = sorted(groups.items(), key=lambda kv: -kv[1]["retained"])[:max(_CANDIDATES, 5 * limit)]
-    suspects: list[Suspect] = []
-    for key, group in ranked:
+    held = _dominated_holdings(snaps, last, ranked, mask) if ids_comparable else None
+    suspects: list[tuple[int, Suspect]] = []
+    for g, (key, group) in enumerate(ranked):
         item_class = group["item_class"]
-        if ids_comparable:
+        function = None
+        if held is not None:
+            item_class = held.item_class[g] or item_class
             counts, sizes = _holdings_by_id(snaps, last, group["holders"], item_class)
+            dominated = held.counts(g, item_class)
+            if dominated[-1] > counts[-1]:
+                counts = dominated
+            function = held.function[g]
         else:
             counts, sizes = _holdings_by_signature(snaps, per_snapshot, key, item_class)
-        if not _grew(counts):
+        if not _grew(counts) or not _above_floor(counts, group["retained"]):
             continue
         holder = group["holders"][0]
         steps = path_to(last, holder)
-        suspects.append(Suspect(
+        up = user_path(last, steps)
+        kind, where, event = _kind(last, steps, up, key)
+        holder_retained = sizes[-1]
+        suspects.append((g, Suspect(
             owner_class=key[0], edge=key[1], holder_class=key[2], item_class=item_class, counts=tuple(counts),
             holder_sizes=tuple(sizes), retained_size=group["retained"], holders=group["holder_count"],
             suspects=group["members"], example_holder_id=int(last.node_id[holder]),
-            path=tuple(steps), path_text=format_path(steps),
-        ))
-    suspects.sort(key=lambda s: (-s.retained_size, -s.growth_per_snapshot))
+            path=tuple(steps), path_text=up.text, raw_path_text=format_path(steps), via=up.via, where=where,
+            kind=kind, function=function, event=event, holder_retained=holder_retained,
+            heap_size=last.total_size, offheap_bytes=held.offheap[g] if held is not None else 0,
+        )))
+    if held is not None:
+        suspects = _fold(suspects, held.parent)
+    ordered = sorted((s for _, s in suspects), key=lambda s: (-s.retained_size, -s.growth_per_snapshot))
     return LeakReport(method=method, note=note, snapshots=len(snaps), suspect_objects=int(mask.sum()),
-                      suspects=tuple(suspects[:limit]))
+                      suspects=tuple(ordered[:limit]))
+
+
+def _above_floor(counts: list[int], retained: int) -> bool:
+    growth = (counts[-1] - counts[0]) / max(1, len(counts) - 1)
+    return retained >= NOISE_FLOOR_BYTES and growth >= NOISE_FLOOR_ITEMS
+
+
+def _kind(snap: HeapSnapshot, steps: list[Step], up: UserPath, key: tuple[Any, ...]) -> tuple[str, str, str | None]:
+    """What sort of leak a holder's path says it is, where it is in the user's words, and the event name."""
+    classes = {s.class_name for s in steps}
+    if "TimersList" in classes or key[2] in ("TimersList", "Timeout"):
+        return "timers", up.text, None
+    i = len(steps) - 1  # the holder is an emitter's listener array, reached as _events[event]
+    if i >= 1 and steps[i - 1].edge == "_events" and steps[i].edge_type == "property":
+        owner = steps[i - 2] if i >= 2 else None
+        return "listeners", owner.class_name if owner else "EventEmitter", steps[i].edge
+    if len(steps) >= 2 and key[0] and key[1] and is_user_object(snap, steps[-2].node):
+        return "collection", f"{key[0]}.{key[1]}", None  # a property of a class the user wrote
+    last_token = up.text.rsplit(" -> ", 1)[-1]
+    where = last_token.rsplit(" (", 1)[0] if last_token.endswith(")") else last_token
+    return "collection", where, None
+
+
+def _fold(suspects: list[tuple[int, Suspect]], parent: dict[int, int]) -> list[tuple[int, Suspect]]:
+    """Drop a suspect whose holder is kept alive by another suspect's holder; count it on that one."""
+    import dataclasses
+
+    kept = {g: s for g, s in suspects}
+    for g in list(kept):
+        p, seen = parent.get(g, -1), {g}
+        while p >= 0 and p not in kept and p not in seen:
+            seen.add(p)
+            p = parent.get(p, -1)
+        if p >= 0 and p in kept and p != g:
+            kept[p] = dataclasses.replace(kept[p], folded=kept[p].folded + 1 + kept[g].folded)
+            del kept[g]
+    return list(kept.items())
+
+
+@dataclass
+class _Held:
+    """What the candidate groups' holders keep alive (dominate), per snapshot of the series."""
+
+    per_snapshot: list[Any]          # (key = group * nclasses + class) -> count, as a dict per snapshot
+    nclasses: list[dict[str, int]]   # class name -> index, per snapshot
+    item_class: list[str | None]
+    function: list[str | None]
+    offheap: list[int]
+    parent: dict[int, int]           # group -> the group whose holder dominates its example holder
+
+    def counts(self, g: int, item_class: str) -> list[int]:
+        out = []
+        for found, classes in zip(self.per_snapshot, self.nclasses, strict=True):
+            c = classes.get(item_class, -1)
+            out.append(int(found.get((g, c), 0)) if c >= 0 else 0)
+        return out
+
+
+def _dominated_holdings(snaps: list[HeapSnapshot], last: HeapSnapshot,
+                        ranked: list[tuple[tuple[Any, ...], dict[str, Any]]], mask: Any) -> _Held:
+    """One pass per snapshot: every node is assigned the candidate group whose holder dominates it nearest;
+    then per group: objects of each class kept alive, off-heap bytes, the function most held closures are,
+    and (for timer lists) the class a user wrote that the timers keep alive."""
+    import numpy as np
+
+    from cdpclient.heap import _kernels as K
+    from cdpclient.heap import names
+
+    ids = [np.asarray(last.node_id)[np.asarray(group["holders"], dtype=np.int64)] for _, group in ranked]
+    per_snapshot, classes = [], []
+    item_class: list[str | None] = [None] * len(ranked)
+    function: list[str | None] = [None] * len(ranked)
+    offheap = [0] * len(ranked)
+    parent: dict[int, int] = {}
+    for snap in snaps:
+        marks = np.full(snap.node_count, -1, np.int32)
+        for g in range(len(ranked) - 1, -1, -1):  # the biggest group wins a node two groups share
+            marks[np.flatnonzero(member(snap.node_id, ids[g]))] = g
+        below = K.nearest_marked_dominator(np.asarray(snap.idom), marks, snap.root)
+        inside = np.flatnonzero(below >= 0)
+        cls = np.asarray(snap.cls)[inside].astype(np.int64)
+        grp = below[inside].astype(np.int64)
+        nc = len(snap.class_names)
+        pairs, counts = np.unique(grp * nc + cls, return_counts=True)
+        per_snapshot.append({(int(k // nc), int(k % nc)): int(v) for k, v in zip(pairs, counts, strict=True)})
+        classes.append({name: i for i, name in enumerate(snap.class_names)})
+        if snap is not last:
+            continue
+        native = snap.node_type_code("native")
+        node_type = np.asarray(snap.node_type)[inside]
+        sizes = np.asarray(snap.self_size)[inside]
+        off = np.bincount(grp[node_type == native], weights=sizes[node_type == native], minlength=len(ranked))
+        offheap = [int(x) for x in off[:len(ranked)]]
+        for g, (_key, group) in enumerate(ranked):
+            first = int(group["holders"][0])
+            parent[g] = int(below[first]) if marks[first] == g else int(marks[first])
+        # Among the new objects each group keeps alive: the commonest function, and a class a user wrote.
+        new = np.asarray(mask)[inside]
+        closure = snap.node_type_code("closure")
+        sel = new & (node_type == closure)
+        if sel.any():
+            names_ = np.asarray(snap.node_name)[inside][sel].astype(np.int64)
+            keys, counts = np.unique(grp[sel] * (len(snap.strings) + 1) + names_, return_counts=True)
+            best: dict[int, tuple[int, int]] = {}
+            for k, v in zip(keys, counts, strict=True):
+                g = int(k // (len(snap.strings) + 1))
+                if v > best.get(g, (0, 0))[0]:
+                    best[g] = (int(v), int(k % (len(snap.strings) + 1)))
+            nodes = inside[sel]
+            for g, (_, name_index) in best.items():
+                example = int(nodes[(grp[sel] == g) & (names_ == name_index)][0])
+                function[g] = names.function_label(snap, example)
+        for g, (key, _group) in enumerate(ranked):
+            if key[2] not in ("TimersList", "Timeout"):
+                continue
+            in_g = new & (grp == g) & (node_type == snap.node_type_code("object"))
+            if not in_g.any():
+                continue
+            counted = np.bincount(cls[in_g], minlength=nc)
+            for c in np.argsort(-counted)[:8]:
+                if counted[c] == 0:
+                    break
+                example = int(inside[in_g][cls[in_g] == c][0])
+                script = names.class_script(snap, example)
+                if script and not names.is_internal_script(script):
+                    item_class[g] = snap.class_names[int(c)]
+                    break
+    return _Held(per_snapshot, classes, item_class, function, offheap, parent)
 
 
 def _transparent(snap: HeapSnapshot) -> Any:
@@ -194,6 +409,7 @@ def _group(snap: HeapSnapshot, mask: Any, item_class: str | None = None) -> dict
     if holder.size == 0:
         return {}
     cls = np.asarray(snap.cls).astype(np.int64)
+    holder, holder_edge = _lift_list_holders(snap, holder, holder_edge, cls)
     owner = np.asarray(owner_of)[holder_edge].astype(np.int64)
     etype = np.asarray(snap.edge_type)[holder_edge]
     ename = np.asarray(snap.edge_name)[holder_edge].astype(np.int64)
@@ -235,6 +451,38 @@ def _group(snap: HeapSnapshot, mask: Any, item_class: str | None = None) -> dict
             group["retained"] += entry_retained
             group["members"] += int(members.size)
     return out
+
+
+def _lift_list_holders(snap: HeapSnapshot, holder: Any, holder_edge: Any, cls: Any) -> tuple[Any, Any]:
+    """A holder inside a linked list (reached from an object of its own class by the same edge, again and
+    again: Node's timer list, a hand-written queue) is replaced by what holds the list's head."""
+    import numpy as np
+
+    owner_of = np.asarray(snap.edge_owner)
+    parent_edge = np.asarray(snap.parent_edge)
+    edge_name = np.asarray(snap.edge_name)
+    listed = cls[owner_of[holder_edge]] == cls[holder]
+    if not listed.any():
+        return holder, holder_edge
+    holder, holder_edge = holder.copy(), holder_edge.copy()
+    lifted: dict[int, tuple[int, int]] = {}
+    for i in np.flatnonzero(listed):
+        h0 = int(holder[i])
+        if h0 not in lifted:
+            h, e, run = h0, int(holder_edge[i]), 0
+            name = int(edge_name[e])
+            while e >= 0 and run < 1_000_000:
+                o = int(owner_of[e])
+                if cls[o] != cls[h] or int(edge_name[e]) != name:
+                    break
+                h, e, run = o, int(parent_edge[o]), run + 1
+            head = int(owner_of[e]) if e >= 0 else -1
+            if run >= _LIST_RUN - 1 and head >= 0 and int(parent_edge[head]) >= 0:
+                lifted[h0] = (head, int(parent_edge[head]))
+            else:
+                lifted[h0] = (h0, int(holder_edge[i]))
+        holder[i], holder_edge[i] = lifted[h0]
+    return holder, holder_edge
 
 
 def _uniq(values: Any) -> Any:

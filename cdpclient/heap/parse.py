@@ -45,6 +45,7 @@ class RawSnapshot:
     string_starts: Any      # int64[S] offsets into string_blob (opening quote)
     string_ends: Any        # int64[S] offsets just past the closing quote
     extra: dict[str, Any] = field(default_factory=dict)
+    locations: Any = None   # int64[L, 2]: (node ordinal, 0-based line) of each function V8 located, by ordinal
 
     @property
     def node_count(self) -> int:
@@ -100,6 +101,7 @@ class _Parser:
         self.nodes: dict[str, Any] | None = None
         self.edges: dict[str, Any] | None = None
         self.strings: tuple[Any, Any, Any] | None = None
+        self.locations: Any = None
 
     # -- helpers ------------------------------------------------------------------
     def bad(self, what: str) -> InvalidCaptureFile:
@@ -159,6 +161,8 @@ class _Parser:
                 pos = self.parse_graph_array(key, pos)
             elif key == "strings":
                 pos = self.parse_strings(pos)
+            elif key == "locations":
+                pos = self.parse_locations(pos)
             else:
                 end = int(K.skip_value(self.buf, pos))
                 if end < 0:
@@ -263,6 +267,35 @@ class _Parser:
         self.release(end)
         return int(end)
 
+    def parse_locations(self, pos: int) -> int:
+        """``locations``: flat ints, ``meta.location_fields`` per function (object_index, script_id, line,
+        column); kept: the node ordinal and the line, sorted by ordinal.  Parsed after ``nodes`` (V8
+        writes it last), so the field count is known."""
+        import numpy as np
+
+        from cdpclient.heap import _kernels as K
+
+        end = int(K.skip_value(self.buf, pos))
+        if end < 0 or self.mm[pos] != ord("["):
+            raise self.bad("the 'locations' value is not a closed array (truncated?)")
+        fields = list((self.header or {}).get("meta", {}).get("location_fields") or ())
+        text = self.mm[pos + 1:end - 1]
+        if not text.strip() or "object_index" not in fields or "line" not in fields:
+            return end
+        try:
+            flat = np.fromstring(text, dtype=np.int64, sep=",")
+        except ValueError:
+            raise self.bad("'locations' holds something other than integers") from None
+        width = len(fields)
+        if flat.size % width:
+            raise self.bad(f"'locations' holds {flat.size} values, not a multiple of {width}")
+        rows = flat.reshape(-1, width)
+        nf = self.nodes["nfields"] if self.nodes else len(self.layout()["node_fields"])
+        located = np.stack([rows[:, fields.index("object_index")] // nf, rows[:, fields.index("line")]], axis=1)
+        self.locations = located[np.argsort(located[:, 0], kind="stable")]
+        self.release(end)
+        return end
+
     # -- derived columns ----------------------------------------------------------------
     def assemble(self) -> RawSnapshot:
         import numpy as np
@@ -298,4 +331,5 @@ class _Parser:
             edge_name=edges["name"], edge_to=to, string_blob=blob, string_starts=starts,
             string_ends=ends,
             extra={k: v for k, v in self.header.items() if k != "meta"},
+            locations=self.locations if self.locations is not None else np.empty((0, 2), np.int64),
         )

@@ -30,7 +30,7 @@ DOMINANCE = ("gc-roots", "user-roots")  # DevTools' base distance for objects re
 
 ARRAYS = ("node_type", "node_name", "node_id", "self_size", "first_edge", "edge_type", "edge_name",
           "edge_to", "string_starts", "string_ends", "cls", "retained", "idom", "distance",
-          "parent_edge", "class_count", "class_shallow", "class_retained")
+          "parent_edge", "class_count", "class_shallow", "class_retained", "loc_node", "loc_line")
 
 
 class Spill(Protocol):
@@ -275,6 +275,8 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
         "node_type": raw.node_type, "self_size": raw.self_size, "first_edge": raw.first_edge,
         "edge_type": raw.edge_type, "edge_to": raw.edge_to, "cls": cls, "retained": retained, "idom": idom,
         "class_count": class_count, "class_shallow": class_shallow, "class_retained": class_retained,
+        "loc_node": np.ascontiguousarray(raw.locations[:, 0], dtype=np.int64),
+        "loc_line": np.ascontiguousarray(raw.locations[:, 1], dtype=np.int64),
     })
     return HeapSnapshot(path, meta, arrays, strings, class_names, root)
 

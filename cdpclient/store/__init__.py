@@ -15,7 +15,9 @@ from cdpclient.store.record import (
     STATUS_OK,
     CaptureRecord,
     ids_comparable,
+    order_by_time,
     order_series,
+    series_notes,
 )
 from cdpclient.store.store import PendingCapture, Store
 
@@ -23,7 +25,7 @@ __all__ = [
     # the store
     "Store", "PendingCapture", "CaptureRecord",
     # what records say about each other
-    "ids_comparable", "order_series",
+    "ids_comparable", "order_series", "order_by_time", "series_notes",
     # kinds and files
     "KINDS", "EXTENSIONS", "detect_kind", "validate_file",
     # record status values

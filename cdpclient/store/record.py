@@ -107,3 +107,42 @@ def order_series(items: Sequence[Any], key: Callable[[Any], CaptureRecord] | Non
             return list(items)
         positions.append(r.series_index)
     return [items[i] for i in sorted(range(len(items)), key=positions.__getitem__)]
+
+
+def series_notes(records: Sequence[CaptureRecord]) -> list[str]:
+    """What a user should know about snapshots compared together, beyond "ids not comparable".
+
+    Snapshots of different processes (another pid, pod or endpoint) are named as such, with
+    which process each came from; snapshots of one process in different inspector sessions
+    too.  Empty when they are one session's series.
+    """
+    if len(records) < 2 or ids_comparable(records):
+        return []
+
+    def process(r: CaptureRecord) -> str:
+        t = r.target or {}
+        where = (f"{t['namespace']}/{t['pod']}" if t.get("pod") else t.get("endpoint") or t.get("host")
+                 or (f"file {r.meta.get('source')}" if r.meta.get("source") else None))
+        return f"pid {r.pid}" + (f" on {where}" if where else "") if r.pid is not None else (where or "unknown")
+
+    procs = [process(r) for r in records]
+    if len(set(procs)) > 1 and all(r.pid is not None for r in records):
+        listed = ", ".join(f"{r.id} is {p}" for r, p in zip(records, procs, strict=True))
+        return [f"these snapshots are of different processes ({listed}): the same object cannot be followed "
+                f"from one to the next; classes are compared by their counts and sizes"]
+    if len(set(procs)) == 1 and records[0].pid is not None and len({r.session for r in records}) > 1:
+        return [f"these snapshots are of one process ({procs[0]}) but from different inspector sessions: "
+                f"V8 numbered its objects afresh in each, so classes are compared by their counts and sizes"]
+    return []
+
+
+def order_by_time(items: Sequence[T], key: Callable[[T], CaptureRecord]) -> tuple[list[T], str | None]:
+    """``items`` oldest first (one series keeps its own order); and a note when that is not the order given."""
+    records = [key(item) for item in items]
+    ordered = order_series(items, key=key)
+    if ordered == list(items) and all(r.created for r in records):
+        ordered = sorted(items, key=lambda i: key(i).created)
+    if [key(i).id for i in ordered] == [r.id for r in records]:
+        return ordered, None
+    return ordered, ("the snapshots were given out of order; compared in the order they were taken: "
+                     + ", ".join(key(i).id for i in ordered))

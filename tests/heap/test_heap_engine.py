@@ -15,6 +15,7 @@ import pytest
 
 from cdpclient import heap
 from cdpclient.errors import InvalidCaptureFile
+from cdpclient.heap.cache import VERSION
 
 Memlab = Callable[[Path, Path], dict[str, Any]]
 
@@ -112,7 +113,7 @@ def test_cache_makes_second_look_instant(app_snapshot: Path, tmp_path: Path) -> 
     assert stages == []  # nothing parsed or computed
     assert heap.top_classes(first, 30) == heap.top_classes(second, 30)
     assert heap.top_objects(first, 10) == heap.top_objects(second, 10)
-    where = cache_dir / "heap-v1"
+    where = cache_dir / f"heap-v{VERSION}"
     assert stat.S_IMODE(where.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in list(where.iterdir()))
     # A changed file invalidates the cache.
