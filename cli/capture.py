@@ -377,9 +377,10 @@ def report(
 ) -> None:
     """Save the Node diagnostic report (.json) and summarize it.
 
-    The summary puts first what usually explains an incident: many sockets to
-    one peer, a low open files limit, a heap or RSS near its limit.  The file
-    holds the process's environment variables: it is written 0600.
+    The summary puts first what usually explains an incident: open descriptors
+    near the soft limit (counted in the target), many sockets to one peer, a low
+    open files limit, a heap or RSS near its limit.  The file holds the
+    process's environment variables: it is written 0600.
     """
     opts = SaveOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress)
     _run(spec, take_report, opts, as_json, show=_print_report)
