@@ -377,9 +377,10 @@ def report(
 ) -> None:
     """Save the Node diagnostic report (.json) and summarize it.
 
-    The summary puts first what usually explains an incident: many sockets to
-    one peer, a low open files limit, a heap or RSS near its limit.  The file
-    holds the process's environment variables: it is written 0600.
+    The summary puts first what usually explains an incident: open descriptors
+    near the soft limit (counted in the target), many sockets to one peer, a low
+    open files limit, a heap or RSS near its limit.  The file holds the
+    process's environment variables: it is written 0600.
     """
     opts = SaveOptions(out=out, store=store, labels=common.parse_labels(label), compress=compress)
     _run(spec, take_report, opts, as_json, show=_print_report)
@@ -408,7 +409,7 @@ def format_summary(summary: dict[str, Any], *, max_endpoints: int = 10) -> str:
                  f"(V8 limit {hb(summary['heap_limit'])})")
     limit = f" of {hb(summary['constrained_memory'])} limit" if summary.get("constrained_memory") else ""
     lines.append(f"rss          {hb(summary['rss'])}{limit}")
-    lines.append(f"open files   limit {summary['open_files_soft']} soft, {summary['open_files_hard']} hard")
+    lines.append(_open_files_line(summary))
     handles = ", ".join(f"{n} {kind}" for kind, n in summary["handles"].items()) or "none"
     lines.append(f"handles      {sum(summary['handles'].values())} ({summary['active_handles']} active): {handles}")
     sockets = summary["sockets"]
@@ -419,4 +420,24 @@ def format_summary(summary: dict[str, Any], *, max_endpoints: int = 10) -> str:
         if len(sockets) > max_endpoints:
             rest = sum(s["count"] for s in sockets[max_endpoints:])
             lines.append(f"  {rest:>6} more to {len(sockets) - max_endpoints} other peers")
+    inbound, outbound = summary.get("inbound") or [], summary.get("outbound") or []
+    if inbound or outbound:
+        lines.append("connections  TCP, inbound by listening port, outbound by peer:")
+        lines.extend(f"  {c['count']:>6} inbound on :{c['port']}" for c in inbound[:max_endpoints])
+        lines.extend(f"  {c['count']:>6} outbound to {c['peer']}" for c in outbound[:max_endpoints])
+        for what, rows in (("inbound", inbound), ("outbound", outbound)):
+            if len(rows) > max_endpoints:
+                rest = sum(c["count"] for c in rows[max_endpoints:])
+                lines.append(f"  {rest:>6} more {what} ({len(rows) - max_endpoints} other groups)")
     return "\n".join(lines)
+
+
+def _open_files_line(summary: dict[str, Any]) -> str:
+    """``open files   607 of 650 soft (1048576 hard): 412 sockets, 190 files, 5 pipes``."""
+    from cdpclient.captures.report import fd_kinds_text
+
+    soft, hard, count = summary["open_files_soft"], summary["open_files_hard"], summary.get("open_fds")
+    if count is None:
+        return f"open files   limit {soft} soft, {hard} hard; open count unknown (no /proc/self/fd)"
+    kinds = fd_kinds_text(summary.get("fds_by_kind") or {})
+    return f"open files   {count} of {soft} soft ({hard} hard)" + (f": {kinds}" if kinds else "")
