@@ -14,7 +14,7 @@ import typer
 from .common import StoreOption, human_bytes, note, print_json, table, warn
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
-    from cdpclient.heap import HeapSnapshot, LeakReport
+    from cdpclient.heap import HeapSnapshot, LeakReport, Overview
     from cdpclient.store import CaptureRecord, Store
 
 HEAP_BY = ("class", "object")
@@ -34,7 +34,12 @@ def _resolve(store: Store, ref: str) -> tuple[CaptureRecord, Path]:
     return record, store.materialize(record)
 
 
-def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str) -> HeapSnapshot:
+_DevtoolsOption = typer.Option(False, "--devtools", help="Retained sizes as DevTools computes them (global "
+                               "dominates all it reaches) instead of memlab's rule (the default); see "
+                               "docs/heap-analysis.md.")
+
+
+def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devtools: bool = False) -> HeapSnapshot:
     """Load a snapshot through its cache, with progress lines on stderr."""
     from cdpclient import heap
 
@@ -49,7 +54,7 @@ def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str) -> H
             note(f"analysing {label} ({human_bytes(path.stat().st_size)}) ...")
         stages.append(stage)
 
-    return heap.load(path, cache_dir=cache_dir, progress=progress)
+    return heap.load(path, cache_dir=cache_dir, progress=progress, dominance="user-roots" if devtools else "gc-roots")
 
 
 def _label(record: CaptureRecord) -> str:
@@ -73,20 +78,26 @@ def _by_option(default_help: str) -> Any:
 
 def top(
     capture: str = typer.Argument(..., metavar="ID", help="Capture id, id prefix, or a file path."),
-    by: str | None = _by_option("Heap snapshots: class (default) or object. Profiles: passed to the "
-                                   "profile view (function, url, ...)."),
+    by: str | None = _by_option("Heap snapshots: class (default), object, or function (closures by the "
+                                   "function and line they come from). Profiles: passed to the profile view "
+                                   "(function, url, ...)."),
     limit: int = typer.Option(30, "--limit", min=1, help="Rows to show."),
+    devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
-    """The Summary view: classes by retained size, or the largest single retainers (--by object).
+    """The Summary view: classes by retained size, the largest single retainers (--by object), or closures by function (--by function).
+
+    The header splits the snapshot's total into the JS heap (what process.memoryUsage().heapUsed counts) and off-heap memory V8 reports as native (Buffer and ArrayBuffer contents), and gives the heap used and RSS the capture saw.
 
     Example:
 
       cdpclient top 01J8 --limit 20
 
+      cdpclient top 01J8 --by function
+
       cdpclient top ./app.heapsnapshot --by object --json
-    """
+    """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient.store.kinds import PROFILE_KINDS
 
     store = _store(store_dir)
@@ -99,35 +110,68 @@ def top(
 
         profile_views.top(record, path, by, limit, as_json)
         return
-    if by not in (None, *HEAP_BY):
-        raise typer.BadParameter(f"--by for heap snapshots is class or object, not {by!r}", param_hint="--by")
+    if by not in (None, *HEAP_BY, "function"):
+        raise typer.BadParameter(f"--by for heap snapshots is class, object or function, not {by!r}",
+                                 param_hint="--by")
     from cdpclient import heap
 
-    snap = _load_heap(store, record, path, _label(record))
+    snap = _load_heap(store, record, path, _label(record), devtools)
     overview = heap.overview(snap)
+    at_capture = _at_capture(record)
+    if by == "function":
+        functions = heap.top_functions(snap, limit)
+        if as_json:
+            print_json({"capture": _label(record), "by": "function", **overview.to_dict(), **at_capture,
+                        "functions": [f.to_dict() for f in functions]})
+            return
+        typer.echo(_header(record, overview, at_capture))
+        typer.echo(table(
+            [[f.name[:80], f"{f.count:,}", human_bytes(f.shallow_size), human_bytes(f.retained_size),
+              _pct(f.retained_size, overview.total_size)] for f in functions],
+            ["function", "closures", "shallow", "retained", "%"], align="lrrrr"))
+        return
     if by == "object":
         objects = heap.top_objects(snap, limit)
         if as_json:
-            print_json({"capture": _label(record), "by": "object", **overview.to_dict(),
+            print_json({"capture": _label(record), "by": "object", **overview.to_dict(), **at_capture,
                         "objects": [o.to_dict() for o in objects]})
             return
-        typer.echo(f"{_label(record)}: {overview.nodes:,} objects, {human_bytes(overview.total_size)}")
+        typer.echo(_header(record, overview, at_capture))
         typer.echo(table(
-            [[f"@{o.id}", o.class_name, human_bytes(o.self_size), human_bytes(o.retained_size),
+            [[f"@{o.id}", (o.label or o.class_name)[:80], human_bytes(o.self_size), human_bytes(o.retained_size),
               _pct(o.retained_size, overview.total_size), o.distance if o.distance is not None else "-"]
              for o in objects],
             ["object", "class", "shallow", "retained", "%", "distance"], align="llrrrr"))
         return
     rows = heap.top_classes(snap, limit)
     if as_json:
-        print_json({"capture": _label(record), "by": "class", **overview.to_dict(),
+        print_json({"capture": _label(record), "by": "class", **overview.to_dict(), **at_capture,
                     "classes": [r.to_dict() for r in rows]})
         return
-    typer.echo(f"{_label(record)}: {overview.nodes:,} objects, {human_bytes(overview.total_size)}")
+    typer.echo(_header(record, overview, at_capture))
     typer.echo(table(
         [[r.name[:60], f"{r.count:,}", human_bytes(r.shallow_size), human_bytes(r.retained_size),
           _pct(r.retained_size, overview.total_size)] for r in rows],
         ["class", "count", "shallow", "retained", "%"], align="lrrrr"))
+
+
+def _at_capture(record: CaptureRecord) -> dict[str, Any]:
+    """What the process reported when the snapshot was taken (the memory guard's reading), if recorded."""
+    before = record.meta.get("memory_before") or {}
+    return {"heap_used_at_capture": before.get("heap_used"), "rss_at_capture": before.get("rss")}
+
+
+def _header(record: CaptureRecord, overview: Overview, at_capture: dict[str, Any]) -> str:
+    """``01M8: 165,060 objects, 13.2 MiB = 9.1 MiB JS heap + 4.1 MiB off-heap (Buffer contents)``, and what
+    ``info`` said at capture, so the two reconcile."""
+    text = (f"{_label(record)}: {overview.nodes:,} objects, {human_bytes(overview.total_size)} = "
+            f"{human_bytes(overview.js_heap_size)} JS heap + {human_bytes(overview.offheap_size)} off-heap "
+            f"(Buffer/ArrayBuffer contents and native objects, outside heapUsed)")
+    used, rss = at_capture.get("heap_used_at_capture"), at_capture.get("rss_at_capture")
+    if used:
+        text += (f"\n  at capture: heap used {human_bytes(used)} (before the snapshot's GC), RSS {human_bytes(rss)}; "
+                 f"external memory beyond what the snapshot shows is in 'cdpclient info'")
+    return text
 
 
 def _pct(part: int, whole: int) -> str:
@@ -140,18 +184,22 @@ def _pct(part: int, whole: int) -> str:
 def diff(
     a: str = typer.Argument(..., metavar="A", help="The earlier capture (id, prefix or path)."),
     b: str = typer.Argument(..., metavar="B", help="The later capture."),
-    by: str | None = _by_option("Profiles only: passed to the profile view. Heap snapshots compare by class."),
+    by: str | None = _by_option("Heap snapshots: class (default) or function (closures by the function and "
+                                "line they come from). Profiles: passed to the profile view."),
     limit: int = typer.Option(30, "--limit", min=1, help="Rows to show."),
+    devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
     """The Comparison view: per class, new / deleted objects and the size delta, biggest growth first.
 
-    Object identity is used only when A and B come from one inspector session; otherwise counts and sizes per class are compared, and the output says so.
+    Object identity is used only when A and B come from one inspector session; otherwise counts and sizes per class are compared, and the output says why (snapshots of different processes are named as such). A and B given newest first are put in the order they were taken, and the output says so.
 
     Example:
 
       cdpclient diff 01J8 01J9
+
+      cdpclient diff 01J8 01J9 --by function
 
       cdpclient diff before.heapsnapshot after.heapsnapshot --json
     """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
@@ -178,15 +226,28 @@ def diff(
         profile_views.diff(rec_a, path_a, rec_b, path_b, by, limit, as_json)
         return
     from cdpclient import heap
+    from cdpclient.store import order_by_time, series_notes
 
-    snap_a = _load_heap(store, rec_a, path_a, _label(rec_a))
-    snap_b = _load_heap(store, rec_b, path_b, _label(rec_b))
+    if by not in (None, "class", "function"):
+        raise typer.BadParameter(f"--by for heap snapshots is class or function, not {by!r}", param_hint="--by")
+    given = rec_a.id
+    (rec_a, path_a), (rec_b, path_b) = order_by_time([(rec_a, path_a), (rec_b, path_b)], key=lambda rp: rp[0])[0]
+    notes = [f"A was taken after B: compared in the order they were taken, {rec_a.id} -> {rec_b.id}"
+             ] if rec_a.id != given else []
+    notes += series_notes([rec_a, rec_b])
+    snap_a = _load_heap(store, rec_a, path_a, _label(rec_a), devtools)
+    snap_b = _load_heap(store, rec_b, path_b, _label(rec_b), devtools)
+    if by == "function":
+        _diff_functions(rec_a, snap_a, rec_b, snap_b, limit, as_json, notes)
+        return
     comparable = ids_comparable([rec_a, rec_b])
     result = heap.compare(snap_a, snap_b, ids_comparable=comparable, limit=limit)
     if as_json:
-        print_json({"a_capture": _label(rec_a), "b_capture": _label(rec_b), **result.to_dict()})
+        print_json({"a_capture": _label(rec_a), "b_capture": _label(rec_b), "notes": notes, **result.to_dict()})
         return
-    if result.note:
+    for text in notes:
+        warn(text)
+    if result.note and not series_notes([rec_a, rec_b]):
         warn(result.note)
     typer.echo(f"{_label(rec_a)} -> {_label(rec_b)}: {human_bytes(result.total_a)} -> "
                f"{human_bytes(result.total_b)} ({_signed_bytes(result.total_b - result.total_a)})")
@@ -208,48 +269,89 @@ def _signed_bytes(n: int | float) -> str:
     return ("-" if n < 0 else "+") + human_bytes(abs(n))
 
 
+def _diff_functions(rec_a: CaptureRecord, snap_a: HeapSnapshot, rec_b: CaptureRecord, snap_b: HeapSnapshot,
+                    limit: int, as_json: bool, notes: list[str]) -> None:
+    """Closures per function in A and B, the biggest growth in retained size first."""
+    from cdpclient import heap
+
+    fa = {f.name: f for f in heap.top_functions(snap_a, 5000)}
+    fb = {f.name: f for f in heap.top_functions(snap_b, 5000)}
+    rows: list[dict[str, Any]] = []
+    for name in set(fa) | set(fb):
+        a, b = fa.get(name), fb.get(name)
+        rows.append({"function": name, "count_a": a.count if a else 0, "count_b": b.count if b else 0,
+                     "retained_a": a.retained_size if a else 0, "retained_b": b.retained_size if b else 0})
+    rows.sort(key=lambda r: (-(r["retained_b"] - r["retained_a"]), -(r["count_b"] - r["count_a"])))
+    rows = rows[:limit]
+    if as_json:
+        print_json({"a_capture": _label(rec_a), "b_capture": _label(rec_b), "by": "function", "notes": notes,
+                    "functions": rows})
+        return
+    for text in notes:
+        warn(text)
+    typer.echo(table(
+        [[r["function"][:80], f"{r['count_a']:,}", f"{r['count_b']:,}", f"{r['count_b'] - r['count_a']:+,}",
+          _signed_bytes(r["retained_b"] - r["retained_a"])] for r in rows],
+        ["function", "closures A", "closures B", "delta", "retained delta"], align="lrrrr"))
+
+
 # --- retainers -------------------------------------------------------------------------------------
 
 
 def retainers(
     capture: str = typer.Argument(..., metavar="ID", help="Capture id, id prefix, or a file path."),
-    target: str = typer.Argument(..., metavar="CLASS|@NODE_ID", help="A class name or @ and a node id."),
+    target: str = typer.Argument(..., metavar="CLASS|FUNCTION|@NODE_ID",
+                                 help="A class name, a function's name (its closures), or @ and a node id."),
     paths: int = typer.Option(5, "--paths", min=1, help="How many distinct paths to show."),
+    raw: bool = typer.Option(False, "--raw", help="Every hop of each path, Node's internals included."),
+    devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
-    """Shortest retaining paths from the GC roots to an object, or to a class's largest objects.
+    """Shortest retaining paths from the GC roots to an object, to a class's largest objects, or to a function's closures.
+
+    Paths are shown from the last place the application's own code names them (a module variable, a property of an object of a class it defined), with Node's plumbing left out and linked lists collapsed; --raw shows every hop.
 
     Example:
 
       cdpclient retainers 01J9 StreamClient
 
+      cdpclient retainers 01J9 onMessage
+
       cdpclient retainers 01J9 @48213 --paths 3 --json
-    """
+    """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient import heap
 
     store = _store(store_dir)
     record, path = _resolve(store, capture)
     _require_heap(record, "retainers")
-    snap = _load_heap(store, record, path, _label(record))
+    snap = _load_heap(store, record, path, _label(record), devtools)
     result = heap.retainers(snap, target, paths=paths)
+    user = [heap.user_path(snap, p.steps) for p in result.paths]
     if as_json:
-        print_json({"capture": _label(record), **result.to_dict()})
+        out = result.to_dict()
+        for p, u in zip(out["paths"], user, strict=True):
+            p.update(user_text=u.text, via=u.via)
+        print_json({"capture": _label(record), **out})
         return
     if result.object is not None:
         o = result.object
-        typer.echo(f"@{o.id} {o.class_name}: shallow {human_bytes(o.self_size)}, retained "
+        typer.echo(f"@{o.id} {o.label or o.class_name}: shallow {human_bytes(o.self_size)}, retained "
                    f"{human_bytes(o.retained_size)}, distance {o.distance}")
     else:
-        typer.echo(f"{target}: {result.count:,} objects, retained {human_bytes(result.retained_size)}; "
-                   f"paths of the {result.sampled} largest:")
+        what = "closures" if result.kind == "function" else "objects"
+        example = result.paths[0].example if result.paths else None
+        name = example.label if result.kind == "function" and example is not None else target
+        typer.echo(f"{name}: {result.count:,} {what}, retained "
+                   f"{human_bytes(result.retained_size)}; paths of the {result.sampled} largest:")
     if not result.paths:
         typer.echo("  no retaining path from the GC roots (unreachable: garbage not yet collected)")
     for i, p in enumerate(result.paths, 1):
         extra = ""
         if p.example is not None:
             extra = f" [{p.objects} objects, {human_bytes(p.retained_size or 0)}; e.g. @{p.example.id}]"
-        typer.echo(f"{i}. {p.text}{extra}")
+        text = p.text if raw else str(user[i - 1])
+        typer.echo(f"{i}. {text}{extra}")
 
 
 # --- leaks ----------------------------------------------------------------------------------------------
@@ -264,6 +366,7 @@ def leaks(
     limit: int = typer.Option(10, "--limit", min=1, help="Suspects to show."),
     raw: bool = typer.Option(False, "--raw", help="Print every hop of each retaining path, Node's internals "
                              "included (as DevTools' Retainers view), instead of the user-land form."),
+    devtools: bool = _DevtoolsOption,
     fail_if: list[str] | None = typer.Option(None, "--fail-if", help="Exit with status 3 when a suspect "
                                              "crosses this (repeatable; any one): 'growth>1MiB/snapshot', "
                                              "'count>1000/snapshot', 'retained>50MiB', 'share>10%'."),
@@ -296,7 +399,7 @@ def leaks(
 
     resolved, order_note = order_by_time(resolved, key=lambda rp: rp[0])
     records = [r for r, _ in resolved]
-    snaps = [_load_heap(store, r, p, _label(r)) for r, p in resolved]
+    snaps = [_load_heap(store, r, p, _label(r), devtools) for r, p in resolved]
     comparable = ids_comparable(records)
     result = heap.find_leaks(snaps, ids_comparable=comparable, limit=limit)
     notes = ([order_note] if order_note else []) + series_notes(records)

@@ -22,17 +22,29 @@ from __future__ import annotations
 from cdpclient.heap.compare import ClassDelta, Comparison, compare, new_mask
 from cdpclient.heap.leaks import LeakReport, Suspect, find_leaks
 from cdpclient.heap.loader import load
+from cdpclient.heap.names import function_label, functions_named
 from cdpclient.heap.paths import RetainerPath, Retainers, Step, format_path, path_to, retainers
 from cdpclient.heap.snapshot import DOMINANCE, HeapObject, HeapSnapshot, analyse, class_name_for_type
-from cdpclient.heap.summary import ClassSummary, Overview, overview, top_classes, top_objects
+from cdpclient.heap.summary import (
+    ClassSummary,
+    FunctionSummary,
+    Overview,
+    overview,
+    top_classes,
+    top_functions,
+    top_objects,
+)
+from cdpclient.heap.userpath import UserPath, user_path
 
 __all__ = [
     # loading
     "load", "analyse", "HeapSnapshot", "HeapObject", "DOMINANCE", "class_name_for_type",
     # views
-    "overview", "Overview", "top_classes", "ClassSummary", "top_objects",
+    "overview", "Overview", "top_classes", "ClassSummary", "top_objects", "top_functions", "FunctionSummary",
     "compare", "Comparison", "ClassDelta", "new_mask",
     # paths and leaks
     "retainers", "Retainers", "RetainerPath", "Step", "path_to", "format_path",
-    "find_leaks", "LeakReport", "Suspect",
+    "find_leaks", "LeakReport", "Suspect", "user_path", "UserPath",
+    # names a person would use
+    "function_label", "functions_named",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdpclient.errors import AnalysisError
+from cdpclient.heap.names import functions_named
 from cdpclient.heap.snapshot import HeapObject, HeapSnapshot
 
 MAX_STEPS = 64  # a linked list can make a path thousands of steps long; keep the head
@@ -50,8 +51,8 @@ class RetainerPath:
 
 @dataclass(frozen=True)
 class Retainers:
-    """What holds ``target``: ``kind`` is ``"object"`` (``object`` set) or ``"class"``
-    (``class_name``, its ``count`` and ``retained_size``, and how many of its largest
+    """What holds ``target``: ``kind`` is ``"object"`` (``object`` set), ``"class"`` or ``"function"``
+    (a function's closures: ``class_name``, its ``count`` and ``retained_size``, and how many of its largest
     objects were ``sampled`` for paths)."""
 
     target: str
@@ -134,9 +135,11 @@ def signature(steps: Sequence[Step]) -> tuple[str, ...]:
 
 
 def resolve_target(snap: HeapSnapshot, target: str) -> tuple[str, list[int]]:
-    """``@ID`` -> that object; a class name -> its objects, largest retained size first.
+    """``@ID`` -> that object; a class name -> its objects, largest retained size first; a function's
+    name (``onMessage``) -> its closures, largest retained first.
 
-    Returns ``(kind, ordinals)``.  Raises :class:`AnalysisError` when nothing matches.
+    Returns ``(kind, ordinals)``: kind ``"object"``, ``"class"`` or ``"function"``.  Raises
+    :class:`AnalysisError` when nothing matches.
     """
     import numpy as np
 
@@ -152,9 +155,12 @@ def resolve_target(snap: HeapSnapshot, target: str) -> tuple[str, list[int]]:
         return "object", [n]
     c = snap.class_index(target)
     if c < 0:
+        closures = functions_named(snap, target.split(" (", 1)[0])
+        if closures:
+            return "function", closures
         close = [name for name in snap.class_names if name.lower() == target.lower()]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise AnalysisError(f"no objects of class {target!r} in this snapshot{hint}")
+        raise AnalysisError(f"no objects of class {target!r} and no function of that name in this snapshot{hint}")
     members = np.flatnonzero(np.asarray(snap.cls) == c)
     retained = np.asarray(snap.retained)[members]
     members = members[np.argsort(-retained, kind="stable")]
@@ -212,6 +218,9 @@ def retainers(snap: HeapSnapshot, target: str, paths: int = 5) -> Retainers:
             group[2].append(int(snap.retained[n]))
     found = [RetainerPath(tuple(steps), format_path(steps), example=snap.object(n), objects=len(sizes),
                           retained_size=sum(sizes)) for steps, n, sizes in groups.values()]
+    if kind == "function":
+        total = int(np.asarray(snap.retained)[np.asarray(members, dtype=np.int64)].sum())
+    else:
+        total = int(snap.class_retained[snap.class_index(target)])
     return Retainers(target=target, kind=kind, paths=tuple(found), class_name=target, count=len(members),
-                     retained_size=int(snap.class_retained[snap.class_index(target)]),
-                     sampled=min(len(members), _SAMPLE))
+                     retained_size=total, sampled=min(len(members), _SAMPLE))

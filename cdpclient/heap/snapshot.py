@@ -163,10 +163,12 @@ class HeapSnapshot:
     def object(self, n: int) -> HeapObject:
         """Node ``n`` for a human to read: id, class, name, type, sizes, distance."""
         n = int(n)
+        from cdpclient.heap.names import label
+
         distance = int(self.distance[n])
         return HeapObject(id=int(self.node_id[n]), class_name=self.class_of(n), name=_short(self.name_of(n)),
                           type=self.type_of(n), self_size=int(self.self_size[n]), retained_size=int(self.retained[n]),
-                          distance=None if distance < 0 else distance)
+                          distance=None if distance < 0 else distance, label=label(self, n))
 
 
 @dataclass(frozen=True)
@@ -180,10 +182,12 @@ class HeapObject:
     self_size: int
     retained_size: int
     distance: int | None
+    label: str = ""           # what a person calls it: ``onTick (lib/feed.js:12)`` for a closure, else the class
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "class": self.class_name, "name": self.name, "type": self.type,
-                "self_size": self.self_size, "retained_size": self.retained_size, "distance": self.distance}
+                "self_size": self.self_size, "retained_size": self.retained_size, "distance": self.distance,
+                "label": self.label or self.class_name}
 
 
 def _short(text: str, limit: int = 120) -> str:
