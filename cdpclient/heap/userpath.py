@@ -121,6 +121,9 @@ def _via(hops: Sequence[_Hop]) -> str | None:
     for what, marks in _VIA:
         if seen & set(marks):
             return what
+    if hops[0].step.class_name.startswith("global") and all(h.step.edge_type in (None, "property")
+                                                            for h in hops[1:]):
+        return "global" + "".join(_edge_text(h.step) for h in hops[1:])  # global.keep.bus: say it as it is
     internal = sum(1 for h in hops if h.step.class_name != _CONTEXT)
     return f"{internal} internal hop{'s' if internal != 1 else ''}" if internal > 1 else None
 
