@@ -7,8 +7,9 @@
 // approximate cumulative payload bytes, as the service itself counted them. Signals that
 // arrive during a batch are queued: one signal, one batch, one line.
 //
-// Every service also does ordinary, non-leaking work per request through `requestLog`: a
-// bounded access log that churns (the last 256 requests), and a temporary parsed body.
+// Every service also does ordinary, non-leaking work per request: `fakeRequest` makes a
+// parsed body that is garbage once handled, and `requestLog` is a bounded access log that
+// churns (the last 64 requests: full after the warm-up batch, then a fixed size).
 
 const size = Number(process.argv[2] || 500);
 
@@ -19,7 +20,7 @@ class AccessLog {
     if (this.lines.length > this.limit) this.lines.splice(0, this.lines.length - this.limit);
   }
 }
-const requestLog = new AccessLog(256);
+const requestLog = new AccessLog(64);
 
 // A request as a framework would hand it over: a parsed body that is garbage once handled.
 function fakeRequest(batch, i) {

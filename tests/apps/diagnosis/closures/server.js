@@ -12,9 +12,12 @@ serve((size, batch) => {
   for (let i = 0; i < size; i++) {
     const req = fakeRequest(batch, i);
     const params = { key: req.url, user: req.body.user };
-    sent.push([call('lookup', params, () => { answered += 1; }), params]);
+    sent.push([call('lookup', params, () => { answered += 1; }), params, req.url]);
   }
-  for (const [id, params] of sent) reply(id, answer('lookup', params));
-  requestLog.record('POST', '/rpc', answered === size ? 200 : 500);
+  for (const [id, params, url] of sent) {
+    reply(id, answer('lookup', params));
+    requestLog.record('POST', url, 200);
+  }
+  if (answered !== size) throw new Error(`${size - answered} calls unanswered`);
   return { leaked: stats().calls, bytes: 0 };
 });
