@@ -58,20 +58,20 @@ class Truth:
 
 TRUTHS: dict[str, Truth] = {t.name: t for t in (
     Truth("listeners", owner="PriceFeed", prop="tick", function="onTick", item="listener", unit="listeners",
-          module="lib/feed.js", batch=500),
+          module="lib/feed.js", batch=1000),
     # Kept alive by their active intervals, through Node's timer list (a linked list of Timeouts).
     Truth("intervals", owner="Connection", prop=None, function="keepAlive", item="Connection", unit="connections",
-          module="lib/pool.js", batch=500),
+          module="lib/pool.js", batch=1000),
     Truth("closures", owner="pendingCalls", prop="pendingCalls", function="onReply", item="Map entry",
-          unit="entries", module="lib/calls.js", batch=500),
+          unit="entries", module="lib/calls.js", batch=1000),
     Truth("buffers", owner="ImageCache", prop="entries", function=None, item="Buffer", unit="buffers",
           module="lib/cache.js", batch=100, offheap=True),
     # Three deliveries in four fail: N grows by 3/4 of the batch.
     Truth("promises", owner="RetryQueue", prop="failed", function=None, item="Promise", unit="promises",
-          module="lib/retry.js", batch=500),
+          module="lib/retry.js", batch=1000),
     Truth("events", owner="StreamClient", prop="sentEvents", function=None, item="string", unit="ids",
-          module="lib/stream.js", batch=500),
-    Truth("steady", owner=None, prop=None, function=None, item=None, unit=None, module=None, batch=500),
+          module="lib/stream.js", batch=1000),
+    Truth("steady", owner=None, prop=None, function=None, item=None, unit=None, module=None, batch=1000),
 )}
 
 LEAKING = [name for name, t in TRUTHS.items() if t.leaks]
