@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nodeproc import NodeProcess, start_node, wait_output  # type: ignore[attr-defined]
+from nodeproc import NodeProcess, start_node, wait_output  # type: ignore[import-not-found]
 
 SERVICES_DIR = Path(__file__).resolve().parents[1] / "apps" / "diagnosis"
 
@@ -203,7 +203,7 @@ def capture_series(name: str, batch: int | None = None, snapshots: int = 3, *, o
 
 def growth_per_snapshot(lines: list[dict[str, Any]]) -> float:
     """Leaked items per snapshot interval, from the service's own count."""
-    return (lines[-1]["leaked"] - lines[0]["leaked"]) / max(1, len(lines) - 1)
+    return float(lines[-1]["leaked"] - lines[0]["leaked"]) / max(1, len(lines) - 1)
 
 
 # --- the truth, read from a snapshot independently of cdpclient.heap --------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from diagnosis import LEAKING, TRUTHS, Series, capture_series, witness_counts  # noqa: E402
-from nodeproc import run_cli  # noqa: E402  # type: ignore[attr-defined]
+from nodeproc import run_cli  # type: ignore[import-not-found]  # noqa: E402
 
 ALL = list(TRUTHS)
 FORBIDDEN_IN_CHAIN = ("system / Context", "(closure)", "_idleNext", "timerListMap")
@@ -89,7 +90,7 @@ def test_the_truth_is_in_the_snapshots(name: str, diagnosis_series: Callable[[st
     if name == "intervals":  # one live keepAlive interval per leaked Connection
         assert [w["keepAlive"] for w in seen] == said
     if truth.leaks:
-        steps = [b - a for a, b in zip(said, said[1:])]
+        steps = [b - a for a, b in pairwise(said)]
         expected = truth.batch * 3 // 4 if name == "promises" else truth.batch
         assert steps == [expected] * (len(said) - 1), (name, said)
     else:
@@ -192,6 +193,7 @@ def test_cli_first_suspect_names_the_owner(name: str, diagnosis_series: Callable
         with store.new_capture("heapsnapshot", target={"service": name}) as pending:
             shutil.copyfile(path, pending.path)
             pending.meta.update(session=series.session, series=f"diagnosis-{name}", series_index=i)
+        assert pending.record is not None
         ids.append(pending.record.id)
     proc = run_cli("leaks", *ids, "--store", str(tmp_path / "store"))
     assert proc.returncode == 0, proc.stderr
