@@ -223,18 +223,27 @@ def find_leaks(snaps: list[HeapSnapshot], *, ids_comparable: bool, limit: int = 
         if held is not None:
             item_class = held.item_class[g] or item_class
             counts, sizes = _holdings_by_id(snaps, last, group["holders"], item_class)
-            dominated = held.counts(g, item_class)
-            if dominated[-1] > counts[-1]:
-                counts = dominated
-            function = held.function[g]
+            # What the holders reference is the count (a Map's entries, an Array's elements); what they
+            # keep alive counts only where that says nothing: a linked list, whose head holds one item.
+            if not (_grew(counts) and _above_floor(counts, group["retained"])):
+                dominated = held.counts(g, item_class)
+                if dominated[-1] > counts[-1]:
+                    counts = dominated
+            function = _commonest_function(last, group["item_nodes"]) or held.function[g]
         else:
             counts, sizes = _holdings_by_signature(snaps, per_snapshot, key, item_class)
+            function = _commonest_function(last, group["item_nodes"])
         if not _grew(counts) or not _above_floor(counts, group["retained"]):
             continue
         holder = group["holders"][0]
         steps = path_to(last, holder)
         up = user_path(last, steps)
         kind, where, event = _kind(last, steps, up, key)
+        example = held.example[g] if held is not None else None
+        if kind == "timers" and example is not None:  # show the chain through the list to what it keeps
+            steps = path_to(last, example) or steps
+            up = user_path(last, steps, start_at="TimersList")
+            where = up.text
         holder_retained = sizes[-1]
         suspects.append((g, Suspect(
             owner_class=key[0], edge=key[1], holder_class=key[2], item_class=item_class, counts=tuple(counts),
@@ -249,6 +258,20 @@ def find_leaks(snaps: list[HeapSnapshot], *, ids_comparable: bool, limit: int = 
     ordered = sorted((s for _, s in suspects), key=lambda s: (-s.retained_size, -s.growth_per_snapshot))
     return LeakReport(method=method, note=note, snapshots=len(snaps), suspect_objects=int(mask.sum()),
                       suspects=tuple(ordered[:limit]))
+
+
+def _commonest_function(snap: HeapSnapshot, items: list[int]) -> str | None:
+    """The label of the function most of ``items`` are closures of (None when they are not closures)."""
+    import collections
+
+    from cdpclient.heap import names
+
+    closures = [n for n in items if names.is_closure(snap, n)]
+    if not closures:
+        return None
+    by_name = collections.Counter(int(snap.node_name[n]) for n in closures)
+    top = by_name.most_common(1)[0][0]
+    return names.function_label(snap, next(n for n in closures if int(snap.node_name[n]) == top))
 
 
 def _above_floor(counts: list[int], retained: int) -> bool:
@@ -298,6 +321,7 @@ class _Held:
     function: list[str | None]
     offheap: list[int]
     parent: dict[int, int]           # group -> the group whose holder dominates its example holder
+    example: list[int | None]        # timer lists: one object of the user's class they keep alive
 
     def counts(self, g: int, item_class: str) -> list[int]:
         out = []
@@ -322,6 +346,7 @@ def _dominated_holdings(snaps: list[HeapSnapshot], last: HeapSnapshot,
     item_class: list[str | None] = [None] * len(ranked)
     function: list[str | None] = [None] * len(ranked)
     offheap = [0] * len(ranked)
+    examples: list[int | None] = [None] * len(ranked)
     parent: dict[int, int] = {}
     for snap in snaps:
         marks = np.full(snap.node_count, -1, np.int32)
@@ -375,8 +400,9 @@ def _dominated_holdings(snaps: list[HeapSnapshot], last: HeapSnapshot,
                 script = names.class_script(snap, example)
                 if script and not names.is_internal_script(script):
                     item_class[g] = snap.class_names[int(c)]
+                    examples[g] = example
                     break
-    return _Held(per_snapshot, classes, item_class, function, offheap, parent)
+    return _Held(per_snapshot, classes, item_class, function, offheap, parent, examples)
 
 
 def _transparent(snap: HeapSnapshot) -> Any:
@@ -444,6 +470,7 @@ def _group(snap: HeapSnapshot, mask: Any, item_class: str | None = None) -> dict
         if group is None:
             out[sig] = {"holders": [int(h) for h in holders[:_HOLDERS_FOLLOWED]], "holder_count": int(holders.size),
                         "item_class": snap.class_names[best], "items": int(items.size),
+                        "item_nodes": [int(i) for i in items[:_HOLDERS_FOLLOWED]],
                         "retained": entry_retained, "members": int(members.size)}
         else:  # same names, different string indexes (rare): merge
             group["holders"] += [int(h) for h in holders[:_HOLDERS_FOLLOWED]]

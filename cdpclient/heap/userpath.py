@@ -104,7 +104,7 @@ def _anchor(snap: HeapSnapshot, hops: list[_Hop]) -> tuple[int, str | None]:
         elif (step.edge_type == "property" and i >= 1 and hops[i - 1].step.class_name.startswith("global")
               and not names.is_closure(snap, step.node) and step.class_name not in _NODE_GLOBALS):
             best, script = i, None
-        elif is_user_object(snap, step.node):
+        elif is_user_object(snap, step.node) and i < len(hops) - 1:  # the object itself names nothing new
             best, script = i, None
     if best >= 0:
         return best, script
@@ -130,19 +130,23 @@ def _via(hops: Sequence[_Hop]) -> str | None:
 
 def _edge_text(step: Step) -> str:
     edge = step.edge or ""
-    if step.edge_type in ("element", "hidden"):
+    if step.edge_type in ("element", "hidden") or (step.edge_type == "internal" and edge.isdigit()):
         return "[]"
     if edge.isidentifier():
         return f".{edge}"
     return f"[{edge!r}]" if not edge.startswith("<symbol") else f"[{edge}]"
 
 
-def user_path(snap: HeapSnapshot, steps: Sequence[Step]) -> UserPath:
-    """The user-land form of a retaining path (see the module docstring)."""
+def user_path(snap: HeapSnapshot, steps: Sequence[Step], *, start_at: str | None = None) -> UserPath:
+    """The user-land form of a retaining path (see the module docstring); ``start_at`` (a class, e.g.
+    ``TimersList``) starts it at the first object of that class instead, where the path has one."""
     hops = collapse_runs([s for s in steps if s.edge is not None or not s.class_name.startswith("(")])
     if not hops:
         return UserPath("(GC roots)", None, 0)
     start, script = _anchor(snap, hops)
+    heads = [i for i, h in enumerate(hops) if h.step.class_name == start_at]
+    if heads:
+        start, script = heads[0], None
     tokens: list[str] = []
     current = ""          # the token being built: a name and the property hops that follow it
     current_cls = ""
@@ -167,7 +171,9 @@ def user_path(snap: HeapSnapshot, steps: Sequence[Step]) -> UserPath:
             elif step.edge_type == "property" and i >= 1 and hops[i - 1].step.class_name.startswith("global"):
                 current, current_cls = f"global.{step.edge}", label
             elif step.class_name in _NODE_HEADS:
-                current, current_cls = _NODE_HEADS[step.class_name], label
+                ms = (step.edge or "").strip("[]")
+                current = _NODE_HEADS[step.class_name] + (f" ({ms} ms)" if ms.isdigit() else "")
+                current_cls = ""
             else:
                 current, current_cls = label, ""
             continue
@@ -181,7 +187,8 @@ def user_path(snap: HeapSnapshot, steps: Sequence[Step]) -> UserPath:
             flush()
             current, current_cls = str(step.edge), label
             continue
-        if step.edge_type in ("property", "element", "hidden") and current:
+        if current and (step.edge_type in ("property", "element", "hidden")
+                        or (step.edge_type == "internal" and (step.edge or "").isdigit())):  # a Map's entry
             if hops[i - 1].step.class_name == "Object" and step.edge_type == "property" \
                     and hops[i - 1].step.edge == "_events":
                 current = current.removesuffix("._events") + f"._events[{step.edge!r}]"
@@ -192,4 +199,5 @@ def user_path(snap: HeapSnapshot, steps: Sequence[Step]) -> UserPath:
         flush()
         current, current_cls = f"{step.edge}: {label}" if step.edge else label, ""
     flush()
-    return UserPath(" -> ".join(tokens), _via(hops[:start]), start)
+    via = None if hops[start].step.class_name in _NODE_HEADS else _via(hops[:start])
+    return UserPath(" -> ".join(tokens), via, start)

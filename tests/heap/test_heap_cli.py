@@ -74,8 +74,11 @@ def test_retainers_of_a_class_and_an_object(demo_series: dict[str, Any]) -> None
     obj = cli_json("retainers", last, f"@{holder['id']}", "--store", store)
     assert obj["kind"] == "object" and obj["object"]["class"] == "Map"
     assert obj["paths"][0]["text"].endswith("contexts: Map")
+    assert first["user_text"] == "demo/service.js: registry.contexts[] (CallContext)", first["user_text"]
     text = run_cli("retainers", last, "StreamClient", "--store", store)
-    assert text.returncode == 0 and "client: StreamClient" in text.stdout
+    assert text.returncode == 0 and "demo/service.js: client (StreamClient)" in text.stdout  # the module variable
+    raw = run_cli("retainers", last, "StreamClient", "--store", store, "--raw")
+    assert raw.returncode == 0 and "client: StreamClient" in raw.stdout and "(GC roots) -> " in raw.stdout
 
 
 def test_leaks_three_snapshots_of_the_demo_service(demo_series: dict[str, Any]) -> None:
@@ -120,7 +123,7 @@ def test_bad_input_gives_one_line(app_snapshot: Path, tmp_path: Path) -> None:
         (("retainers", str(app_snapshot), "@notanumber", "--store", store), 1, "node id"),
         (("leaks", str(app_snapshot), "--store", store), 2, "at least two"),
         (("top", str(tmp_path / "missing.heapsnapshot"), "--store", store), 1, "missing"),
-        (("top", str(app_snapshot), "--by", "function", "--store", store), 2, "class or object"),
+        (("top", str(app_snapshot), "--by", "url", "--store", store), 2, "class, object or function"),
         # -n is the namespace on capture commands (as in kubectl), never a short --limit
         (("top", str(app_snapshot), "-n", "3", "--store", store), 2, "-n"),
     ]
