@@ -4,6 +4,7 @@ service's leaks among them)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,27 @@ def test_leaks_without_a_shared_session_uses_class_growth(demo_series: dict[str,
     titles = [s["title"] for s in out["suspects"]]
     assert any("StreamClient.sentEvents" in t for t in titles), titles
     assert any("ContextRegistry.contexts" in t for t in titles), titles
+
+
+def test_leaks_fail_if_gates_a_pipeline(demo_series: dict[str, Any], tmp_path: Path) -> None:
+    store = str(demo_series["store"])
+    ids = demo_series["ids"]
+    crossed = run_cli("leaks", *ids, "--store", store, "--fail-if", "count>1000/snapshot")
+    assert crossed.returncode == 3, crossed.stderr
+    assert "--fail-if count>1000/snapshot: StreamClient.sentEvents" in crossed.stderr
+    quiet = run_cli("leaks", *ids, "--store", store, "--fail-if", "growth>1GiB/snapshot", "--json")
+    assert quiet.returncode == 0 and json.loads(quiet.stdout)["failed_gates"] == []
+    bad = run_cli("leaks", *ids, "--store", store, "--fail-if", "growth<1MiB")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "growth>1MiB/snapshot" in bad.stderr
+    # The same files given newest first (no shared session): put in the order taken, and said so.
+    paths = []
+    for i, p in enumerate(demo_series["paths"]):
+        paths.append(tmp_path / f"copy{i}.heapsnapshot")
+        shutil.copyfile(p, paths[-1])
+        os.utime(paths[-1], (1_700_000_000 + i * 60, 1_700_000_000 + i * 60))
+    out = run_cli("leaks", *map(str, reversed(paths)), "--store", str(tmp_path / "s"))
+    assert out.returncode == 0, out.stderr
+    assert "out of order" in out.stderr
 
 
 def test_heaptimeline_by_class_is_a_heap_view(timeline_file: Path, tmp_path: Path) -> None:
