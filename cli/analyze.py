@@ -234,7 +234,8 @@ def diff(
     (rec_a, path_a), (rec_b, path_b) = order_by_time([(rec_a, path_a), (rec_b, path_b)], key=lambda rp: rp[0])[0]
     notes = [f"A was taken after B: compared in the order they were taken, {rec_a.id} -> {rec_b.id}"
              ] if rec_a.id != given else []
-    notes += series_notes([rec_a, rec_b])
+    processes = series_notes([rec_a, rec_b])
+    notes += processes
     snap_a = _load_heap(store, rec_a, path_a, _label(rec_a), devtools)
     snap_b = _load_heap(store, rec_b, path_b, _label(rec_b), devtools)
     if by == "function":
@@ -247,7 +248,7 @@ def diff(
         return
     for text in notes:
         warn(text)
-    if result.note and not series_notes([rec_a, rec_b]):
+    if result.note and not processes:
         warn(result.note)
     typer.echo(f"{_label(rec_a)} -> {_label(rec_b)}: {human_bytes(result.total_a)} -> "
                f"{human_bytes(result.total_b)} ({_signed_bytes(result.total_b - result.total_a)})")
@@ -402,7 +403,8 @@ def leaks(
     snaps = [_load_heap(store, r, p, _label(r), devtools) for r, p in resolved]
     comparable = ids_comparable(records)
     result = heap.find_leaks(snaps, ids_comparable=comparable, limit=limit)
-    notes = ([order_note] if order_note else []) + series_notes(records)
+    processes = series_notes(records)
+    notes = ([order_note] if order_note else []) + processes
     crossed = [(s, g) for s in result.suspects for g in gates if g.crossed(s)]
     if as_json:
         print_json({"captures": [_label(r) for r in records], "notes": notes, **result.to_dict(),
@@ -410,7 +412,7 @@ def leaks(
     else:
         for text in notes:
             warn(text)
-        if result.note and not series_notes(records):
+        if result.note and not processes:
             warn(result.note)
         _print_leaks(result, len(snaps), raw)
     if crossed:

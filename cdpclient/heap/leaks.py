@@ -28,6 +28,7 @@ from cdpclient.heap.compare import AGGREGATE_NOTE, member, new_mask
 from cdpclient.heap.paths import Step, format_path, path_to
 from cdpclient.heap.snapshot import INTERNAL_TYPES, HeapSnapshot
 from cdpclient.heap.userpath import UserPath, is_user_object, user_path
+from cdpclient.units import format_bytes
 
 MAX_HOPS = 256            # how far up a retaining path we climb looking for the holder
 _GROWN_CLASSES = 8        # aggregate mode: how many of the most-grown classes are followed
@@ -110,8 +111,6 @@ class Suspect:
     @property
     def size_text(self) -> str:
         """``holder retains 12.3 MiB (31% of the heap), 98% off-heap (Buffer contents)``."""
-        from cdpclient.units import format_bytes
-
         text = f"holder retains {format_bytes(self.holder_retained)} ({self.heap_share:.0%} of the heap)"
         if self.offheap_share >= 0.5:
             text += f", {self.offheap_share:.0%} off-heap (Buffer and ArrayBuffer contents)"
@@ -315,8 +314,8 @@ def _fold(suspects: list[tuple[int, Suspect]], parent: dict[int, int]) -> list[t
 class _Held:
     """What the candidate groups' holders keep alive (dominate), per snapshot of the series."""
 
-    per_snapshot: list[Any]          # (key = group * nclasses + class) -> count, as a dict per snapshot
-    nclasses: list[dict[str, int]]   # class name -> index, per snapshot
+    per_snapshot: list[dict[tuple[int, int], int]]  # (group, class index) -> objects kept alive, per snapshot
+    snaps: list[HeapSnapshot]
     item_class: list[str | None]
     function: list[str | None]
     offheap: list[int]
@@ -325,8 +324,8 @@ class _Held:
 
     def counts(self, g: int, item_class: str) -> list[int]:
         out = []
-        for found, classes in zip(self.per_snapshot, self.nclasses, strict=True):
-            c = classes.get(item_class, -1)
+        for found, snap in zip(self.per_snapshot, self.snaps, strict=True):
+            c = snap.class_index(item_class)
             out.append(int(found.get((g, c), 0)) if c >= 0 else 0)
         return out
 
@@ -341,8 +340,17 @@ def _dominated_holdings(snaps: list[HeapSnapshot], last: HeapSnapshot,
     from cdpclient.heap import _kernels as K
     from cdpclient.heap import names
 
-    ids = [np.asarray(last.node_id)[np.asarray(group["holders"], dtype=np.int64)] for _, group in ranked]
-    per_snapshot, classes = [], []
+    if not ranked:
+        return _Held([{} for _ in snaps], snaps, [], [], [], {}, [])
+    # Every candidate's holder ids, sorted, each with the biggest group that has it (groups are ranked).
+    ids = np.concatenate([np.asarray(last.node_id)[np.asarray(group["holders"], dtype=np.int64)]
+                          for _, group in ranked]).astype(np.int64)
+    groups = np.concatenate([np.full(len(group["holders"]), g, np.int32) for g, (_, group) in enumerate(ranked)])
+    order = np.lexsort((groups, ids))
+    ids, groups = ids[order], groups[order]
+    unique = np.concatenate(([True], ids[1:] != ids[:-1]))
+    ids, groups = ids[unique], groups[unique]
+    per_snapshot: list[dict[tuple[int, int], int]] = []
     item_class: list[str | None] = [None] * len(ranked)
     function: list[str | None] = [None] * len(ranked)
     offheap = [0] * len(ranked)
@@ -350,8 +358,10 @@ def _dominated_holdings(snaps: list[HeapSnapshot], last: HeapSnapshot,
     parent: dict[int, int] = {}
     for snap in snaps:
         marks = np.full(snap.node_count, -1, np.int32)
-        for g in range(len(ranked) - 1, -1, -1):  # the biggest group wins a node two groups share
-            marks[np.flatnonzero(member(snap.node_id, ids[g]))] = g
+        node_id = np.asarray(snap.node_id).astype(np.int64)
+        at = np.minimum(np.searchsorted(ids, node_id), len(ids) - 1)
+        hit = ids[at] == node_id
+        marks[hit] = groups[at[hit]]
         below = K.nearest_marked_dominator(np.asarray(snap.idom), marks, snap.root)
         inside = np.flatnonzero(below >= 0)
         cls = np.asarray(snap.cls)[inside].astype(np.int64)
@@ -359,7 +369,6 @@ def _dominated_holdings(snaps: list[HeapSnapshot], last: HeapSnapshot,
         nc = len(snap.class_names)
         pairs, counts = np.unique(grp * nc + cls, return_counts=True)
         per_snapshot.append({(int(k // nc), int(k % nc)): int(v) for k, v in zip(pairs, counts, strict=True)})
-        classes.append({name: i for i, name in enumerate(snap.class_names)})
         if snap is not last:
             continue
         native = snap.node_type_code("native")
@@ -402,7 +411,7 @@ def _dominated_holdings(snaps: list[HeapSnapshot], last: HeapSnapshot,
                     item_class[g] = snap.class_names[int(c)]
                     examples[g] = example
                     break
-    return _Held(per_snapshot, classes, item_class, function, offheap, parent, examples)
+    return _Held(per_snapshot, snaps, item_class, function, offheap, parent, examples)
 
 
 def _transparent(snap: HeapSnapshot) -> Any:

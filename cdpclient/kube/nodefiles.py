@@ -13,8 +13,8 @@ Node writes, without anyone attached:
   ``*.heapprofile`` or ``--cpu-prof-name`` / ``--heap-prof-name``) into ``--cpu-prof-dir`` /
   ``--heap-prof-dir``, else ``--diagnostic-dir``, else the working directory.
 
-Two ``sh`` scripts, parsed here: :data:`PROCS_SCRIPT` prints every Node process's pid,
-working directory, command line and NODE_OPTIONS; :data:`LIST_SCRIPT` lists the files
+The Node processes come from :data:`cdpclient.kube.procscan.SCAN_SCRIPT` (pid, working
+directory, command line and NODE_OPTIONS, as ``attach`` reads them); :data:`LIST_SCRIPT` lists the files
 matching the globs it is given (size, mtime), which files some process holds open for
 writing, and whether the container has gzip.  The container needs only ``sh``, ``cat``,
 ``ls`` and ``wc``.
@@ -27,21 +27,9 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-# \036 (record separator) marks records; paths and command lines cannot be confused with it.
-PROCS_SCRIPT = r"""
-for d in /proc/[0-9]*; do
-  p=${d#/proc/}
-  [ "$p" = "$$" ] && continue
-  c=$(cat "$d/comm" 2>/dev/null) || continue
-  case "$c" in node*|nodejs*) ;; *) continue;; esac
-  w=$(cd "$d/cwd" 2>/dev/null && pwd -P)
-  printf '\036P %s %s\n' "$p" "$w"
-  cat "$d/cmdline" 2>/dev/null
-  printf '\036E\n'
-  cat "$d/environ" 2>/dev/null
-done
-"""
+from cdpclient.kube.procscan import Proc
 
+# \036 (record separator) marks records; paths cannot be confused with it.
 # Arguments: globs, one per argument (expanded here, so a directory with spaces still works).
 LIST_SCRIPT = r"""
 IFS='
@@ -69,68 +57,61 @@ _PATTERNS = {
 _NODE_NAME = re.compile(r"^(?:Heap|CPU|report)\.\d{8}\.\d{6}\.(\d+)\.\d+\.\d+\.")
 
 
-@dataclass
-class NodeProcess:
-    """A Node process in the container, and where its flags make it write diagnostic files."""
-
-    pid: int
-    cwd: str
-    argv: list[str]
-    node_options: str = ""
-
-    def flags(self) -> dict[str, str]:
-        """The ``--name=value`` (or ``--name value``) flags of the command line and NODE_OPTIONS; last one wins."""
-        try:
-            from_env = shlex.split(self.node_options)
-        except ValueError:
-            from_env = self.node_options.split()
-        found: dict[str, str] = {}
-        for tokens, stop_at_script in ((from_env, False), (self.argv[1:], True)):
-            i = 0
-            while i < len(tokens):
-                tok = tokens[i]
+def flags(proc: Proc) -> dict[str, str]:
+    """The ``--name=value`` (or ``--name value``) flags of a Node process's command line and NODE_OPTIONS;
+    the last one wins."""
+    try:
+        from_env = shlex.split(proc.node_options)
+    except ValueError:
+        from_env = proc.node_options.split()
+    found: dict[str, str] = {}
+    for tokens, stop_at_script in ((from_env, False), (proc.argv[1:], True)):
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            i += 1
+            if not tok.startswith("--"):
+                if stop_at_script:
+                    break  # the script: what follows are the application's own arguments
+                continue
+            name, eq, value = tok[2:].partition("=")
+            name = name.replace("_", "-")
+            if not eq and name in _TAKES_VALUE and i < len(tokens):
+                value = tokens[i]
                 i += 1
-                if not tok.startswith("--"):
-                    if stop_at_script:
-                        break  # the script: what follows are the application's own arguments
-                    continue
-                name, eq, value = tok[2:].partition("=")
-                name = name.replace("_", "-")
-                if not eq and name in _TAKES_VALUE and i < len(tokens):
-                    value = tokens[i]
-                    i += 1
-                found[name] = value
-        return found
+            found[name] = value
+    return found
 
-    def globs(self) -> list[str]:
-        """Where this process's files would be, as globs: every place Node may put each kind."""
-        f = self.flags()
 
-        def at(path: str | None) -> str | None:
-            return posixpath.normpath(posixpath.join(self.cwd or "/", path)) if path else None
+def globs(proc: Proc) -> list[str]:
+    """Where a Node process's files would be, as globs: every place Node may put each kind."""
+    f = flags(proc)
 
-        diag = at(f.get("diagnostic-dir"))
-        cwd = self.cwd or None
-        where = {
-            "heapsnapshot": [diag, cwd],
-            "report": [at(f.get("report-directory") or f.get("report-dir")), diag, cwd],
-            "cpuprofile": [at(f.get("cpu-prof-dir")), diag, cwd],
-            "heapprofile": [at(f.get("heap-prof-dir")), diag, cwd],
-        }
-        names = {
-            "report": f.get("report-filename"),
-            "cpuprofile": f.get("cpu-prof-name"),
-            "heapprofile": f.get("heap-prof-name"),
-        }
-        out: list[str] = []
-        for kind, dirs in where.items():
-            patterns = list(_PATTERNS[kind])
-            named = names.get(kind)
-            if named and named not in ("stdout", "stderr"):
-                patterns.append(_glob_of_name(named))
-            for d in dict.fromkeys(d for d in dirs if d):
-                out += [posixpath.join(d, p) for p in patterns]
-        return list(dict.fromkeys(out))
+    def at(path: str | None) -> str | None:
+        return posixpath.normpath(posixpath.join(proc.cwd or "/", path)) if path else None
+
+    diag = at(f.get("diagnostic-dir"))
+    cwd = proc.cwd or None
+    where = {
+        "heapsnapshot": [diag, cwd],
+        "report": [at(f.get("report-directory") or f.get("report-dir")), diag, cwd],
+        "cpuprofile": [at(f.get("cpu-prof-dir")), diag, cwd],
+        "heapprofile": [at(f.get("heap-prof-dir")), diag, cwd],
+    }
+    names = {
+        "report": f.get("report-filename"),
+        "cpuprofile": f.get("cpu-prof-name"),
+        "heapprofile": f.get("heap-prof-name"),
+    }
+    out: list[str] = []
+    for kind, dirs in where.items():
+        patterns = list(_PATTERNS[kind])
+        named = names.get(kind)
+        if named and named not in ("stdout", "stderr"):
+            patterns.append(_glob_of_name(named))
+        for d in dict.fromkeys(d for d in dirs if d):
+            out += [posixpath.join(d, p) for p in patterns]
+    return list(dict.fromkeys(out))
 
 
 _TAKES_VALUE = {"diagnostic-dir", "report-directory", "report-dir", "report-filename", "cpu-prof-dir",
@@ -146,25 +127,6 @@ def _glob_of_name(name: str) -> str:
 def globs_for_dirs(dirs: list[str]) -> list[str]:
     """Globs for every kind of file Node writes, in directories the user named."""
     return [posixpath.join(d, p) for d in dirs for pats in _PATTERNS.values() for p in pats]
-
-
-def parse_procs(raw: bytes) -> list[NodeProcess]:
-    """Parse the output of :data:`PROCS_SCRIPT`."""
-    procs: list[NodeProcess] = []
-    for record in raw.split(b"\036")[1:]:
-        kind = record[:1]
-        if kind == b"P":
-            head, _, rest = record.partition(b"\n")
-            parts = head.decode(errors="replace").split(" ", 2)
-            if len(parts) < 2 or not parts[1].isdigit():
-                continue
-            argv = [a.decode(errors="replace") for a in rest.split(b"\0") if a]
-            procs.append(NodeProcess(pid=int(parts[1]), cwd=parts[2].strip() if len(parts) > 2 else "", argv=argv))
-        elif kind == b"E" and procs:
-            for var in record[2:].split(b"\0"):
-                if var.startswith(b"NODE_OPTIONS="):
-                    procs[-1].node_options = var.split(b"=", 1)[1].decode(errors="replace")
-    return procs
 
 
 @dataclass

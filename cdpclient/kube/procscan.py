@@ -1,7 +1,7 @@
 """Finding the Node process in a container and its inspector, by reading /proc through ``kubectl exec``.
 
 One ``sh -c`` script prints, for every process, its pid, comm and raw cmdline;
-for Node processes also NODE_OPTIONS (the rest of the environment is dropped
+for Node processes also their working directory and NODE_OPTIONS (the rest of the environment is dropped
 here, never kept); then the listening TCP sockets of the pod's network namespace
 (/proc/net/tcp and tcp6, as the pod sees them).  Parsing happens here, in Python,
 so the container needs only ``sh`` and ``cat``.
@@ -25,7 +25,9 @@ for d in /proc/[0-9]*; do
   c=$(cat "$d/comm" 2>/dev/null) || continue
   printf '\036P %s %s\n' "$p" "$c"
   cat "$d/cmdline" 2>/dev/null
-  case "$c" in node*|nodejs*) printf '\036E\n'; cat "$d/environ" 2>/dev/null;; esac
+  case "$c" in node*|nodejs*)
+    printf '\036C %s\n' "$(cd "$d/cwd" 2>/dev/null && pwd -P)"
+    printf '\036E\n'; cat "$d/environ" 2>/dev/null;; esac
 done
 printf '\036T\n'
 cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
@@ -51,6 +53,7 @@ class Proc:
     comm: str
     argv: list[str]
     node_options: str = ""
+    cwd: str = ""             # Node processes only (where their diagnostic files land by default)
 
     @property
     def is_node(self) -> bool:
@@ -104,6 +107,8 @@ def parse_scan(raw: bytes) -> Scan:
                 continue
             argv = [a.decode(errors="replace") for a in rest.split(b"\0") if a]
             scan.procs.append(Proc(pid=int(parts[1]), comm=parts[2].strip(), argv=argv))
+        elif kind == b"C" and scan.procs:
+            scan.procs[-1].cwd = record[2:].decode(errors="replace").strip()
         elif kind == b"E" and scan.procs:
             for var in record[2:].split(b"\0"):
                 if var.startswith(b"NODE_OPTIONS="):

@@ -27,7 +27,7 @@ from typing import Any
 
 from cdpclient import fileio
 from cdpclient.errors import InvalidCaptureFile, KubeError
-from cdpclient.kube import nodefiles
+from cdpclient.kube import nodefiles, procscan
 from cdpclient.kube.kubectl import Kubectl, explain
 from cdpclient.kube.pods import PodInfo, get_pod
 from cdpclient.store import CaptureRecord, Store
@@ -161,8 +161,8 @@ async def _listing(box: _Container, dirs: list[str], result: PullResult, known: 
     ``known`` keeps the places found on earlier calls: a process that died of its heap limit while we
     waited (after writing its near-heap-limit snapshot) still says where it wrote.
     """
-    procs = nodefiles.parse_procs(await box.exec("sh", "-c", nodefiles.PROCS_SCRIPT))
-    known += [g for p in procs for g in p.globs()] + nodefiles.globs_for_dirs(dirs)
+    procs = procscan.parse_scan(await box.exec("sh", "-c", procscan.SCAN_SCRIPT)).node_procs
+    known += [g for p in procs for g in nodefiles.globs(p)] + nodefiles.globs_for_dirs(dirs)
     known[:] = dict.fromkeys(known)
     globs = list(known)
     if not globs:

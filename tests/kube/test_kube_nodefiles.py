@@ -2,38 +2,40 @@
 
 from __future__ import annotations
 
-from cdpclient.kube.nodefiles import NodeProcess, globs_for_dirs, parse_listing, parse_procs
+from cdpclient.kube.nodefiles import flags, globs, globs_for_dirs, parse_listing
+from cdpclient.kube.procscan import Proc, parse_scan
 
 
 def test_flags_from_command_line_and_node_options_the_command_line_wins():
-    p = NodeProcess(pid=1, cwd="/app", argv=["node", "--diagnostic-dir", "diag", "--report-directory=/reports",
-                                             "server.js", "--diagnostic-dir=/not-node"],
-                    node_options="--diagnostic-dir=/env --cpu-prof-dir='/my profiles' --heap_prof_dir=/hp")
-    f = p.flags()
+    p = Proc(pid=1, comm="node", cwd="/app",
+             argv=["node", "--diagnostic-dir", "diag", "--report-directory=/reports", "server.js",
+                   "--diagnostic-dir=/not-node"],
+             node_options="--diagnostic-dir=/env --cpu-prof-dir='/my profiles' --heap_prof_dir=/hp")
+    f = flags(p)
     assert f["diagnostic-dir"] == "diag"  # the app's own argument after the script is not Node's
     assert f["report-directory"] == "/reports" and f["cpu-prof-dir"] == "/my profiles" and f["heap-prof-dir"] == "/hp"
-    globs = p.globs()
-    assert "/app/diag/*.heapsnapshot" in globs and "/app/*.heapsnapshot" in globs
-    assert "/reports/report.*.json" in globs and "/app/diag/report.*.json" in globs
-    assert "/my profiles/*.cpuprofile" in globs and "/hp/*.heapprofile" in globs
-    assert len(globs) == len(set(globs))
+    found = globs(p)
+    assert "/app/diag/*.heapsnapshot" in found and "/app/*.heapsnapshot" in found
+    assert "/reports/report.*.json" in found and "/app/diag/report.*.json" in found
+    assert "/my profiles/*.cpuprofile" in found and "/hp/*.heapprofile" in found
+    assert len(found) == len(set(found))
 
 
 def test_named_files_become_globs():
-    p = NodeProcess(pid=7, cwd="/srv", argv=["node", "--report-filename=crash-${pid}.json",
-                                             "--cpu-prof-name=cpu.[x].cpuprofile", "app.js"])
-    globs = p.globs()
-    assert "/srv/crash-*.json" in globs and "/srv/cpu.?x?.cpuprofile" in globs
-    stdout = NodeProcess(pid=7, cwd="/srv", argv=["node", "--report-filename=stdout", "app.js"])
-    assert not any(g.endswith("stdout") for g in stdout.globs())
+    p = Proc(pid=7, comm="node", cwd="/srv",
+             argv=["node", "--report-filename=crash-${pid}.json", "--cpu-prof-name=cpu.[x].cpuprofile", "app.js"])
+    found = globs(p)
+    assert "/srv/crash-*.json" in found and "/srv/cpu.?x?.cpuprofile" in found
+    stdout = Proc(pid=7, comm="node", cwd="/srv", argv=["node", "--report-filename=stdout", "app.js"])
+    assert not any(g.endswith("stdout") for g in globs(stdout))
     assert globs_for_dirs(["/d"]) == ["/d/*.heapsnapshot", "/d/report.*.json", "/d/*.cpuprofile",
                                       "/d/*.heapprofile"]
 
 
 def test_parse_procs_and_listing():
-    raw = (b"\036P 1 /app\nnode\0--diagnostic-dir=/d\0server.js\0\036E\nPATH=/bin\0NODE_OPTIONS=--max-old-space"
-           b"-size=100\0\036P 42 \nnode\0\036E\n")
-    procs = parse_procs(raw)
+    raw = (b"\036P 1 node\nnode\0--diagnostic-dir=/d\0server.js\0\036C /app\n\036E\nPATH=/bin\0NODE_OPTIONS="
+           b"--max-old-space-size=100\0\036P 42 node\nnode\0\036C \n\036E\n\036P 43 sh\nsh\0")
+    procs = parse_scan(raw).node_procs
     assert [(p.pid, p.cwd) for p in procs] == [(1, "/app"), (42, "")]
     assert procs[0].argv == ["node", "--diagnostic-dir=/d", "server.js"]
     assert procs[0].node_options == "--max-old-space-size=100"
