@@ -16,7 +16,7 @@ property of ``global``; failing those, the first object of a class a user script
 defined.  The path is shown from the last anchor on.  Below it, V8's internal
 objects (contexts, backing stores, shapes) are dropped, property hops join into one
 ``Owner._events['tick']`` token, and a run of one edge through objects of one class
-(a linked list) becomes one step: ``Timeout x3,600 (linked list via _idleNext)``.
+(a linked list) becomes one step: ``Timeout x3,600 (linked list)`` (``via NEXT`` for a class a user wrote).
 """
 
 from __future__ import annotations
@@ -163,7 +163,10 @@ def user_path(snap: HeapSnapshot, steps: Sequence[Step], *, start_at: str | None
         label = names.label(snap, n)
         if hop.count > 1:
             flush()
-            tokens.append(f"{label} x{hop.count:,} (linked list via {step.edge})")
+            # The edge of a user's own list says something; Node's (_idleNext or _idlePrev, whichever way the
+            # shortest path ran) does not.
+            along = f" via {step.edge}" if is_user_object(snap, n) else ""
+            tokens.append(f"{label} x{hop.count:,} (linked list{along})")
             continue
         if i == start:
             if step.edge_type == "context" and script:
