@@ -34,8 +34,10 @@ def _resolve(store: Store, ref: str) -> tuple[CaptureRecord, Path]:
     return record, store.materialize(record)
 
 
-_DevtoolsOption = typer.Option(False, "--devtools", help="Retained sizes as DevTools computes them (global "
-                               "dominates all it reaches) instead of memlab's rule (the default); see "
+_DevtoolsOption = typer.Option(False, "--devtools", help="The numbers and names DevTools' Memory panel shows: "
+                               "its retained sizes (global dominates all it reaches), its classes (Function, "
+                               "RegExp, plain objects by shape: {host, port}) and its shallow sizes (arrays "
+                               "counted in their owner), instead of memlab's (the default); see "
                                "docs/heap-analysis.md.")
 
 
@@ -54,7 +56,8 @@ def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devt
             note(f"analysing {label} ({human_bytes(path.stat().st_size)}) ...")
         stages.append(stage)
 
-    return heap.load(path, cache_dir=cache_dir, progress=progress, dominance="user-roots" if devtools else "gc-roots")
+    return heap.load(path, cache_dir=cache_dir, progress=progress, dominance="user-roots" if devtools else "gc-roots",
+                     classes="devtools" if devtools else "memlab")
 
 
 def _label(record: CaptureRecord) -> str:

@@ -31,11 +31,12 @@ MORE, CLOSED, BAD_BYTE, TOO_MANY, EOF, TOO_BIG = 0, 1, 2, 3, 4, 5
 
 @njit(cache=True, nogil=True)
 def parse_ints(buf: Array, pos: int, limit: int, fieldmap: Array, out8: Array, out_a: Array, out_b: Array,
-               out_c: Array, out_d: Array, index: int, total: int) -> tuple[int, int, int]:  # pragma: no cover
+               out_c: Array, out_d: Array, out_e: Array, index: int,
+               total: int) -> tuple[int, int, int]:  # pragma: no cover
     """Parse a run of comma-separated unsigned integers into columns.
 
     Value number ``index`` goes to the column ``fieldmap[index % nfields]`` names: 0..3
-    for the uint32 arrays ``out_a``..``out_d``, 8 for the uint8 array ``out8``, -1 to drop
+    for the uint32 arrays ``out_a``..``out_d``, 8 and 9 for the uint8 arrays ``out8`` and ``out_e``, -1 to drop
     it; the row is ``index // nfields``.  Stops between two numbers once ``pos >= limit``
     (status MORE), after the closing ``]`` (CLOSED), or with an error status.  Returns
     ``(pos, index, status)``.
@@ -70,10 +71,13 @@ def parse_ints(buf: Array, pos: int, limit: int, fieldmap: Array, out8: Array, o
             return pos, index, TOO_MANY
         code = fieldmap[field]
         if code >= 0:
-            if code == 8:
+            if code == 8 or code == 9:
                 if v > 255:
                     return pos, index, TOO_BIG
-                out8[row] = v
+                if code == 8:
+                    out8[row] = v
+                else:
+                    out_e[row] = v
             elif v > 0xFFFFFFFF:
                 return pos, index, TOO_BIG
             elif code == 0:
@@ -541,9 +545,11 @@ def reverse_edges(first_edge: Array, edge_to: Array) -> tuple[Array, Array]:  # 
 
 
 @njit(cache=True, nogil=True)
-def class_retained(idom: Array, order: Array, retained: Array, cls: Array, nclasses: int) -> Array:  # pragma: no cover
+def class_retained(idom: Array, order: Array, retained: Array, cls: Array, nclasses: int,
+                   self_size: Array, skip_empty: bool) -> Array:  # pragma: no cover
     """DevTools' class retained size: an object's retained size counts for its class unless
     an object of the same class dominates it (so nested instances are not counted twice).
+    With ``skip_empty`` (DevTools' Summary) objects of no shallow size neither count nor nest.
     """
     n = idom.shape[0]
     first = np.zeros(n + 1, np.uint32)
@@ -563,6 +569,7 @@ def class_retained(idom: Array, order: Array, retained: Array, cls: Array, nclas
     out = np.zeros(nclasses, np.int64)
     active = np.zeros(nclasses, np.int32)
     stack = np.empty(n + 1, np.uint32)
+    nests = np.zeros(n + 1, np.bool_)
     sp = 0
     stack[0] = root
     pos[0] = first[root]
@@ -572,14 +579,17 @@ def class_retained(idom: Array, order: Array, retained: Array, cls: Array, nclas
             c = kids[pos[sp]]
             pos[sp] += 1
             k = cls[c]
-            if active[k] == 0:
-                out[k] += retained[c]
-            active[k] += 1
+            nest = not (skip_empty and self_size[c] == 0)
+            if nest:
+                if active[k] == 0:
+                    out[k] += retained[c]
+                active[k] += 1
             sp += 1
             stack[sp] = c
             pos[sp] = first[c]
+            nests[sp] = nest
         else:
-            if sp > 0:
+            if sp > 0 and nests[sp]:
                 active[cls[v]] -= 1
             sp -= 1
     return out
@@ -660,4 +670,192 @@ def nearest_marked_dominator(idom: Array, mark: Array, root: int) -> Array:  # p
             out[w] = answer
             if mark[w] >= 0:  # below a marked node, the answer is that node's mark
                 answer = mark[w]
+    return out
+
+
+# --- DevTools' shape classes for plain objects -------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _mix(x: int) -> Any:  # pragma: no cover - jitted
+    """splitmix64 of a string index: an order-free set hash is the sum of these."""
+    z = np.uint64(x) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def property_names_used(plain: Array, first_edge: Array, edge_type: Array, edge_name: Array,
+                        property_t: int, nstr: int) -> Array:  # pragma: no cover - jitted
+    """Which strings name a property edge of one of the ``plain`` objects."""
+    used = np.zeros(nstr, np.bool_)
+    for i in range(plain.shape[0]):
+        v = plain[i]
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if edge_type[e] == property_t:
+                used[edge_name[e]] = True
+    return used
+
+
+@njit(cache=True, nogil=True)
+def shape_hashes(plain: Array, first_edge: Array, edge_type: Array, edge_name: Array, property_t: int,
+                 proto: int, name_len: Array, max_len: int) -> tuple[Array, Array]:  # pragma: no cover
+    """Per plain object, two hashes of its property names (DevTools' interface inference).
+
+    ``named``: its properties in edge order, ``__proto__`` left out, stopping where the name
+    ``{a, b, ...}`` would pass ``max_len`` characters (after the first); 0 when it has none.
+    ``full``: the set of all its property names, order-free: what matching a definition reads.
+    """
+    n = plain.shape[0]
+    named = np.zeros(n, np.uint64)
+    full = np.zeros(n, np.uint64)
+    for i in range(n):
+        v = plain[i]
+        h = np.uint64(14695981039346656037)
+        s = np.uint64(0)
+        length = 1
+        count = 0
+        stopped = False
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if edge_type[e] != property_t:
+                continue
+            name = edge_name[e]
+            s += _mix(name)
+            if stopped or name == proto:
+                continue
+            width = name_len[name]
+            if length > 1 and length + width > max_len:
+                stopped = True
+                continue
+            if length != 1:
+                length += 2
+            length += width
+            h = (h ^ np.uint64(name)) * np.uint64(1099511628211)
+            count += 1
+        named[i] = h if count > 0 else np.uint64(0)
+        full[i] = s
+    return named, full
+
+
+# --- DevTools' Summary: detached embedder objects, shallow sizes ---------------------
+
+
+@njit(cache=True, nogil=True)
+def detached_natives(state: Array, node_type: Array, native_t: int, first_edge: Array, edge_type: Array,
+                     edge_to: Array, skip: Array) -> Array:  # pragma: no cover - jitted
+    """DevTools' DOM state propagation: which native (embedder) objects it calls ``Detached``.
+
+    ``state`` is the snapshot's ``detachedness`` (0 unknown, 1 attached, 2 detached).  What an
+    attached native object reaches (by edges whose type ``skip`` does not mark) is attached;
+    what a detached one reaches and nothing attached does is detached.  JS objects stop it.
+    """
+    n = node_type.shape[0]
+    st = state.copy()
+    visited = np.zeros(n, np.bool_)
+    detached = np.zeros(n, np.bool_)
+    stack_a = np.empty(n, np.uint32)
+    stack_d = np.empty(n, np.uint32)
+    na = 0
+    nd = 0
+    for v in range(n):
+        s = st[v]
+        if s == 0 or visited[v]:
+            continue
+        visited[v] = True
+        if node_type[v] != native_t:
+            continue
+        if s == 1:
+            stack_a[na] = v
+            na += 1
+        elif s == 2:
+            detached[v] = True
+            stack_d[nd] = v
+            nd += 1
+    while na > 0:
+        na -= 1
+        v = stack_a[na]
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if skip[edge_type[e]]:
+                continue
+            t = edge_to[e]
+            if visited[t]:
+                continue
+            visited[t] = True
+            if node_type[t] != native_t:
+                continue
+            st[t] = 1
+            stack_a[na] = t
+            na += 1
+    while nd > 0:
+        nd -= 1
+        v = stack_d[nd]
+        if st[v] == 1:
+            continue
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if skip[edge_type[e]]:
+                continue
+            t = edge_to[e]
+            if visited[t]:
+                continue
+            visited[t] = True
+            if node_type[t] != native_t:
+                continue
+            st[t] = 2
+            detached[t] = True
+            stack_d[nd] = t
+            nd += 1
+    return detached
+
+
+@njit(cache=True, nogil=True)
+def devtools_shallow(self_size: Array, owned_kind: Array, node_type: Array, synthetic_t: int, root: int,
+                     first_edge: Array, edge_type: Array, edge_to: Array, weak_t: int) -> Array:  # pragma: no cover
+    """DevTools' shallow sizes: an array or hidden object that only one object's graph reaches
+    (weak edges aside) is part of that object; its size moves there and it becomes empty.
+
+    ``owned_kind[v]`` marks the objects that can be owned (arrays, hidden objects, external
+    string data); every other object owns itself and passes its ownership down.
+    """
+    n = self_size.shape[0]
+    unvisited = np.uint32(0xFFFFFFFF)
+    multiple = np.uint32(0xFFFFFFFE)
+    owners = np.empty(n, np.uint32)
+    work = np.empty(2 * n + 1, np.uint32)
+    top = 0
+    for i in range(n):
+        if owned_kind[i]:
+            owners[i] = unvisited
+        else:
+            owners[i] = i
+            work[top] = i
+            top += 1
+    while top > 0:
+        top -= 1
+        v = work[top]
+        owner = owners[v]
+        for e in range(first_edge[v], first_edge[v + 1]):
+            if edge_type[e] == weak_t:
+                continue
+            t = edge_to[e]
+            o = owners[t]
+            if o == unvisited:
+                owners[t] = owner
+                work[top] = t
+                top += 1
+            elif o == t or o == owner or o == multiple:
+                continue
+            else:
+                owners[t] = multiple
+                work[top] = t
+                top += 1
+    out = self_size.astype(np.int64)
+    for i in range(n):
+        o = owners[i]
+        if o == unvisited or o == multiple or o == i:
+            continue
+        if node_type[o] == synthetic_t or o == root:
+            continue
+        out[o] += self_size[i]
+        out[i] = 0
     return out

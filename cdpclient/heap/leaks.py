@@ -88,7 +88,7 @@ class Suspect:
 
     @property
     def item_label(self) -> str:
-        return self.function if self.item_class == "(closure)" and self.function else self.item_class
+        return self.function if self.item_class in ("(closure)", "Function") and self.function else self.item_class
 
     @property
     def title(self) -> str:

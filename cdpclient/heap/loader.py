@@ -15,10 +15,11 @@ from cdpclient.heap.snapshot import HeapSnapshot, analyse
 
 
 def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
-         progress: Progress | None = None, dominance: str = "gc-roots") -> HeapSnapshot:
+         progress: Progress | None = None, dominance: str = "gc-roots",
+         classes: str = "memlab") -> HeapSnapshot:
     """Parse and analyse a ``.heapsnapshot`` / ``.heaptimeline`` file.
 
-    ``dominance`` is explained at :func:`~cdpclient.heap.snapshot.analyse`.  With ``cache_dir``
+    ``dominance`` and ``classes`` are explained at :func:`~cdpclient.heap.snapshot.analyse`.  With ``cache_dir``
     the arrays are kept there as ``.npy`` files (0600, directory 0700) and a later call maps
     them back in a fraction of a second; a cache that no longer matches the file (size or
     mtime changed) is rebuilt.  Raises :class:`~cdpclient.errors.InvalidCaptureFile` for
@@ -27,13 +28,15 @@ def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | No
     path = Path(path)
     if cache_dir is not None:
         cached = cache.read(Path(cache_dir), path)
-        if cached is not None and cached.meta.get("dominance") == dominance:
+        if cached is not None and cached.meta.get("dominance") == dominance \
+                and cached.meta.get("classes", "memlab") == classes:
             return cached
     say: Progress = progress or (lambda _msg: None)
     raw = parse_file(path, progress=say)
     workspace = cache.Workspace(Path(cache_dir) if cache_dir is not None else None)
     try:
-        snap = analyse(raw, path, progress=say, dominance=dominance, workspace=workspace)
+        snap = analyse(raw, path, progress=say, dominance=dominance, classes=classes,
+                       workspace=workspace)
         del raw
         if cache_dir is not None:
             say("caching")

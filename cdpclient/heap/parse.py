@@ -46,6 +46,7 @@ class RawSnapshot:
     string_ends: Any        # int64[S] offsets just past the closing quote
     extra: dict[str, Any] = field(default_factory=dict)
     locations: Any = None   # int64[L, 2]: (node ordinal, 0-based line) of each function V8 located, by ordinal
+    detachedness: Any = None  # uint8[N] (0 unknown, 1 attached, 2 detached) when the snapshot has the field
 
     @property
     def node_count(self) -> int:
@@ -200,10 +201,10 @@ class _Parser:
             count = int(values) // max(1, len(fields))
         # which fields we keep: 0..3 name uint32 columns, 8 the uint8 type column
         if key == "nodes":
-            wanted = {"type": 8, "name": 0, "id": 1, "self_size": 2, "edge_count": 3}
+            wanted = {"type": 8, "name": 0, "id": 1, "self_size": 2, "edge_count": 3, "detachedness": 9}
         else:
             wanted = {"type": 8, "name_or_index": 0, "to_node": 1}
-        missing = [f for f in wanted if f not in fields]
+        missing = [f for f in wanted if f not in fields and f != "detachedness"]
         if missing:
             raise self.bad(f"meta.{key[:-1]}_fields lacks {', '.join(missing)}")
         fieldmap = np.array([wanted.get(f, -1) for f in fields], dtype=np.int64)
@@ -211,6 +212,7 @@ class _Parser:
         if count * len(fields) >= 1 << 40 or (key == "edges" and count >= 1 << 32):
             raise AnalysisError(f"{self.path}: {count:,} {key} is beyond what this analyser handles")
         out8 = np.empty(count, np.uint8)
+        detached = np.zeros(count if "detachedness" in fields and key == "nodes" else 0, np.uint8)
         cols = [np.empty(count, np.uint32) for _ in range(2 if key == "edges" else 3)]
         if key == "nodes":
             # the edge_count column becomes first_edge (N+1 entries) in place
@@ -222,7 +224,7 @@ class _Parser:
         while True:
             limit = min(self.size, pos + _CHUNK)
             pos, index, status = K.parse_ints(self.buf, pos, limit, fieldmap, out8, cols[0], cols[1], cols[2],
-                                               cols[3], index, total)
+                                               cols[3], detached, index, total)
             pos, index, status = int(pos), int(index), int(status)
             self.release(pos)
             if status == K.MORE:
@@ -242,7 +244,8 @@ class _Parser:
                            f"= {total} expected (truncated?)")
         if key == "nodes":
             self.nodes = {"count": count, "type": out8, "name": cols[0], "id": cols[1],
-                          "self_size": cols[2], "edge_count": cols[3], "nfields": len(fields)}
+                          "self_size": cols[2], "edge_count": cols[3], "nfields": len(fields),
+                          "detachedness": detached if detached.size else None}
         else:
             self.edges = {"count": count, "type": out8, "name": cols[0], "to": cols[1]}
         return pos
@@ -332,4 +335,5 @@ class _Parser:
             string_ends=ends,
             extra={k: v for k, v in self.header.items() if k != "meta"},
             locations=self.locations if self.locations is not None else np.empty((0, 2), np.int64),
+            detachedness=nodes.get("detachedness"),
         )

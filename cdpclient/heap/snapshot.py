@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cdpclient.heap.devtools import CLASSES, devtools_classes, devtools_self_sizes, weakmap_table_edges_as_weak
 from cdpclient.heap.parse import Progress, RawSnapshot
 from cdpclient.heap.strings import StringTable
 
@@ -199,12 +200,15 @@ def _short(text: str, limit: int = 120) -> str:
 
 
 def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
-            dominance: str = "gc-roots", workspace: Spill | None = None) -> HeapSnapshot:
+            dominance: str = "gc-roots", classes: str = "memlab", workspace: Spill | None = None) -> HeapSnapshot:
     """Compute classes, dominators, retained sizes and distances for a parsed snapshot.
 
     ``dominance`` names where the "owned" region of the heap starts (see
     :func:`cdpclient.heap._kernels.mark_page_owned`): ``"gc-roots"`` (memlab's rule, the
     default) or ``"user-roots"`` (DevTools' rule: ``global`` dominates all it reaches).
+    ``classes`` picks how objects are named and sized: ``"memlab"`` (``(closure)``, ``Object``,
+    each object's own size; the default) or ``"devtools"`` (DevTools' Summary: ``Function``,
+    ``RegExp``, plain objects by shape, arrays counted in their owner: see :mod:`.devtools`).
     ``workspace`` (a :class:`Spill`, in practice :class:`cdpclient.heap.cache.Workspace`) takes arrays out of memory
     once they are no longer needed by what follows.
     """
@@ -214,6 +218,8 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
 
     if dominance not in DOMINANCE:
         raise ValueError(f"dominance must be one of {DOMINANCE}")
+    if classes not in CLASSES:
+        raise ValueError(f"classes must be one of {CLASSES}")
     say = progress or (lambda _msg: None)
     spill = workspace.spill if workspace is not None else (lambda _name, array: array)
     strings = StringTable(raw.string_blob, raw.string_starts, raw.string_ends)
@@ -236,8 +242,14 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
     cls, keys = K.class_keys(raw.node_type, raw.node_name, named, nstr)
     class_names = [strings[int(k)] if k < nstr else class_name_for_type(node_types[int(k) - nstr])
                    for k in keys]
+    counted = None
+    if classes == "devtools":
+        cls, class_names = devtools_classes(cls, class_names, raw, strings)
+        raw.self_size = devtools_self_sizes(raw, root, strings)
+        counted = raw.self_size > 0  # DevTools' Summary leaves out objects of no size
+    raw.detachedness = None
     nclasses = len(class_names)
-    class_count = np.bincount(cls, minlength=nclasses).astype(np.int64)
+    class_count = np.bincount(cls if counted is None else cls[counted], minlength=nclasses).astype(np.int64)
     class_shallow = np.bincount(cls, weights=raw.self_size, minlength=nclasses).astype(np.int64)
 
     say("distances")
@@ -263,18 +275,25 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
     say("dominators")
     flags = K.mark_page_owned(raw.first_edge, raw.edge_type, raw.edge_to, root, shortcut_t, weak_t,
                               dominance == "user-roots")
-    first_pred, preds, strong = K.essential_preds(raw.first_edge, raw.edge_type, raw.edge_to, flags, root,
+    dom_edge_type = raw.edge_type
+    if dominance == "user-roots" and weak_t != 255:
+        dom_edge_type = weakmap_table_edges_as_weak(raw.first_edge, raw.edge_type, arrays["edge_name"],
+                                                    arrays["node_id"], strings, code(edge_types, "internal"),
+                                                    weak_t)
+    first_pred, preds, strong = K.essential_preds(raw.first_edge, dom_edge_type, raw.edge_to, flags, root,
                                                   shortcut_t, weak_t)
-    idom, order = K.dominators(raw.first_edge, raw.edge_type, raw.edge_to, flags, first_pred, preds, strong,
+    idom, order = K.dominators(raw.first_edge, dom_edge_type, raw.edge_to, flags, first_pred, preds, strong,
                                root, shortcut_t, weak_t)
+    del dom_edge_type
     del first_pred, preds, strong, flags
     retained = K.retained_sizes(raw.self_size, idom, order)
-    class_retained = K.class_retained(idom, order, retained, cls, nclasses)
+    class_retained = K.class_retained(idom, order, retained, cls, nclasses, raw.self_size,
+                                      classes == "devtools")
     del order
 
     meta = {"node_types": node_types, "edge_types": edge_types, "node_fields": raw.meta["node_fields"],
             "edge_fields": raw.meta["edge_fields"], "root": root, "node_count": n,
-            "edge_count": raw.edge_count, "dominance": dominance}
+            "edge_count": raw.edge_count, "dominance": dominance, "classes": classes}
     arrays.update({
         "node_type": raw.node_type, "self_size": raw.self_size, "first_edge": raw.first_edge,
         "edge_type": raw.edge_type, "edge_to": raw.edge_to, "cls": cls, "retained": retained, "idom": idom,

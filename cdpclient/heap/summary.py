@@ -69,10 +69,12 @@ def top_classes(snap: HeapSnapshot, limit: int = 30) -> list[ClassSummary]:
     order = np.argsort(-retained, kind="stable")
     rows: list[ClassSummary] = []
     root_class = int(snap.cls[snap.root])
+    devtools = snap.meta.get("classes") == "devtools"
     for i in order:
         i = int(i)
-        if i == root_class and int(snap.class_count[i]) == 1:
-            continue
+        count = int(snap.class_count[i])
+        if count == 0 or (i == root_class and count == 1 and not devtools):
+            continue  # DevTools' classes leave out objects of no size, the root among them
         rows.append(ClassSummary(name=snap.class_names[i], count=int(snap.class_count[i]),
                                  shallow_size=int(snap.class_shallow[i]), retained_size=int(retained[i])))
         if len(rows) >= limit:

@@ -192,7 +192,7 @@ def user_path(snap: HeapSnapshot, steps: Sequence[Step], *, start_at: str | None
             continue
         if current and (step.edge_type in ("property", "element", "hidden")
                         or (step.edge_type == "internal" and (step.edge or "").isdigit())):  # a Map's entry
-            if hops[i - 1].step.class_name == "Object" and step.edge_type == "property" \
+            if _plain(hops[i - 1].step.class_name) and step.edge_type == "property" \
                     and hops[i - 1].step.edge == "_events":
                 current = current.removesuffix("._events") + f"._events[{step.edge!r}]"
             else:
@@ -204,3 +204,8 @@ def user_path(snap: HeapSnapshot, steps: Sequence[Step], *, start_at: str | None
     flush()
     via = None if hops[start].step.class_name in _NODE_HEADS else _via(hops[:start])
     return UserPath(" -> ".join(tokens), via, start)
+
+
+def _plain(class_name: str) -> bool:
+    """A plain object's class: ``Object``, or its shape ``{a, b}`` under DevTools' names."""
+    return class_name == "Object" or class_name.startswith("{")
