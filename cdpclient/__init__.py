@@ -38,6 +38,7 @@ from cdpclient.errors import (
     StoreError,
     TargetError,
     TargetNotFound,
+    TargetUnresponsive,
     UsageError,
 )
 from cdpclient.kube import attach_pod
@@ -88,6 +89,7 @@ __all__ = [
     "AmbiguousTarget",
     "ProtocolError",
     "CDPTimeout",
+    "TargetUnresponsive",
     "ConnectionLost",
     "UsageError",
     "CaptureError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import logging
 import time
@@ -25,17 +26,56 @@ from cdpclient.errors import (
     ConnectionRefused,
     HandshakeRejected,
     NotAnInspector,
+    TargetUnresponsive,
 )
 from cdpclient.protocol import Event, MalformedMessage, Protocol, Reply
 
-__all__ = ["Connection", "Subscription", "DEFAULT_TIMEOUT"]
+__all__ = ["Connection", "Subscription", "Stall", "DEFAULT_TIMEOUT", "DEFAULT_STALL_TIMEOUT", "STALL_NOTICE"]
 
 log = logging.getLogger("cdpclient")
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a command or event wait may take unless the caller says otherwise."""
 
+DEFAULT_STALL_TIMEOUT = 60.0
+"""Seconds of total silence from the target, while a command waits, before that command gives up.
+
+A live target is never silent that long while it works for us: a heap snapshot
+reports progress and streams chunks, and the largest single reply (a long CPU
+profile) takes a few seconds.  Silence means the process is stopped (SIGSTOP, a
+debugger pause), in a very long GC, or in a busy loop that never yields.
+"""
+
+STALL_NOTICE = 3.0
+"""Seconds of silence after which stall listeners hear about it (then about once a second)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Stall:
+    """The target has sent nothing for ``silent_s`` seconds while ``method`` waits for its reply.
+
+    ``limit_s`` is when the command gives up (None: never).  A report with
+    ``silent_s == 0`` says the target answered again.
+    """
+
+    method: str
+    silent_s: float
+    limit_s: float | None
+
+
+StallCallback = Callable[[Stall], None]
+
 _USE_DEFAULT: Any = object()
+
+
+class _StampedConnection(ClientConnection):
+    """A websocket that notes when bytes last arrived: a reply of tens of MB is not silence."""
+
+    last_bytes = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self.last_bytes = time.monotonic()
+        super().data_received(data)
 EventCallback = Callable[[dict[str, Any]], Any]
 
 
@@ -47,6 +87,10 @@ class Connection:
       awaits the next matching event; :meth:`subscribe` iterates them.
     * When the socket closes, every pending call and waiter fails at once with
       :class:`ConnectionLost`; nothing waits forever.
+    * When the target sends nothing at all while a command waits, listeners
+      registered with :meth:`on_stall` hear about it after :data:`STALL_NOTICE`
+      seconds, and the command raises :class:`TargetUnresponsive` after
+      :attr:`stall_timeout` seconds, whatever its own timeout.
 
     No websocket pings are sent: the Node inspector does not answer a ping, it
     drops the session (measured on Node 20 and 22; see
@@ -54,9 +98,16 @@ class Connection:
     rely on TCP alone.
     """
 
-    def __init__(self, ws: ClientConnection, url: str, *, default_timeout: float | None = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, ws: ClientConnection, url: str, *, default_timeout: float | None = DEFAULT_TIMEOUT,
+                 stall_timeout: float | None = DEFAULT_STALL_TIMEOUT) -> None:
         self.url = url
         self.default_timeout = default_timeout
+        self.stall_timeout = stall_timeout
+        """Seconds of silence after which a waiting command raises :class:`TargetUnresponsive` (None: never)."""
+        self._last_message = time.monotonic()
+        self._asked_at = 0.0  # when the first command since the target last sent anything went out
+        self._gave_up_at: float | None = None  # when a command last raised TargetUnresponsive
+        self._stall_listeners: list[StallCallback] = []
         self._ws = ws
         self._protocol = Protocol()
         self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -72,7 +123,8 @@ class Connection:
 
     @classmethod
     async def open(cls, url: str, *, open_timeout: float = 10.0, retry_for: float = 3.0,
-                   default_timeout: float | None = DEFAULT_TIMEOUT) -> Connection:
+                   default_timeout: float | None = DEFAULT_TIMEOUT,
+                   stall_timeout: float | None = DEFAULT_STALL_TIMEOUT) -> Connection:
         """Open a session to a ``ws://`` debugger URL.
 
         The Node inspector briefly answers ``400`` to a handshake right after
@@ -88,8 +140,9 @@ class Connection:
                     url, ping_interval=None, ping_timeout=None, max_size=None, max_queue=64,
                     open_timeout=open_timeout, close_timeout=2, compression=None,
                     proxy=None,  # an inspector is reached directly, never through $HTTP_PROXY
+                    create_connection=_StampedConnection,
                 )
-                return cls(ws, url, default_timeout=default_timeout)
+                return cls(ws, url, default_timeout=default_timeout, stall_timeout=stall_timeout)
             except websockets.InvalidStatus as exc:
                 status = exc.response.status_code
                 if time.monotonic() >= deadline:
@@ -113,6 +166,8 @@ class Connection:
         try:
             if not self._closed.is_set():
                 self._close_reason = self._close_reason or "closed by the client"
+                if self.stalled_for() >= STALL_NOTICE:  # a stopped target would not answer the close either
+                    self._ws.transport.abort()
                 with contextlib.suppress(Exception):
                     await self._ws.close()
             try:
@@ -160,6 +215,9 @@ class Connection:
         self._check_open(method)
         timeout = self.default_timeout if timeout is _USE_DEFAULT else timeout
         msg_id, text = self._protocol.request(method, params)
+        sent_at = time.monotonic()
+        if self._asked_at <= self.last_received or self.unresponsive:  # after a give-up: a new window
+            self._asked_at = sent_at
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._replies[msg_id] = future
         try:
@@ -168,12 +226,84 @@ class Connection:
             except websockets.ConnectionClosed as exc:
                 raise ConnectionLost(f"{method}: the connection closed ({self._describe_close(exc)})",
                                      method=method) from exc
-            return await asyncio.wait_for(future, timeout)
+            return await self._await_reply(method, future, timeout, sent_at)
         except TimeoutError as exc:
             raise CDPTimeout(f"{method} got no reply within {timeout:g}s", method=method, timeout=timeout) from exc
         finally:
             self._replies.pop(msg_id, None)
             self._protocol.forget(msg_id)
+            # The session may have ended while the command was still being written: _shutdown then
+            # failed this future although nobody awaits it any more.  Mark that failure seen, or
+            # asyncio prints "Future exception was never retrieved" when the future is collected.
+            if future.done() and not future.cancelled():
+                future.exception()
+
+    async def _await_reply(self, method: str, future: asyncio.Future[dict[str, Any]], timeout: float | None,
+                           sent_at: float) -> dict[str, Any]:
+        """Wait for ``future`` at most ``timeout``; watch the target's silence meanwhile (see :class:`Stall`)."""
+        if self.stall_timeout is None and not self._stall_listeners:
+            return await asyncio.wait_for(future, timeout)
+        deadline = None if timeout is None else sent_at + timeout
+        reported = False
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise TimeoutError
+            silent = self.stalled_for()  # since the first of the commands not answered yet
+            if self.stall_timeout is not None and silent >= self.stall_timeout:
+                self._gave_up_at = now
+                raise TargetUnresponsive(
+                    f"the target sent nothing for {silent:.0f}s while {method} waited for its reply: it is "
+                    "stopped (SIGSTOP, a debugger pause), in a very long GC, or in a busy loop; giving up",
+                    method=method, timeout=self.stall_timeout, silent_s=silent)
+            if silent >= STALL_NOTICE:
+                self._report_stall(Stall(method, silent, self.stall_timeout))
+                reported = True
+            elif reported:
+                self._report_stall(Stall(method, 0.0, self.stall_timeout))
+                reported = False
+            step = 1.0 if silent >= STALL_NOTICE else STALL_NOTICE - silent
+            if self.stall_timeout is not None:
+                step = min(step, max(self.stall_timeout - silent, 0.01))
+            if deadline is not None:
+                step = min(step, deadline - now)
+            await asyncio.wait((future,), timeout=step)
+            if future.done():
+                if reported:
+                    self._report_stall(Stall(method, 0.0, self.stall_timeout))
+                return future.result()
+
+    def on_stall(self, callback: StallCallback) -> Callable[[], None]:
+        """Call ``callback(Stall)`` while a command waits on a silent target; returns a function that unregisters it."""
+        self._stall_listeners.append(callback)
+
+        def off() -> None:
+            with contextlib.suppress(ValueError):
+                self._stall_listeners.remove(callback)
+
+        return off
+
+    @property
+    def last_received(self) -> float:
+        """When the target last sent anything, bytes of a message still arriving included (``time.monotonic()``)."""
+        return max(self._last_message, getattr(self._ws, "last_bytes", 0.0))
+
+    @property
+    def unresponsive(self) -> bool:
+        """Whether a command gave up on the target (:class:`TargetUnresponsive`) and it has sent nothing since."""
+        return self._gave_up_at is not None and self._gave_up_at > self.last_received
+
+    def stalled_for(self) -> float:
+        """Seconds the target has sent nothing since we last asked it something (0: it answered since)."""
+        last = self.last_received
+        return max(0.0, time.monotonic() - self._asked_at) if self._asked_at > last else 0.0
+
+    def _report_stall(self, stall: Stall) -> None:
+        for callback in list(self._stall_listeners):
+            try:
+                callback(stall)
+            except Exception as exc:
+                self.callback_errors.append(exc)
 
     # --- events --------------------------------------------------------------------
 
@@ -242,6 +372,7 @@ class Connection:
         reason = "the target closed the connection"
         try:
             async for data in self._ws:
+                self._last_message = time.monotonic()
                 try:
                     message = self._protocol.receive(data)
                 except MalformedMessage as exc:

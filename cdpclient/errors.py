@@ -169,6 +169,21 @@ class CDPTimeout(CDPClientError):
         self.timeout = timeout
 
 
+class TargetUnresponsive(CDPTimeout):
+    """The target sent nothing at all for ``silent_s`` seconds while a command waited for its reply.
+
+    A stopped process (SIGSTOP, a debugger pause), a long GC or a busy loop on the
+    main thread: the inspector only answers between JavaScript turns.
+    """
+
+    silent_s: float
+
+    def __init__(self, message: str, *, method: str | None = None, timeout: float | None = None,
+                 silent_s: float = 0.0) -> None:
+        super().__init__(message, method=method, timeout=timeout)
+        self.silent_s = silent_s
+
+
 class ConnectionLost(CDPClientError):
     """The session ended under us: the target died or the socket closed."""
 

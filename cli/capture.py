@@ -189,7 +189,58 @@ def _run(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[list[Row]]]
 
 async def _on_target(spec: TargetSpec, work: Callable[[Target, OptsT], Awaitable[T]], opts: OptsT) -> T:
     async with common.open_target(spec) as target:
-        return await work(target, opts)
+        conn = target.connection
+        conn.stall_timeout = stall_timeout()
+        off = conn.on_stall(_StallReporter())
+        try:
+            return await work(target, opts)
+        finally:
+            off()
+
+
+STALL_ENV = "CDPCLIENT_STALL_TIMEOUT"
+
+
+def stall_timeout() -> float | None:
+    """Seconds of silence from the target before a capture gives up: $CDPCLIENT_STALL_TIMEOUT (0: never)."""
+    import os
+
+    from cdpclient.connection import DEFAULT_STALL_TIMEOUT
+    from cdpclient.units import parse_duration
+
+    text = os.environ.get(STALL_ENV, "").strip()
+    if not text:
+        return DEFAULT_STALL_TIMEOUT
+    from cdpclient.errors import UsageError
+
+    try:
+        seconds = parse_duration(text)
+    except UsageError as exc:
+        raise UsageError(f"{STALL_ENV}={text!r}: {exc}") from None
+    return seconds if seconds > 0 else None
+
+
+class _StallReporter:
+    """Lines on stderr while the target does not answer: at once, then every 10 s, and when it answers again."""
+
+    def __init__(self) -> None:
+        self._said = 0.0
+
+    def __call__(self, stall: Any) -> None:
+        if stall.silent_s == 0:
+            if self._said:
+                common.note(f"cdpclient: the target answers again ({stall.method})")
+            self._said = 0.0
+            return
+        if self._said == 0:
+            limit = f"giving up after {stall.limit_s:.0f}s" if stall.limit_s else f"no limit ({STALL_ENV}=0)"
+            common.note(f"cdpclient: the target has not answered for {stall.silent_s:.0f}s ({stall.method}): "
+                        f"stopped (SIGSTOP, a debugger pause), a long GC or a blocking call? {limit}; "
+                        "Ctrl-C to abort")
+            self._said = stall.silent_s
+        elif stall.silent_s - self._said >= 10:
+            common.note(f"cdpclient: still no answer from the target after {stall.silent_s:.0f}s")
+            self._said = stall.silent_s
 
 
 # --- snapshot ---------------------------------------------------------------------------------

@@ -131,6 +131,10 @@ def early_stop(message: str = "stopping early and saving (Ctrl-C again to abort)
         raise
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+        if stop.is_set() and not aborted:
+            # The user is pressing Ctrl-C and what they asked for is done and saved: another
+            # Ctrl-C landing now must not kill the process (by SIGINT) after it said "saved".
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def print_json(value: Any) -> None:

@@ -132,3 +132,37 @@ async def test_inspector_drops_sessions_that_ping(node) -> None:  # type: ignore
         pong = await ws.ping()
         with pytest.raises((ConnectionClosed, TimeoutError)):
             await asyncio.wait_for(pong, 3)
+
+
+async def test_commands_racing_close_leave_no_unretrieved_exception(node_app) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13.6: "Future exception was never retrieved ... ConnectionLost" after a capture.
+
+    A command still being written when the session ends (a snapshot's follow-up racing the
+    command's exit, a target going away) had its reply future failed by the shutdown with nobody
+    left to look at it.  Large commands fill the socket's buffer, so some are mid-write at the end.
+    """
+    import gc
+
+    loop = asyncio.get_running_loop()
+    unretrieved: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, ctx: unretrieved.append(str(ctx.get("message"))))
+    try:
+        for round_ in range(6):
+            node = node_app("idle.js")
+            async with cdpclient.connect(node.endpoint) as target:
+                sends = [asyncio.ensure_future(target.evaluate(f"'{'x' * 4_000_000}'.length + {i}", timeout=5))
+                         for i in range(6)]
+                await asyncio.sleep(0.001 * round_)
+                if round_ % 2:
+                    node.kill()
+                else:
+                    await target.connection.close()
+                await asyncio.gather(*sends, return_exceptions=True)
+                del sends
+            gc.collect()
+        await asyncio.sleep(0)
+        gc.collect()
+    finally:
+        loop.set_exception_handler(previous)
+    assert unretrieved == []
