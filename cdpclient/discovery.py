@@ -114,19 +114,43 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def remote_warning(endpoint: Endpoint) -> str | None:
-    """The warning owed for a non-loopback inspector address, or None for loopback."""
-    if is_loopback(endpoint.host):
+_LOOPBACK_FOR = {False: "127.0.0.1", True: "::1"}  # by "is it IPv6"
+
+
+def _unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
+def remote_warning(endpoint: Endpoint, resolved: Endpoint | None = None) -> str | None:
+    """The warning owed for a non-loopback inspector address, or None for loopback.
+
+    ``resolved`` (from :func:`resolve`) decides: a name that resolves to a loopback
+    address is loopback.  ``0.0.0.0`` and ``::`` are reached through loopback, with
+    a word that an inspector listening there is open to the network.
+    """
+    if _unspecified(endpoint.host):
+        via = hostport.join(_LOOPBACK_FOR[":" in endpoint.host], endpoint.port)
+        return (f"{endpoint.address} is this machine's any-address: connecting through {via}; an inspector "
+                "listening on it is open to every network this machine is on")
+    if is_loopback(endpoint.host) or (resolved is not None and is_loopback(resolved.host)):
         return None
     return (f"{endpoint.address} is not a loopback address: an open inspector grants code execution to "
             "anyone who reaches it; prefer an SSH tunnel or kubectl port-forward")
 
 
 async def resolve(endpoint: Endpoint) -> Endpoint:
-    """Replace a host name by its address: the inspector only accepts IP or ``localhost`` Host headers."""
+    """Replace a host name by its address: the inspector only accepts IP or ``localhost`` Host headers.
+
+    ``0.0.0.0`` and ``::`` (which the inspector refuses as a Host) become loopback.
+    """
     host = endpoint.host
     if host == "localhost":
         host = "127.0.0.1"
+    elif _unspecified(host):
+        host = _LOOPBACK_FOR[":" in host]
     else:
         try:
             ipaddress.ip_address(host)

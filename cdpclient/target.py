@@ -178,10 +178,10 @@ async def open_target(endpoint: str | Endpoint, *, target_id: str | None = None,
                       on_warning: Callable[[str], None] | None = None) -> Target:
     """Like :func:`connect`, but the caller closes the returned target (``await target.close()``)."""
     ep = parse_endpoint(endpoint) if isinstance(endpoint, str) else endpoint
-    warning = remote_warning(ep)
+    resolved = await resolve(ep)
+    warning = remote_warning(ep, resolved)
     if warning:
         (on_warning or log.warning)(warning)
-    resolved = await resolve(ep)
     version: dict[str, Any] | None = None
     if resolved.ws_url:
         target_path = urlsplit(resolved.ws_url).path.strip("/")

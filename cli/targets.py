@@ -42,7 +42,8 @@ async def _targets(spec: TargetSpec) -> list[dict[str, Any]]:
     if endpoint.ws_url:
         async with cdpclient.connect(endpoint, on_warning=common.warn) as target:
             return [_target_row(target.info, {})]
-    warning = cdpclient.discovery.remote_warning(endpoint)
+    resolved = await cdpclient.discovery.resolve(endpoint)
+    warning = cdpclient.discovery.remote_warning(endpoint, resolved)
     if warning:
         common.warn(warning)
     version = await cdpclient.get_version(endpoint)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
+from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -36,3 +40,29 @@ def cli_runner():  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
     return CliRunner()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """Factory fixture: ``tmpfs("4m")`` mounts a tmpfs of that size (a real volume that fills); skips without root."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        mnt = tmp_path / f"tmpfs-{len(mounted)}"
+        mnt.mkdir()
+        try:
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mnt)],
+                                  capture_output=True, text=True, timeout=10)
+        except FileNotFoundError:
+            pytest.skip("no mount command here")
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): a full disk is not testable")
+        mounted.append(mnt)
+        return mnt
+
+    yield mount
+    gc.collect()  # drop any Store (and its open index) a failed test left behind
+    for mnt in mounted:
+        if subprocess.run(["umount", str(mnt)], capture_output=True, timeout=10).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=10)
+        assert not os.path.ismount(mnt)

@@ -97,8 +97,11 @@ async def _capture_into(target: StoreTarget, store: Store, kind: str, *, labels:
     with store.new_capture(kind, target=dict(target.identity), labels=labels or {}, compress=compress) as pending:
         if kind == "heaptimeline" and options.get("events_path") is None:
             options = {**options, "events_path": pending.side_path(EVENTS_SUFFIX)}
-        # The store compresses at rest itself: the capture writes a plain file.
-        result = await capture_to_file(target, pending.path, kind, **options)
+        # With ``compress`` the capture writes zstd as it streams: the disk never holds the
+        # uncompressed file (a 3 MB compressed snapshot must fit a volume smaller than its content).
+        streamed = {"compress": True} if compress else {}
+        result = await capture_to_file(target, pending.path, kind, **options, **streamed)
+        pending.compressed = compress
         pending.meta.update(result.metadata())
         pending.meta["options"] = {**result.options, **(recorded or {})}
     assert pending.record is not None  # set by new_capture when the block exits cleanly

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from cdpclient import compression
 from cdpclient.compression import BLOCK
 from cdpclient.fileio import open_private
 
@@ -23,6 +24,17 @@ def digest(path: Path, progress: Progress | None = None) -> tuple[str, int]:
             size += len(block)
             if progress:
                 progress(size)
+    return h.hexdigest(), size
+
+
+def content_digest(path: Path) -> tuple[str, int]:
+    """sha256 hex and size of the content of the zstd file ``path``, decompressed on the fly."""
+    h = hashlib.sha256()
+    size = 0
+    with compression.open_content(path) as fh:
+        while block := fh.read(BLOCK):
+            h.update(block)
+            size += len(block)
     return h.hexdigest(), size
 
 

@@ -65,6 +65,8 @@ class PendingCapture:
         self.path = temp_dir / Layout.data_name(capture_id, kind)
         self.meta: dict[str, Any] = {}
         self.record: CaptureRecord | None = None
+        self.compressed = False
+        """Set by a writer that wrote ``path`` as a zstd stream itself (compressing while streaming)."""
         self._sides: list[str] = []
 
     def side_path(self, suffix: str) -> Path:
@@ -190,8 +192,10 @@ class Store:
             pending.record = self._publish(pending, target or {}, labels or {}, options or {}, compress)
         except BaseException as exc:
             shutil.rmtree(pending.temp_dir, ignore_errors=True)
-            if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
-                raise _store_error(exc, "capture not stored") from exc
+            # a capture's write error arrives wrapped (CaptureError naming the temp file)
+            cause = exc if isinstance(exc, OSError) else exc.__cause__
+            if isinstance(cause, OSError) and cause.errno in _NO_SPACE:
+                raise _store_error(cause, f"capture not stored in {self.root}", where=False) from exc
             raise
 
     def _start(self, kind: str, created: float | None = None) -> PendingCapture:
@@ -324,7 +328,14 @@ class Store:
         if not data.exists() or data.stat().st_size == 0:
             raise StoreError(f"the {pending.kind} capture wrote no data; nothing stored")
         os.chmod(data, fileio.FILE_MODE)
-        if compress:
+        if compress and pending.compressed:  # written as zstd while streaming: hash it, rename it
+            fileio.fsync_path(data)
+            sha, size = files.content_digest(data)
+            stored_sha, stored_size = files.digest(data)
+            packed = data.with_name(data.name + COMPRESSED_SUFFIX)
+            os.rename(data, packed)
+            stored_name = packed.name
+        elif compress:
             packed = data.with_name(data.name + COMPRESSED_SUFFIX)
             sha, size, stored_sha, stored_size = fileio.compress_file(data, packed)
             data.unlink()
@@ -796,8 +807,8 @@ def _report_facts(path: Path) -> dict[str, Any]:
     return {"node_version": header.get("nodejsVersion"), "pid": header.get("processId")}
 
 
-def _store_error(exc: OSError, what: str) -> StoreError:
+def _store_error(exc: OSError, what: str, *, where: bool = True) -> StoreError:
     if exc.errno in _NO_SPACE:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return StoreError(f"{what}: no space left on the device{where}")
+        where_text = f" ({exc.filename})" if exc.filename and where else ""
+        return StoreError(f"{what}: no space left on the device{where_text}")
     return StoreError(f"{what}: {exc.strerror or exc}")

@@ -145,3 +145,34 @@ def test_remote_warning_only_for_non_loopback() -> None:
     assert remote_warning(parse_endpoint("127.0.0.1:9229")) is None
     assert remote_warning(parse_endpoint("localhost")) is None
     assert "not a loopback address" in (remote_warning(parse_endpoint("10.0.0.5:9229")) or "")
+
+
+def test_any_address_connects_through_loopback(node) -> None:  # type: ignore[no-untyped-def]
+    from nodeproc import run_cli  # type: ignore[attr-defined]
+
+    # The inspector answers HTTP 400 to a Host of 0.0.0.0; it used to fail as "not a Node inspector".
+    done = run_cli("info", f"0.0.0.0:{node.port}", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["pid"] == node.proc.pid
+    assert "any-address: connecting through 127.0.0.1" in done.stderr and "not a loopback" not in done.stderr
+
+
+def test_a_name_that_resolves_to_loopback_gets_no_warning(node, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import subprocess
+    import sys
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n127.0.0.1 inspector.internal\n10.255.255.1 far.internal\n")
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare here: cannot give the command its own /etc/hosts")
+    cmd = (f"mount --bind {hosts} /etc/hosts && exec {sys.executable} -m cdpclient_cli.app "
+           f"info inspector.internal:{node.port} --json")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", cmd], capture_output=True, text=True, timeout=60)
+    if "mount" in done.stderr and done.returncode != 0 and "pid" not in done.stdout:
+        pytest.skip(f"cannot bind-mount /etc/hosts here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["pid"] == node.proc.pid and "warning" not in done.stderr
+    from cdpclient.discovery import Endpoint, remote_warning
+
+    assert "not a loopback address" in (remote_warning(parse_endpoint("far.internal:1"), Endpoint("10.255.255.1", 1)) or "")
