@@ -205,15 +205,21 @@ class Connection:
     # --- commands ------------------------------------------------------------------
 
     async def send(self, method: str, params: dict[str, Any] | None = None, *,
-                   timeout: float | None = _USE_DEFAULT) -> dict[str, Any]:
+                   timeout: float | None = _USE_DEFAULT,
+                   stall_timeout: float | None = _USE_DEFAULT) -> dict[str, Any]:
         """Run ``method`` and return its ``result``.
 
         Raises :class:`ProtocolError` for an error reply, :class:`CDPTimeout`
         after ``timeout`` seconds (``None``: no limit; default
-        :attr:`default_timeout`), :class:`ConnectionLost` if the session ends first.
+        :attr:`default_timeout`), :class:`TargetUnresponsive` after
+        ``stall_timeout`` seconds of total silence from the target (``None``:
+        never; default :attr:`stall_timeout`; a command known to keep the target
+        silent for long, a huge heap snapshot's GCs, asks for more),
+        :class:`ConnectionLost` if the session ends first.
         """
         self._check_open(method)
         timeout = self.default_timeout if timeout is _USE_DEFAULT else timeout
+        limit = self.stall_timeout if stall_timeout is _USE_DEFAULT else stall_timeout
         msg_id, text = self._protocol.request(method, params)
         sent_at = time.monotonic()
         if self._asked_at <= self.last_received or self.unresponsive:  # after a give-up: a new window
@@ -226,7 +232,7 @@ class Connection:
             except websockets.ConnectionClosed as exc:
                 raise ConnectionLost(f"{method}: the connection closed ({self._describe_close(exc)})",
                                      method=method) from exc
-            return await self._await_reply(method, future, timeout, sent_at)
+            return await self._await_reply(method, future, timeout, sent_at, limit)
         except TimeoutError as exc:
             raise CDPTimeout(f"{method} got no reply within {timeout:g}s", method=method, timeout=timeout) from exc
         finally:
@@ -239,9 +245,9 @@ class Connection:
                 future.exception()
 
     async def _await_reply(self, method: str, future: asyncio.Future[dict[str, Any]], timeout: float | None,
-                           sent_at: float) -> dict[str, Any]:
-        """Wait for ``future`` at most ``timeout``; watch the target's silence meanwhile (see :class:`Stall`)."""
-        if self.stall_timeout is None and not self._stall_listeners:
+                           sent_at: float, limit: float | None) -> dict[str, Any]:
+        """Wait for ``future`` at most ``timeout``; give up after ``limit`` s of silence (see :class:`Stall`)."""
+        if limit is None and not self._stall_listeners:
             return await asyncio.wait_for(future, timeout)
         deadline = None if timeout is None else sent_at + timeout
         reported = False
@@ -250,27 +256,27 @@ class Connection:
             if deadline is not None and now >= deadline:
                 raise TimeoutError
             silent = self.stalled_for()  # since the first of the commands not answered yet
-            if self.stall_timeout is not None and silent >= self.stall_timeout:
+            if limit is not None and silent >= limit:
                 self._gave_up_at = now
                 raise TargetUnresponsive(
                     f"the target sent nothing for {silent:.0f}s while {method} waited for its reply: it is "
                     "stopped (SIGSTOP, a debugger pause), in a very long GC, or in a busy loop; giving up",
-                    method=method, timeout=self.stall_timeout, silent_s=silent)
+                    method=method, timeout=limit, silent_s=silent)
             if silent >= STALL_NOTICE:
-                self._report_stall(Stall(method, silent, self.stall_timeout))
+                self._report_stall(Stall(method, silent, limit))
                 reported = True
             elif reported:
-                self._report_stall(Stall(method, 0.0, self.stall_timeout))
+                self._report_stall(Stall(method, 0.0, limit))
                 reported = False
             step = 1.0 if silent >= STALL_NOTICE else STALL_NOTICE - silent
-            if self.stall_timeout is not None:
-                step = min(step, max(self.stall_timeout - silent, 0.01))
+            if limit is not None:
+                step = min(step, max(limit - silent, 0.01))
             if deadline is not None:
                 step = min(step, deadline - now)
             await asyncio.wait((future,), timeout=step)
             if future.done():
                 if reported:
-                    self._report_stall(Stall(method, 0.0, self.stall_timeout))
+                    self._report_stall(Stall(method, 0.0, limit))
                 return future.result()
 
     def on_stall(self, callback: StallCallback) -> Callable[[], None]:

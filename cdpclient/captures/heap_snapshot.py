@@ -44,12 +44,30 @@ def snapshot_header_counts(head: str) -> dict[str, int]:
     return {key: int(value) for key, value in _COUNTS.findall(head)}
 
 
+SILENCE_PER_GB = 60.0
+"""Extra seconds of silence allowed per GB of used heap while V8 starts a snapshot.
+
+Before its first progress report V8 runs its full GCs and counts the heap: the
+longest silence measured was 8.6 s for a 400 MB heap of strings (about 21 s per
+GB), so a 4 GB heap may be silent for a minute and a half without anything wrong.
+"""
+
+
+def snapshot_stall_timeout(base: float | None, heap_used: int) -> float | None:
+    """The silence a snapshot of a ``heap_used`` heap may keep before it is given up on."""
+    return None if base is None else base + SILENCE_PER_GB * heap_used / 1e9
+
+
 async def stream_snapshot(target: CaptureTarget, out: StreamFile, method: str, params: dict[str, Any],
-                          progress: ProgressCallback | None = None, *, early: bool = False) -> dict[str, int]:
+                          progress: ProgressCallback | None = None, *, early: bool = False,
+                          heap_used: int = 0) -> dict[str, int]:
     """Run ``method`` (takeHeapSnapshot / stopTrackingHeapObjects) with its chunks streamed into ``out``.
 
     Returns the counts from the snapshot's header.  Raises :class:`CaptureError`
-    if a write failed or no data came.
+    if a write failed or no data came.  V8 is always asked to report progress:
+    those events are how a busy target is told from a frozen one, and a target
+    silent for longer than :func:`snapshot_stall_timeout` of ``heap_used`` is
+    given up on (:class:`TargetUnresponsive`).
 
     With ``early``, it returns as soon as the last chunk is in, without waiting
     for the command's reply: V8 sends the reply only after freeing the snapshot
@@ -93,7 +111,9 @@ async def stream_snapshot(target: CaptureTarget, out: StreamFile, method: str, p
     off_progress = conn.on("HeapProfiler.reportHeapSnapshotProgress", on_progress)
     # No timeout: V8 needs about 35 s for a 300 MB heap and far more for 4 GB; a dead
     # target still fails the call at once (ConnectionLost).
-    reply = asyncio.ensure_future(target.send(method, params, timeout=None))
+    patience = snapshot_stall_timeout(conn.stall_timeout, heap_used)
+    reply = asyncio.ensure_future(target.send(method, {**params, "reportProgress": True}, timeout=None,
+                                              stall_timeout=patience))
     handed_over = False
     try:
         if early:
@@ -218,8 +238,8 @@ async def take_heap_snapshot(target: CaptureTarget, path: str | os.PathLike[str]
     if gc:
         await target.send("HeapProfiler.collectGarbage", timeout=_GC_TIMEOUT)
     with stream_file(path, compress=compress) as out:
-        counts = await stream_snapshot(target, out, "HeapProfiler.takeHeapSnapshot",
-                                       {"reportProgress": progress is not None}, progress, early=True)
+        counts = await stream_snapshot(target, out, "HeapProfiler.takeHeapSnapshot", {}, progress, early=True,
+                                       heap_used=budget.heap_used)
         size = out.commit()
     follow_up, deferred = _follow_up(target, budget.rss)
     if not deferred:  # V8 already answered: take the facts now

@@ -83,8 +83,8 @@ async def take_allocation_timeline(target: CaptureTarget, path: str | os.PathLik
                 tracking = True  # set first: a cancelled start may still have reached V8
                 await target.send("HeapProfiler.startTrackingHeapObjects", {"trackAllocations": True})
                 elapsed, early = await wait_duration(duration, stop=stop, progress=progress, target=target)
-                counts = await stream_snapshot(target, out, "HeapProfiler.stopTrackingHeapObjects",
-                                               {"reportProgress": progress is not None}, progress)
+                counts = await stream_snapshot(target, out, "HeapProfiler.stopTrackingHeapObjects", {}, progress,
+                                               heap_used=budget.heap_used)
                 tracking = False
             finally:
                 for off in offs:
