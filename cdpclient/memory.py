@@ -5,8 +5,10 @@ and by the heap snapshot guard (:mod:`cdpclient.captures.guard`), so the two
 always name the same limit.
 
 The limits that can kill a target are its container's memory limit (cgroup v2
-or v1, in the target's own namespace and mounts) and
-``process.constrainedMemory()``; V8's heap limit is reported beside them.
+or v1, in the target's own namespace and mounts), ``process.constrainedMemory()``,
+its own address-space and data limits (``ulimit -v``/``-d``, ``prlimit``: past
+them malloc fails and V8 aborts) and the host's available memory; V8's heap
+limit is reported beside them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
-__all__ = ["UNLIMITED", "CgroupMemory", "MemoryReading", "read_memory", "parse_reading"]
+__all__ = ["UNLIMITED", "CgroupMemory", "MemoryReading", "ProcessLimit", "read_memory", "parse_reading"]
 
 UNLIMITED = 2**60
 """A limit at or above this means none: cgroup v1 says 2^63 rounded to a page, constrainedMemory() 2^64."""
@@ -54,6 +56,20 @@ PROBE_JS = r"""
   try {
     if (typeof process.constrainedMemory === 'function') out.constrained = process.constrainedMemory();
   } catch (e) {}
+  // ulimit -v / -d (prlimit --as / --data): malloc fails past them and V8 aborts with std::bad_alloc.
+  const limits = read('/proc/self/limits') || '', status = read('/proc/self/status') || '';
+  const softLimit = (label) => {
+    const m = limits.match(new RegExp('^' + label + '\\s+(\\d+|unlimited)', 'm'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : null;
+  };
+  const statusKb = (key) => {
+    const m = status.match(new RegExp('^' + key + ':\\s+(\\d+) kB$', 'm'));
+    return m ? Number(m[1]) * 1024 : null;
+  };
+  out.rlimits = [
+    { name: 'address space', limit: softLimit('Max address space'), used: statusKb('VmSize') },
+    { name: 'data', limit: softLimit('Max data size'), used: statusKb('VmData') },
+  ].filter((r) => r.limit !== null && r.used !== null);
   const lines = (read('/proc/self/cgroup') || '').split('\n').filter(Boolean);
   const candidates = [];
   for (const line of lines) {
@@ -106,6 +122,21 @@ class CgroupMemory:
 
 
 @dataclasses.dataclass
+class ProcessLimit:
+    """A soft resource limit on the process's memory: ``name`` ("address space", "data"), bytes."""
+
+    name: str
+    limit: int
+    used: int
+    """What the limit counts now: ``VmSize`` for the address space, ``VmData`` for data."""
+
+    @property
+    def source(self) -> str:
+        flag = {"address space": "ulimit -v", "data": "ulimit -d"}.get(self.name, "ulimit")
+        return f"{self.name} limit ({flag})"
+
+
+@dataclasses.dataclass
 class MemoryReading:
     """One reading of the target's memory (bytes); a limit that is not known or not set is None."""
 
@@ -119,6 +150,8 @@ class MemoryReading:
     cgroup: CgroupMemory | None
     host_available: int | None
     host_total: int | None
+    rlimits: list[ProcessLimit] = dataclasses.field(default_factory=list)
+    """The process's own soft limits on its memory (``ulimit -v``, ``ulimit -d``) that are set."""
 
     @property
     def memory_limit(self) -> int | None:
@@ -146,7 +179,9 @@ def parse_reading(data: dict[str, Any]) -> MemoryReading:
                             usage=_int(cgroup.get("usage")), working_set=_int(cgroup.get("working_set")))
         if cgroup else None,
         host_available=int(data["host_available"]) if data.get("host_available") else None,
-        host_total=int(data["host_total"]) if data.get("host_total") else None)
+        host_total=int(data["host_total"]) if data.get("host_total") else None,
+        rlimits=[ProcessLimit(name=str(r["name"]), limit=int(r["limit"]), used=int(r["used"]))
+                 for r in data.get("rlimits") or () if r.get("limit") is not None and r["limit"] < UNLIMITED])
 
 
 async def read_memory(target: Evaluates, *, timeout: float = 15.0) -> MemoryReading:

@@ -56,6 +56,8 @@ class ProcessInfo:
     constrained_memory: int | None
     memory_limit: int | None
     """The tightest known limit on the process's memory (cgroup, constrainedMemory), or None."""
+    process_limits: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Its own soft limits that are set: ``{"name", "source", "limit", "used"}`` (``ulimit -v``: VmSize)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -135,7 +137,9 @@ class Target(CaptureMethods):
             heap_size_limit=memory.heap_limit or 0, rss=memory.rss, external=int(data["external"]),
             array_buffers=int(data["array_buffers"]),
             cgroup_memory_limit=memory.cgroup.limit if memory.cgroup else None,
-            constrained_memory=memory.constrained, memory_limit=memory.memory_limit)
+            constrained_memory=memory.constrained, memory_limit=memory.memory_limit,
+            process_limits=[{"name": r.name, "source": r.source, "limit": r.limit, "used": r.used}
+                            for r in memory.rlimits])
 
     async def close(self) -> None:
         """End the session (the inspector disables our agents; profilers we started stop)."""

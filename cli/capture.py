@@ -220,6 +220,11 @@ def stall_timeout() -> float | None:
     return seconds if seconds > 0 else None
 
 
+_SNAPSHOT_METHODS = ("HeapProfiler.takeHeapSnapshot", "HeapProfiler.stopTrackingHeapObjects")
+SNAPSHOT_NOTICE = 15.0
+"""Seconds of silence before a snapshot's wait is mentioned (a healthy 400 MB heap was silent for 8.6 s)."""
+
+
 class _StallReporter:
     """Lines on stderr while the target does not answer: at once, then every 10 s, and when it answers again."""
 
@@ -234,6 +239,14 @@ class _StallReporter:
             return
         if self._said == 0:
             limit = f"giving up after {stall.limit_s:.0f}s" if stall.limit_s else f"no limit ({STALL_ENV}=0)"
+            if stall.method in _SNAPSHOT_METHODS:  # V8's GCs before a snapshot are silent: seconds per GB
+                if stall.silent_s < SNAPSHOT_NOTICE:
+                    return
+                common.note(f"cdpclient: no word from V8 for {stall.silent_s:.0f}s while it prepares the snapshot "
+                            f"(its full GCs on a large heap are silent; a stopped target is too): {limit}; "
+                            "Ctrl-C to abort")
+                self._said = stall.silent_s
+                return
             common.note(f"cdpclient: the target has not answered for {stall.silent_s:.0f}s ({stall.method}): "
                         f"stopped (SIGSTOP, a debugger pause), a long GC or a blocking call? {limit}; "
                         "Ctrl-C to abort")

@@ -78,6 +78,8 @@ def info(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help="P
         ("memory limit", f"{hb(limit)}" + (f" (rss at {100 * data['rss'] / limit:.0f}%)" if limit else "")
          if limit else "none known (no cgroup limit, no constrainedMemory)"),
     ]
+    lines += [(lim["source"].split("(")[-1].rstrip(")"), f"{hb(lim['used'])} of {hb(lim['limit'])} {lim['name']} "
+               "in use (a heap snapshot needs room under it)") for lim in data.get("process_limits") or ()]
     for key, value in lines:
         typer.echo(f"{key + ':':<14}{value}")
 

@@ -102,6 +102,9 @@ async def read_budget(target: CaptureTarget, *, overhead_factor: float = OVERHEA
     if constrained and not (cgroup and constrained == cgroup.limit):
         limits.append({"source": "process.constrainedMemory() limit", "limit": constrained, "used": rss,
                        "headroom": constrained - rss})
+    for rlimit in memory.rlimits:
+        limits.append({"source": rlimit.source, "limit": rlimit.limit, "used": rlimit.used,
+                       "headroom": rlimit.limit - rlimit.used})
     if memory.host_available:
         total = memory.host_total or 0
         limits.append({"source": "host's available memory", "limit": total, "used": total - memory.host_available,

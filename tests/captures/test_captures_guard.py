@@ -137,3 +137,36 @@ async def test_info_and_the_guard_agree_under_a_real_cgroup_limit(memory_cgroup,
     assert info.cgroup_memory_limit == 300 * MB
     assert info.memory_limit == budget.memory_limit == 300 * MB
     assert [lim["limit"] for lim in budget.limits if lim["source"].startswith("cgroup")] == [300 * MB]
+
+
+def _vm_size(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmSize")
+
+
+@pytest.mark.compat
+async def test_guard_refuses_under_an_address_space_limit_that_would_abort_the_target(node_app,
+                                                                                      tmp_path: Path) -> None:
+    import resource
+
+    app = node_app("heap_of_size.js", "60")
+    wait_output(app, "ready")
+    # ulimit -v / prlimit --as, set on the running target: 300 MB of address space left.
+    limit = _vm_size(app.pid) + 300 * MB
+    resource.prlimit(app.pid, resource.RLIMIT_AS, (limit, limit))
+    async with cdpclient.connect(app.endpoint) as target:
+        info = await target.process_info()
+        assert [(lim["name"], lim["limit"]) for lim in info.process_limits] == [("address space", limit)]
+        with pytest.raises(cdpclient.SnapshotRefused) as refused:
+            await target.heap_snapshot(tmp_path / "a.heapsnapshot")
+        message = str(refused.value)
+        assert "address space limit (ulimit -v)" in message and "needs about" in message, message
+        assert leftovers(tmp_path) == []
+        # Forced, it really does not fit: V8 aborts (std::bad_alloc), we keep nothing.
+        with pytest.raises(cdpclient.ConnectionLost):
+            await target.heap_snapshot(tmp_path / "a.heapsnapshot", force=True)
+    app.proc.wait(30)
+    assert app.proc.returncode != 0
+    assert leftovers(tmp_path) == []
