@@ -26,7 +26,7 @@ from cdpclient.discovery import (
     resolve,
     select_target,
 )
-from cdpclient.errors import CDPClientError, ProtocolError
+from cdpclient.errors import CDPClientError, ProtocolError, TargetNotFound
 from cdpclient.memory import read_memory
 
 __all__ = ["Target", "ProcessInfo", "connect"]
@@ -177,6 +177,28 @@ async def connect(endpoint: str | Endpoint = "127.0.0.1:9229", *, target_id: str
         await target.close()
 
 
+async def _ws_target(resolved: Endpoint, timeout: float) -> TargetInfo:
+    """The target a ``ws://`` URL names, as the inspector lists it (title, url) when it lists it.
+
+    An id the inspector does not list fails at once naming the ids it does list
+    (the websocket handshake alone says only "did not receive a valid HTTP
+    response").  Behind a forward that serves only the websocket, the URL is used as given.
+    """
+    assert resolved.ws_url is not None
+    target_id = urlsplit(resolved.ws_url).path.strip("/").rsplit("/", 1)[-1]
+    bare = TargetInfo(id=target_id, title="", url="", type="node", ws_url=resolved.ws_url)
+    try:
+        listed = await list_targets(dataclasses.replace(resolved, ws_url=None), timeout=min(timeout, 5.0))
+    except CDPClientError:
+        return bare
+    for info in listed:
+        if info.id == target_id:
+            return dataclasses.replace(info, ws_url=resolved.ws_url)
+    known = ", ".join(f"{t.id} ({t.title or t.url})" for t in listed) or "none"
+    raise TargetNotFound(f"no target {target_id!r} at {resolved.address} (targets: {known})",
+                         target_id=target_id, endpoint=str(resolved))
+
+
 async def open_target(endpoint: str | Endpoint, *, target_id: str | None = None, timeout: float = 10.0,
                       command_timeout: float | None = DEFAULT_TIMEOUT,
                       on_warning: Callable[[str], None] | None = None) -> Target:
@@ -188,8 +210,7 @@ async def open_target(endpoint: str | Endpoint, *, target_id: str | None = None,
         (on_warning or log.warning)(warning)
     version: dict[str, Any] | None = None
     if resolved.ws_url:
-        target_path = urlsplit(resolved.ws_url).path.strip("/")
-        info = TargetInfo(id=target_path.rsplit("/", 1)[-1], title="", url="", type="node", ws_url=resolved.ws_url)
+        info = await _ws_target(resolved, timeout)
     else:
         version = await get_version(resolved, timeout=timeout)
         info = select_target(await list_targets(resolved, timeout=timeout), target_id, resolved)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
@@ -61,8 +62,10 @@ class OneLineGroup(TyperGroup):
              complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
              **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        if "--debug" in argv:
+        end = argv.index("--") if "--" in argv else len(argv)
+        if "--debug" in argv[:end]:  # anywhere on the line, not only before the command
             common.state.debug = True
+            argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
         try:
             rv = super().main(argv, prog_name, complete_var, standalone_mode=False,
                              windows_expand_args=windows_expand_args, **extra)
@@ -73,7 +76,7 @@ class OneLineGroup(TyperGroup):
                 return 0
             ctx = getattr(exc, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            common.fail(f"{error.format_message()}{hint}", code=2)
+            common.fail(f"{_own_words(error.format_message())}{hint}", code=2)
         except ClickException as exc:
             error = cast(_ClickError, exc)
             common.fail(error.format_message(), code=error.exit_code)
@@ -94,6 +97,32 @@ class OneLineGroup(TyperGroup):
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
+
+
+_VALIDATION_WORDS = (
+    (re.compile(r"Input should be a valid integer.*"), "not a whole number"),
+    (re.compile(r"Input should be a valid number.*"), "not a number"),
+    (re.compile(r"Input should be greater than or equal to (\S+)"), r"must be \1 or more"),
+    (re.compile(r"Input should be greater than (\S+)"), r"must be more than \1"),
+    (re.compile(r"Input should be less than or equal to (\S+)"), r"must be \1 at most"),
+    (re.compile(r"Input should be less than (\S+)"), r"must be less than \1"),
+)
+
+
+def _own_words(message: str) -> str:
+    """A usage error as the project words them: ``Invalid value for --count: must be 1 or more``."""
+    message = re.sub(r"Invalid value for '(-[\w-]+)'", r"Invalid value for \1", message)
+    for pattern, words in _VALIDATION_WORDS:
+        message = pattern.sub(words, message)
+    return message
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"cdpclient {version('cdpclient')} (Python {sys.version.split()[0]})")
+        raise typer.Exit()
 
 
 app = typer.Typer(
@@ -117,7 +146,9 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for errors."),
+    debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks for errors (anywhere on the line)."),
+    _show_version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                       help="Print the version and exit."),
 ) -> None:
     common.state.debug = common.state.debug or debug or os.environ.get("CDPCLIENT_DEBUG") == "1"
 

@@ -76,9 +76,47 @@ def test_sigterm_cancels_the_command_so_cleanup_runs(node, tmp_path) -> None:  #
     proc = subprocess.Popen([sys.executable, "-m", "cdpclient_cli.app", "cpu", node.endpoint, "--duration", "60s",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).parents[2])
-    time.sleep(2.5)
+    # SIGTERM once the profile is recording (V8's profiler thread exists), not after a guessed delay:
+    # on a loaded machine the command may not have started yet.
+    deadline = time.monotonic() + 30
+    while not any((t / "comm").read_text().strip() == "v8:ProfEvntProc"
+                  for t in Path(f"/proc/{node.proc.pid}/task").iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the profile never started"
+        time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 143, (stdout, stderr)
     assert "terminated" in stderr and "Traceback" not in stderr
     assert not out.exists()
+
+
+def test_version_and_debug_anywhere_on_the_line() -> None:
+    from importlib.metadata import version
+
+    for flag in ("--version", "-V"):
+        done = run_cli(flag)
+        assert done.returncode == 0 and done.stdout.startswith(f"cdpclient {version('cdpclient')} "), done
+    late = run_cli("info", f"127.0.0.1:{free_port()}", "--debug")  # after the command and its argument
+    assert late.returncode == 1 and "Traceback" in late.stderr and "ConnectionRefused" in late.stderr
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("snapshot", "--count", "0"), "Invalid value for --count: must be 1 or more"),
+    (("snapshot", "--count", "many"), "Invalid value for --count: not a whole number"),
+    (("cpu", "--duration", "0"), "Invalid value for --duration: must be more than zero"),
+])
+def test_bad_values_in_the_projects_own_words(args: tuple[str, ...], words: str) -> None:
+    done = run_cli(*args)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"cdpclient: error: {words} (see 'cdpclient {args[0]} --help')"), lines[0]
+    assert "Input should" not in lines[0]
+
+
+def test_ws_url_with_an_unknown_id_lists_the_ids_and_a_known_one_fills_the_url(node) -> None:  # type: ignore[no-untyped-def]
+    done = run_cli("info", f"ws://127.0.0.1:{node.port}/no-such-id")
+    assert done.returncode == 1
+    assert f"no target 'no-such-id' at 127.0.0.1:{node.port} (targets: {node.ws_url.rsplit('/', 1)[-1]}" in done.stderr
+    known = run_cli("info", node.ws_url, "--json")
+    assert known.returncode == 0, known.stderr
+    assert json.loads(known.stdout)["target"]["url"].endswith("idle.js")
