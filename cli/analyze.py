@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .common import StoreOption, human_bytes, note, print_json, table, warn
+from .common import StoreOption, human_bytes, note, open_store, print_json, table, warn
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.heap import HeapSnapshot, LeakReport, Overview
@@ -24,9 +24,8 @@ HEAP_BY = ("class", "object")
 
 
 def _store(store_dir: str | None) -> Store:
-    from cdpclient.store import Store
 
-    return Store.open(store_dir)
+    return open_store(store_dir)
 
 
 def _resolve(store: Store, ref: str) -> tuple[CaptureRecord, Path]:

@@ -88,9 +88,8 @@ async def _save(target: Target, opts: SaveOptions, kind: str, **options: Any) ->
     import cdpclient
 
     if opts.out is None:
-        from cdpclient.store import Store
 
-        with Store.open(opts.store) as store:
+        with common.open_store(opts.store) as store:
             record = await cdpclient.capture_to_store(target, store, kind, labels=opts.labels,
                                                       compress=opts.compress, **options)
         return _stored_row(record)
@@ -290,9 +289,8 @@ async def take_snapshots(target: Target, opts: SnapshotOptions) -> list[Row]:
 
         try:
             if opts.out is None:
-                from cdpclient.store import Store
 
-                with Store.open(opts.store) as store:
+                with common.open_store(opts.store) as store:
                     await cdpclient.heap_snapshot_series_to_store(
                         target, store, count=opts.count, every=opts.every, gc=opts.gc, force=opts.force,
                         labels=opts.labels, compress=opts.compress, progress=bar.callback,

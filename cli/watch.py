@@ -119,11 +119,10 @@ def _plan(every: str, duration: str | None, when: list[str] | None, then: list[s
 
 
 async def _watch(spec: TargetSpec, plan: WatchPlan, store_dir: str | None, as_json: bool) -> WatchResult:
-    from cdpclient.store import Store
     from cdpclient.watch import watch, watch_fleet
 
     status = _Status(as_json, fleet=bool(spec.selector))
-    with Store.open(store_dir) as store, common.early_stop("stopping the watch (Ctrl-C again to abort)") as stop:
+    with common.open_store(store_dir) as store, common.early_stop("stopping the watch (Ctrl-C again to abort)") as stop:
         try:
             if spec.selector:
                 result = await watch_fleet(_lister(spec), store, plan, stop=stop, on_record=status,
