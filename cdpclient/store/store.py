@@ -568,12 +568,10 @@ class Store:
     def _by_prefix(self, prefix: str, damaged: bool = False) -> CaptureRecord | None:
         if not self._ready():
             return None
+        # reconciled first: a prefix must not pick an indexed capture while a damaged one matches too
+        _, broken = self._reconcile()
         metas = self.index.with_prefix(prefix, limit=6)
-        broken: dict[str, str] = {}
-        if not metas or damaged:
-            _, broken = self._reconcile()
-            metas = self.index.with_prefix(prefix, limit=6)
-            broken = {i: why for i, why in broken.items() if i.startswith(prefix)}
+        broken = {i: why for i, why in broken.items() if i.startswith(prefix)}
         found: list[str] = sorted({*(m["id"] for m in metas), *broken})
         if prefix in found:
             found = [prefix]
