@@ -111,7 +111,7 @@ def _print_saved(rows: list[Row], as_json: bool) -> None:
     for row in rows:
         where = f"{row['id']}  {row['path']}" if row["id"] else row["path"]
         series = f"  series {row['series']}[{row['series_index']}]" if row["series"] else ""
-        typer.echo(f"saved {row['kind']} {where}  {common.human_bytes(row['size'])} "
+        common.say(f"saved {row['kind']} {where}  {common.human_bytes(row['size'])} "
                    f"in {format_duration(row['duration_s'])}{series}")
 
 

@@ -26,7 +26,7 @@ def targets(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help
         common.print_json(rows)
         return
     if rows:
-        typer.echo(f"{rows[0]['browser'] or 'unknown version'} (protocol {rows[0]['protocol_version'] or '?'})")
+        common.say(f"{rows[0]['browser'] or 'unknown version'} (protocol {rows[0]['protocol_version'] or '?'})")
     typer.echo(common.table([(r["id"], r["title"], r["url"], r["type"]) for r in rows],
                             ["ID", "TITLE", "URL", "TYPE"]))
 
@@ -78,7 +78,7 @@ def info(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help="P
          if limit else "none known (no cgroup limit, no constrainedMemory)"),
     ]
     for key, value in lines:
-        typer.echo(f"{key + ':':<14}{value}")
+        common.say(f"{key + ':':<14}{value}")
 
 
 def _describe_target(identity: dict[str, Any]) -> str:

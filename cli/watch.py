@@ -259,11 +259,11 @@ def _print_result(result: WatchResult, as_json: bool) -> None:
         sys.stdout.write(json.dumps({"t": "result", **result.to_dict()}, default=str, separators=(",", ":")) + "\n")
         return
     rec = result.recording
-    typer.echo(f"watch {rec.id} ended ({result.reason}): {result.samples} samples, {len(result.firings)} "
+    common.say(f"watch {rec.id} ended ({result.reason}): {result.samples} samples, {len(result.firings)} "
                f"firings, {len(result.captures)} captures, {result.reconnects} reconnects")
     for capture in result.captures:
-        typer.echo(f"  {capture.id}  {capture.kind}  {capture.labels.get('condition', '')}")
-    typer.echo(f"recording: {rec.path}   (cdpclient show {rec.id}; cdpclient plot {rec.id} -o memory.svg)")
+        common.say(f"  {capture.id}  {capture.kind}  {capture.labels.get('condition', '')}")
+    common.say(f"recording: {rec.path}   (cdpclient show {rec.id}; cdpclient plot {rec.id} -o memory.svg)")
 
 
 def _plot(result: WatchResult, path: Path, as_json: bool) -> None:
@@ -271,4 +271,4 @@ def _plot(result: WatchResult, path: Path, as_json: bool) -> None:
 
     write_svg(read_recording(result.recording.path), path)
     if not as_json:
-        typer.echo(f"plot: {path}")
+        common.say(f"plot: {path}")
