@@ -170,7 +170,8 @@ class Store:
             return Index.from_metas(self.layout.index_path,
                                    (m for m, _ in self._read_metas(self.layout.capture_ids())))
 
-    def _open_index(self) -> Index:
+    def _open_index(self, locked: bool = False) -> Index:
+        """The index opened for writing, rebuilt if missing or corrupt (``locked``: the caller holds the lock)."""
         index = Index(self.layout.index_path)
         try:
             index.open_existing()
@@ -180,7 +181,7 @@ class Store:
         except IndexUnavailable as exc:  # not a reason to rebuild it
             raise StoreError(f"cannot open the index of {self.root}: {exc}") from exc
         try:
-            with file_lock(self.layout.lock_path):
+            with contextlib.nullcontext() if locked else file_lock(self.layout.lock_path):
                 try:  # another process may have rebuilt it while we waited
                     index.open_existing()
                     return index
@@ -729,26 +730,42 @@ class Store:
                 raise StoreError(f"{record.path} is not in the store {self.root}; not removing it")
         if not records:
             return []
-        self._ready(write=True)
-        trashed: builtins.list[Path] = []
+        try:
+            self._ready(write=True)
+            index_open = True
+        except StoreError:  # e.g. a full disk: the index can be opened once the removed files are gone
+            index_open = False
+        trashed: dict[str, Path] = {}
         removed = []
         try:
             with file_lock(self.layout.lock_path):
                 for record in records:
                     trash = self._unpublish(record.id)
-                    rows = self.index.delete([record.id])
-                    if trash is not None or rows:  # this process took it out of the store
-                        removed.append(record)
                     if trash is not None:
-                        trashed.append(trash)
+                        trashed[record.id] = trash
+                mine = set(trashed)
+                if not index_open:
+                    self._empty_trash(trashed)
+                    self.close()
+                    self._index = self._open_index(locked=True)
+                for record in records:
+                    rows = self.index.delete([record.id])
+                    # a row alone counts when the directory was already gone (deleted behind the store's back)
+                    if record.id in mine or rows:
+                        removed.append(record)
         except OSError as exc:
             raise _store_error(exc, f"cannot remove captures from {self.root}") from exc
         finally:
-            for trash in trashed:  # outside the lock: deleting gigabytes must not hold up others
-                shutil.rmtree(trash, ignore_errors=True)
+            self._empty_trash(trashed)  # outside the lock: deleting gigabytes must not hold up others
         for record in removed:
             shutil.rmtree(self.layout.cache_dir(record.id), ignore_errors=True)
         return removed
+
+    @staticmethod
+    def _empty_trash(trashed: dict[str, Path]) -> None:
+        for trash in trashed.values():
+            shutil.rmtree(trash, ignore_errors=True)
+        trashed.clear()
 
     def _unpublish(self, capture_id: str) -> Path | None:
         """Rename the capture's directory out of ``captures/`` (one step); None if it is not there.
