@@ -119,14 +119,15 @@ class Index:
         self.close()
         companions = [temp.with_name(temp.name + s) for s in ("-wal", "-shm", "-journal")]
         try:
+            temp.unlink(missing_ok=True)
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))  # 0600 from the start
+            os.chmod(temp, FILE_MODE)  # whatever the umask (SQLite gives its journals the same mode)
             db = sqlite3.connect(temp, isolation_level=None)
             try:
-                os.chmod(temp, FILE_MODE)
                 _fill(db, metas)
                 db.execute("PRAGMA journal_mode=WAL")  # kept in the file's header
             finally:
                 db.close()
-            os.chmod(temp, FILE_MODE)
             # a WAL of the old file must not be replayed into the new one
             for f in (self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")):
                 f.unlink(missing_ok=True)
