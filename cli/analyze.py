@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .common import StoreOption, human_bytes, note, print_json, table, warn
+from .common import StoreOption, human_bytes, note, open_store, print_json, say, table, warn
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.heap import HeapSnapshot, LeakReport, Overview
@@ -24,9 +24,8 @@ HEAP_BY = ("class", "object")
 
 
 def _store(store_dir: str | None) -> Store:
-    from cdpclient.store import Store
 
-    return Store.open(store_dir)
+    return open_store(store_dir)
 
 
 def _resolve(store: Store, ref: str) -> tuple[CaptureRecord, Path]:
@@ -127,8 +126,8 @@ def top(
             print_json({"capture": _label(record), "by": "function", **overview.to_dict(), **at_capture,
                         "functions": [f.to_dict() for f in functions]})
             return
-        typer.echo(_header(record, overview, at_capture))
-        typer.echo(table(
+        say(_header(record, overview, at_capture))
+        say(table(
             [[f.name[:80], f"{f.count:,}", human_bytes(f.shallow_size), human_bytes(f.retained_size),
               _pct(f.retained_size, overview.total_size)] for f in functions],
             ["function", "closures", "shallow", "retained", "%"], align="lrrrr"))
@@ -139,8 +138,8 @@ def top(
             print_json({"capture": _label(record), "by": "object", **overview.to_dict(), **at_capture,
                         "objects": [o.to_dict() for o in objects]})
             return
-        typer.echo(_header(record, overview, at_capture))
-        typer.echo(table(
+        say(_header(record, overview, at_capture))
+        say(table(
             [[f"@{o.id}", (o.label or o.class_name)[:80], human_bytes(o.self_size), human_bytes(o.retained_size),
               _pct(o.retained_size, overview.total_size), o.distance if o.distance is not None else "-"]
              for o in objects],
@@ -151,8 +150,8 @@ def top(
         print_json({"capture": _label(record), "by": "class", **overview.to_dict(), **at_capture,
                     "classes": [r.to_dict() for r in rows]})
         return
-    typer.echo(_header(record, overview, at_capture))
-    typer.echo(table(
+    say(_header(record, overview, at_capture))
+    say(table(
         [[r.name[:60], f"{r.count:,}", human_bytes(r.shallow_size), human_bytes(r.retained_size),
           _pct(r.retained_size, overview.total_size)] for r in rows],
         ["class", "count", "shallow", "retained", "%"], align="lrrrr"))
@@ -253,17 +252,17 @@ def diff(
         warn(text)
     if result.note and not processes:
         warn(result.note)
-    typer.echo(f"{_label(rec_a)} -> {_label(rec_b)}: {human_bytes(result.total_a)} -> "
+    say(f"{_label(rec_a)} -> {_label(rec_b)}: {human_bytes(result.total_a)} -> "
                f"{human_bytes(result.total_b)} ({_signed_bytes(result.total_b - result.total_a)})")
     rows = result.classes
     if comparable:
-        typer.echo(table(
+        say(table(
             [[r.name[:50], f"{r.new or 0:,}", f"{r.deleted or 0:,}", f"{r.delta_count:+,}",
               human_bytes(r.alloc_size or 0), human_bytes(r.freed_size or 0), _signed_bytes(r.size_delta)]
              for r in rows],
             ["class", "new", "deleted", "delta", "alloc", "freed", "size delta"], align="lrrrrrr"))
     else:
-        typer.echo(table(
+        say(table(
             [[r.name[:50], f"{r.count_a:,}", f"{r.count_b:,}", f"{r.delta_count:+,}",
               _signed_bytes(r.size_delta)] for r in rows],
             ["class", "count A", "count B", "delta", "size delta"], align="lrrrr"))
@@ -293,7 +292,7 @@ def _diff_functions(rec_a: CaptureRecord, snap_a: HeapSnapshot, rec_b: CaptureRe
         return
     for text in notes:
         warn(text)
-    typer.echo(table(
+    say(table(
         [[r["function"][:80], f"{r['count_a']:,}", f"{r['count_b']:,}", f"{r['count_b'] - r['count_a']:+,}",
           _signed_bytes(r["retained_b"] - r["retained_a"])] for r in rows],
         ["function", "closures A", "closures B", "delta", "retained delta"], align="lrrrr"))
@@ -340,22 +339,22 @@ def retainers(
         return
     if result.object is not None:
         o = result.object
-        typer.echo(f"@{o.id} {o.label or o.class_name}: shallow {human_bytes(o.self_size)}, retained "
+        say(f"@{o.id} {o.label or o.class_name}: shallow {human_bytes(o.self_size)}, retained "
                    f"{human_bytes(o.retained_size)}, distance {o.distance}")
     else:
         what = "closures" if result.kind == "function" else "objects"
         example = result.paths[0].example if result.paths else None
         name = example.label if result.kind == "function" and example is not None else target
-        typer.echo(f"{name}: {result.count:,} {what}, retained "
+        say(f"{name}: {result.count:,} {what}, retained "
                    f"{human_bytes(result.retained_size)}; paths of the {result.sampled} largest:")
     if not result.paths:
-        typer.echo("  no retaining path from the GC roots (unreachable: garbage not yet collected)")
+        say("  no retaining path from the GC roots (unreachable: garbage not yet collected)")
     for i, p in enumerate(result.paths, 1):
         extra = ""
         if p.example is not None:
             extra = f" [{p.objects} objects, {human_bytes(p.retained_size or 0)}; e.g. @{p.example.id}]"
         text = p.text if raw else str(user[i - 1])
-        typer.echo(f"{i}. {text}{extra}")
+        say(f"{i}. {text}{extra}")
 
 
 # --- leaks ----------------------------------------------------------------------------------------------
@@ -428,19 +427,19 @@ def _print_leaks(result: LeakReport, snapshots: int, raw: bool) -> None:
     method = {"three-snapshot": "objects allocated between the first two snapshots and alive in the last",
               "two-snapshot": "objects allocated between the two snapshots",
               "class-growth": "classes whose counts grew"}[result.method]
-    typer.echo(f"{snapshots} snapshots; suspects from {method}:")
+    say(f"{snapshots} snapshots; suspects from {method}:")
     if not result.suspects:
-        typer.echo("  no growing retainer found")
+        say("  no growing retainer found")
     for i, s in enumerate(result.suspects, 1):
-        typer.echo(f"{i}. {s.title}")
-        typer.echo(f"   {s.size_text}; grows {_signed_bytes(s.bytes_per_snapshot)} per snapshot; "
+        say(f"{i}. {s.title}")
+        say(f"   {s.size_text}; grows {_signed_bytes(s.bytes_per_snapshot)} per snapshot; "
                    f"counts {' -> '.join(f'{c:,}' for c in s.counts)}")
         if raw:
-            typer.echo(f"   {s.raw_path_text}")
+            say(f"   {s.raw_path_text}")
         else:
-            typer.echo(f"   held by: {s.path_text}" + (f"   (via {s.via})" if s.via else ""))
+            say(f"   held by: {s.path_text}" + (f"   (via {s.via})" if s.via else ""))
         for text in s.notes:
-            typer.echo(f"   note: {text}")
+            say(f"   note: {text}")
 
 
 def register(app: typer.Typer) -> None:

@@ -88,9 +88,8 @@ async def _save(target: Target, opts: SaveOptions, kind: str, **options: Any) ->
     import cdpclient
 
     if opts.out is None:
-        from cdpclient.store import Store
 
-        with Store.open(opts.store) as store:
+        with common.open_store(opts.store) as store:
             record = await cdpclient.capture_to_store(target, store, kind, labels=opts.labels,
                                                       compress=opts.compress, **options)
         return _stored_row(record)
@@ -112,7 +111,7 @@ def _print_saved(rows: list[Row], as_json: bool) -> None:
     for row in rows:
         where = f"{row['id']}  {row['path']}" if row["id"] else row["path"]
         series = f"  series {row['series']}[{row['series_index']}]" if row["series"] else ""
-        typer.echo(f"saved {row['kind']} {where}  {common.human_bytes(row['size'])} "
+        common.say(f"saved {row['kind']} {where}  {common.human_bytes(row['size'])} "
                    f"in {format_duration(row['duration_s'])}{series}")
 
 
@@ -303,9 +302,8 @@ async def take_snapshots(target: Target, opts: SnapshotOptions) -> list[Row]:
 
         try:
             if opts.out is None:
-                from cdpclient.store import Store
 
-                with Store.open(opts.store) as store:
+                with common.open_store(opts.store) as store:
                     await cdpclient.heap_snapshot_series_to_store(
                         target, store, count=opts.count, every=opts.every, gc=opts.gc, force=opts.force,
                         labels=opts.labels, compress=opts.compress, progress=bar.callback,

@@ -14,11 +14,15 @@ import dataclasses
 import functools
 import inspect
 import json
+import re
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
+
+if TYPE_CHECKING:
+    from cdpclient.store import Store
 
 T = TypeVar("T")
 
@@ -33,10 +37,37 @@ class _State:
 state = _State()
 
 
+# What must not reach a terminal raw from captures and users: C0 controls (ESC starts colour,
+# title and hyperlink sequences), DEL, C1 controls (0x9b is a one-byte CSI), and the Unicode
+# bidi controls and line separators that reorder or break what is shown.
+_CONTROLS = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE_RE = re.compile("[\x00-\x1f" + _CONTROLS + "]")
+_UNSAFE_BUT_NEWLINE_RE = re.compile("[\x00-\x09\x0b-\x1f" + _CONTROLS + "]")
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    """``text`` safe to print for humans: each control character as a visible escape (``\\x1b``, ``\\u202e``).
+
+    ``newlines``: keep line breaks.  JSON output needs none of this (json escapes them).
+    """
+    pattern = _UNSAFE_BUT_NEWLINE_RE if newlines else _UNSAFE_RE
+    return pattern.sub(_escape, str(text))
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def say(text: object) -> None:
+    """A line of human output on stdout, made :func:`printable` (line breaks kept)."""
+    typer.echo(printable(text, newlines=True))
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line on stderr and exit with ``code``."""
     message = " ".join(str(message).split()) if "\n" in str(message) else str(message)
-    typer.echo(f"cdpclient: error: {message}", err=True)
+    typer.echo(f"cdpclient: error: {printable(message)}", err=True)
     raise SystemExit(code)
 
 
@@ -50,12 +81,12 @@ def flag(parameter: str) -> str:
 
 
 def warn(message: str) -> None:
-    typer.echo(f"cdpclient: warning: {message}", err=True)
+    typer.echo(f"cdpclient: warning: {printable(message, newlines=True)}", err=True)
 
 
 def note(message: str) -> None:
     """A progress or status line for humans, on stderr (stdout stays for results)."""
-    typer.echo(message, err=True)
+    typer.echo(printable(message, newlines=True), err=True)
 
 
 class _Terminated(Exception):
@@ -155,7 +186,7 @@ def _json_default(value: Any) -> Any:
 
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, align: str | None = None) -> str:
     """A plain text table. ``align`` is one char per column: 'l' or 'r'."""
-    body = [["" if c is None else str(c) for c in row] for row in rows]
+    body = [["" if c is None else printable(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in body:
         for i, cell in enumerate(row):
@@ -317,3 +348,20 @@ async def open_target(spec: TargetSpec, **connect_kwargs: Any) -> AsyncIterator[
 
 StoreOption = typer.Option(None, "--store", envvar="CDPCLIENT_STORE", show_envvar=True,
                            help="Recordings store directory (default ./recordings).")
+
+_warned_stores: set[str] = set()
+
+
+def open_store(path: str | None) -> Store:
+    """The store a command names (``--store``, ``$CDPCLIENT_STORE``, ``./recordings``).
+
+    An existing root open to other users is said once per process (one warning line with
+    the ``chmod`` that closes it); its mode is left as it is.
+    """
+    from cdpclient.store import Store
+
+    store = Store.open(path)
+    if str(store.root) not in _warned_stores and (problem := store.exposure()) is not None:
+        _warned_stores.add(str(store.root))
+        warn(problem)
+    return store

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import StoreOption, note, print_json
+from .common import StoreOption, note, open_store, print_json
 
 
 def plot(
@@ -30,12 +30,11 @@ def plot(
       cdpclient plot ./recordings/captures/01M8W0/01M8W0.watch.zst -o /tmp --json
     """
     from cdpclient.errors import AnalysisError, StoreError
-    from cdpclient.store import Store
     from cdpclient.store.kinds import title as kind_title
     from cdpclient.watch.plot import write_svg
     from cdpclient.watch.recording import read_recording
 
-    st = Store.open(store)
+    st = open_store(store)
     record = st.resolve(capture)
     if record.kind != "watch":
         raise AnalysisError(f"{record.id} is a {kind_title(record.kind)}; plot draws watch recordings "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import StoreOption, note, print_json
+from .common import StoreOption, note, open_store, print_json
 
 if TYPE_CHECKING:
     from cdpclient.store import CaptureRecord
@@ -21,11 +21,10 @@ def resolve_capture(ref: str, store: str | None) -> tuple[CaptureRecord | None, 
     without a record.
     """
     from cdpclient.errors import StoreError
-    from cdpclient.store import Store
 
     path = Path(ref)
     try:
-        st = Store.open(store)
+        st = open_store(store)
         record = st.resolve(ref)
         return record, Path(st.materialize(record))
     except StoreError:

@@ -70,14 +70,13 @@ def pull(
     was incomplete.
     """
     from cdpclient.kube import pull_files
-    from cdpclient.store import Store
     from cdpclient.units import parse_duration
 
     labels = parse_labels(label)
     limit = parse_duration(timeout)
     progress = _Progress() if sys.stderr.isatty() and not as_json else None
     result = common.run(pull_files(
-        pod, store=Store.open(store), namespace=namespace, context=context, container=container,
+        pod, store=common.open_store(store), namespace=namespace, context=context, container=container,
         kubeconfig=kubeconfig, kubectl=kubectl, dirs=dirs or (), wait=wait, timeout=limit, delete=delete,
         labels=labels, compress=compress, on_event=note, on_progress=progress))
     if progress is not None:

@@ -10,7 +10,19 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import StoreOption, flag, human_bytes, note, parse_labels, print_json, table, warn
+from .common import (
+    StoreOption,
+    flag,
+    human_bytes,
+    note,
+    open_store,
+    parse_labels,
+    print_json,
+    printable,
+    say,
+    table,
+    warn,
+)
 
 if TYPE_CHECKING:  # the store is imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.store import CaptureRecord, Store
@@ -18,9 +30,7 @@ if TYPE_CHECKING:  # the store is imported inside the commands, so `cdpclient --
 
 
 def _store(path: str | None) -> Store:
-    from cdpclient.store import Store
-
-    return Store.open(path)
+    return open_store(path)
 
 
 def _seconds(text: str | None, option: str) -> float | None:
@@ -129,13 +139,13 @@ def show(
             value = "-"
         elif key == "size":
             value = f"{value} ({human_bytes(value)})"
-        typer.echo(f"{key:<{width}}  {value}")
+        say(f"{key:<{width}}  {value}")
     for key, text in summary.items():
-        typer.echo(f"{key:<{width}}  {text}")
+        say(f"{key:<{width}}  {text}")
     for key, value in sorted(extra.items()):
         if value not in (None, [], {}):
             shown = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
-            typer.echo(f"{key:<{width}}  {shown}")
+            say(f"{key:<{width}}  {shown}")
 
 
 def _watch_summary(record: CaptureRecord) -> dict[str, str]:
@@ -177,12 +187,15 @@ def rm(
 
     Example: cdpclient rm 01M80T 01M81A
     """
-    removed = _store(store).remove(refs)
+    st = _store(store)
+    records = list({r.id: r for r in (st.resolve(ref, damaged=True) for ref in refs)}.values())
+    removed = st.remove(records)
     if as_json:
         print_json([r.to_dict() for r in removed])
         return
-    for record in removed:
-        typer.echo(f"removed {record.id}")
+    mine = {r.id for r in removed}
+    for record in records:  # each capture is reported removed by the one process that removed it
+        typer.echo(f"removed {record.id}" if record.id in mine else f"already removed {record.id}")
 
 
 def prune(
@@ -211,20 +224,22 @@ def prune(
             for r in doomed:
                 typer.echo(f"would remove {r.id}  {r.kind}  {r.created}  {human_bytes(r.size)}")
         return
-    total = sum(r.stored_size for r in doomed)
     if not yes:
         if not sys.stdin.isatty():
             raise typer.BadParameter(f"would delete {len(doomed)} captures; pass --yes to confirm "
                                      "(stdin is not a terminal)")
+        total = sum(r.stored_size for r in doomed)
         if not typer.confirm(f"Delete {len(doomed)} captures ({human_bytes(total)})?", err=True):
             raise typer.Abort()
-    removed = st.remove(doomed)
+    removed = st.remove(doomed)  # only what this process removed: a concurrent prune may have taken some
     if as_json:
         print_json([r.to_dict() for r in removed])
         return
     for record in removed:
         typer.echo(f"removed {record.id}")
-    note(f"pruned {len(removed)} captures, {human_bytes(total)} freed")
+    others = len(doomed) - len(removed)
+    note(f"pruned {len(removed)} captures, {human_bytes(sum(r.stored_size for r in removed))} freed"
+         + (f" ({others} already removed by another process)" if others else ""))
 
 
 def import_(
@@ -248,7 +263,7 @@ def import_(
     records = _store(store).import_files(paths, labels=labels, compress=compress)
     if not as_json:
         for path, record in zip(paths, records, strict=True):
-            typer.echo(f"imported {path} as {record.id} ({record.kind}, {human_bytes(record.size)})")
+            say(f"imported {path} as {record.id} ({record.kind}, {human_bytes(record.size)})")
     if as_json:
         print_json([r.to_dict() for r in records])
 
@@ -279,7 +294,7 @@ def export(
     if as_json:
         print_json({"path": str(written)})
     else:
-        typer.echo(str(written))
+        say(str(written))
 
 
 store_app = typer.Typer(help="Maintain the recordings store.", no_args_is_help=True)
@@ -303,18 +318,24 @@ def reindex(
         warn(f"skipped {skipped}: its metadata is missing or unreadable")
 
 
+_STATUS_WHY = {"recording": "its writer is still appending to it",
+               "interrupted": "its writer died before finishing it (cdpclient store reindex finishes it)"}
+
+
 @store_app.command("verify")
 def verify(
     refs: list[str] | None = typer.Argument(None, metavar="[ID...]", help="Captures to check (default: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the records as JSON."),
     store: str | None = StoreOption,
 ) -> None:
-    """Check captures' files against their recorded sha256; exit 1 if any is missing or corrupt.
+    """Check captures' files against their recorded sha256, and their metadata; exit 1 if any is
+    missing or corrupt (one line on stderr for each, saying why), including a capture directory
+    whose metadata is unreadable.
 
     Example: cdpclient store verify
     """
     st = _store(store)
-    records = [st.verify(r) for r in (refs or [r.id for r in st.list()])]
+    records = [st.verify(r) for r in (refs or st.list())]
     if as_json:
         print_json([r.to_dict() for r in records])
     else:
@@ -323,6 +344,9 @@ def verify(
     from cdpclient.store import STATUS_EXTERNAL, STATUS_OK
 
     bad = [r for r in records if r.status not in (STATUS_OK, STATUS_EXTERNAL)]
+    for record in bad:
+        why = record.problem or _STATUS_WHY.get(record.status, f"see cdpclient show {record.id}")
+        typer.echo(printable(f"cdpclient: error: capture {record.id} is {record.status}: {why}"), err=True)
     if bad:
         raise typer.Exit(1)
 

@@ -26,7 +26,7 @@ def targets(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help
         common.print_json(rows)
         return
     if rows:
-        typer.echo(f"{rows[0]['browser'] or 'unknown version'} (protocol {rows[0]['protocol_version'] or '?'})")
+        common.say(f"{rows[0]['browser'] or 'unknown version'} (protocol {rows[0]['protocol_version'] or '?'})")
     typer.echo(common.table([(r["id"], r["title"], r["url"], r["type"]) for r in rows],
                             ["ID", "TITLE", "URL", "TYPE"]))
 
@@ -81,7 +81,7 @@ def info(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help="P
     lines += [(lim["source"].split("(")[-1].rstrip(")"), f"{hb(lim['used'])} of {hb(lim['limit'])} {lim['name']} "
                "in use (a heap snapshot needs room under it)") for lim in data.get("process_limits") or ()]
     for key, value in lines:
-        typer.echo(f"{key + ':':<14}{value}")
+        common.say(f"{key + ':':<14}{value}")
 
 
 def _describe_target(identity: dict[str, Any]) -> str:

@@ -119,11 +119,10 @@ def _plan(every: str, duration: str | None, when: list[str] | None, then: list[s
 
 
 async def _watch(spec: TargetSpec, plan: WatchPlan, store_dir: str | None, as_json: bool) -> WatchResult:
-    from cdpclient.store import Store
     from cdpclient.watch import watch, watch_fleet
 
     status = _Status(as_json, fleet=bool(spec.selector))
-    with Store.open(store_dir) as store, common.early_stop("stopping the watch (Ctrl-C again to abort)") as stop:
+    with common.open_store(store_dir) as store, common.early_stop("stopping the watch (Ctrl-C again to abort)") as stop:
         try:
             if spec.selector:
                 result = await watch_fleet(_lister(spec), store, plan, stop=stop, on_record=status,
@@ -260,11 +259,11 @@ def _print_result(result: WatchResult, as_json: bool) -> None:
         sys.stdout.write(json.dumps({"t": "result", **result.to_dict()}, default=str, separators=(",", ":")) + "\n")
         return
     rec = result.recording
-    typer.echo(f"watch {rec.id} ended ({result.reason}): {result.samples} samples, {len(result.firings)} "
+    common.say(f"watch {rec.id} ended ({result.reason}): {result.samples} samples, {len(result.firings)} "
                f"firings, {len(result.captures)} captures, {result.reconnects} reconnects")
     for capture in result.captures:
-        typer.echo(f"  {capture.id}  {capture.kind}  {capture.labels.get('condition', '')}")
-    typer.echo(f"recording: {rec.path}   (cdpclient show {rec.id}; cdpclient plot {rec.id} -o memory.svg)")
+        common.say(f"  {capture.id}  {capture.kind}  {capture.labels.get('condition', '')}")
+    common.say(f"recording: {rec.path}   (cdpclient show {rec.id}; cdpclient plot {rec.id} -o memory.svg)")
 
 
 def _plot(result: WatchResult, path: Path, as_json: bool) -> None:
@@ -272,4 +271,4 @@ def _plot(result: WatchResult, path: Path, as_json: bool) -> None:
 
     write_svg(read_recording(result.recording.path), path)
     if not as_json:
-        typer.echo(f"plot: {path}")
+        common.say(f"plot: {path}")

@@ -4,7 +4,9 @@
 
     <root>/                         0700
       index.sqlite                  the query index (rebuilt from meta files when lost)
-      index.lock                    flock taken while the index is created or rebuilt
+      index.lock                    flock taken while the index is created or rebuilt, and
+                                    while captures are removed (so each is removed once)
+      .index.sqlite.<pid>.<start>.tmp  an index being rebuilt, renamed over index.sqlite
       captures/<id>/                one directory per complete capture
         <id>.<ext>[.zst]            the capture file (0600)
         <id>.meta.json              its metadata (the source of truth)
@@ -48,6 +50,21 @@ class Layout:
     def index_files(self) -> list[Path]:
         """The index and SQLite's WAL companions (removed together when the index is corrupt)."""
         return [self.index_path, self.root / "index.sqlite-wal", self.root / "index.sqlite-shm"]
+
+    def index_temp_path(self) -> Path:
+        """Where this process writes a rebuilt index before renaming it over :attr:`index_path`."""
+        pid = os.getpid()
+        return self.root / f".{self.index_path.name}.{pid}.{process_start(pid)}.tmp"
+
+    def stale_index_temps(self) -> list[Path]:
+        """Rebuilt indexes (and their journals) left by a process that died before renaming them."""
+        prefix = f".{self.index_path.name}."
+        stale = []
+        for path in self.root.glob(prefix + "*.tmp*"):
+            parts = path.name[len(prefix):].split(".")
+            if len(parts) >= 3 and parts[0].isdigit() and process_start(int(parts[0])) != parts[1]:
+                stale.append(path)
+        return stale
 
     @property
     def lock_path(self) -> Path:

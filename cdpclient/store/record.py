@@ -30,7 +30,9 @@ class CaptureRecord:
     compressed at rest: use ``Store.materialize`` for a plain file to read).
     ``size`` and ``sha256`` describe the capture's content (uncompressed).
     ``meta`` is the whole metadata as kept beside the file, including keys a
-    capture added that are not fields here.
+    capture added that are not fields here.  A capture directory whose metadata
+    is unreadable has status ``corrupt``, ``meta == {"id": ..., "damaged": True}``
+    and ``problem`` saying why.
     """
 
     id: str
@@ -50,6 +52,7 @@ class CaptureRecord:
     series_index: int | None = None
     status: str = STATUS_UNCHECKED
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    problem: str | None = None  # why the status is not ok, when it is known (e.g. after ``Store.verify``)
 
     @property
     def compressed(self) -> bool:

@@ -5,7 +5,12 @@ inside the store; the store fsyncs it, hashes it (and compresses it if asked),
 writes the metadata beside it, and renames the directory into ``captures/``
 in one step; then it adds the index row.  A crash before the rename leaves only
 a temp directory, removed by the next store operation once its writer is dead;
-a crash after it leaves a complete capture the next listing adds to the index.
+a crash after it leaves a complete capture the next listing finds on disk.
+
+Commands that only read never change the index: when it is missing, corrupt or
+cannot be opened (a full disk), they work from a scan of the capture directories
+held in memory.  Only writing operations (a capture, an import, ``remove``,
+``reindex``) rebuild it, atomically and under the index lock.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +31,7 @@ from typing import Any
 from cdpclient import compression, fileio
 from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFile, StoreError, UsageError
 from cdpclient.store import files, ids, kinds, streams
-from cdpclient.store.index import Index, IndexUnusable, file_lock
+from cdpclient.store.index import Index, IndexUnavailable, IndexUnusable, file_lock
 from cdpclient.store.kinds import EXPORT_SUFFIXES, EXTENSIONS, HEAP_KINDS, KINDS, STREAM_KINDS
 from cdpclient.store.layout import COMPRESSED_SUFFIX, EVENTS_SUFFIX, Layout, process_start
 from cdpclient.store.record import (
@@ -90,10 +96,25 @@ class Store:
     def open(cls, path: str | os.PathLike[str] | None = None) -> Store:
         """The store at ``path``, else ``$CDPCLIENT_STORE``, else ``./recordings``.
 
-        Nothing is created until the first write (a capture or an import).
+        Nothing is created until the first write (a capture or an import); a new root is 0700.
+        An existing root is used with the mode it has (see :meth:`exposure`).
         """
         raw = path if path not in (None, "") else (os.environ.get(ENV_VAR) or DEFAULT_PATH)
         return cls(Path(os.fspath(raw)).expanduser().absolute())
+
+    def exposure(self) -> str | None:
+        """One line saying the existing root is open to other users (group/other mode bits), else None.
+
+        The store never changes the mode of a root it did not create; the caller tells the user.
+        """
+        try:
+            mode = stat.S_IMODE(self.root.stat().st_mode)
+        except OSError:
+            return None
+        if not self.root.is_dir() or not mode & 0o077:
+            return None
+        return (f"the store {self.root} is open to other users (mode {mode:04o}); "
+                f"restrict it with: chmod 700 {self.root}")
 
     @property
     def exists(self) -> bool:
@@ -114,11 +135,15 @@ class Store:
         return f"Store({str(self.root)!r})"
 
     # --- readiness -----------------------------------------------------------
-    def _ready(self, create: bool = False) -> bool:
-        """Open the index (rebuilding it if lost) and clear dead writers' temp files.
+    def _ready(self, create: bool = False, write: bool = False) -> bool:
+        """Open the index and clear dead writers' temp files.
 
+        ``write`` (implied by ``create``): the index file is opened for writing, and rebuilt
+        (atomically) if it is missing or corrupt.  Otherwise it is only read, never changed:
+        when it cannot be used, a scan of the capture directories stands in for it.
         Returns False when the store does not exist and ``create`` is false.
         """
+        write = write or create
         if not self.root.is_dir():
             if not create:
                 if self.root.exists():
@@ -130,30 +155,50 @@ class Store:
                     fileio.make_private_dir(d)
             except OSError as exc:
                 raise StoreError(f"cannot create the store at {self.root}: {exc.strerror or exc}") from exc
+        if self._index is not None and write and not self._index.writable:
+            self._index.close()
+            self._index = None
         if self._index is None:
-            self._index = self._open_index()
+            self._index = self._open_index() if write else self._open_index_to_read()
         self._clean_temps()
         return True
 
-    def _open_index(self) -> Index:
+    def _open_index_to_read(self) -> Index:
+        index = Index(self.layout.index_path, writable=False)
+        try:
+            index.open_existing()
+            return index
+        except (IndexUnusable, IndexUnavailable):  # lost, corrupt, or a full disk: leave the file alone
+            return Index.from_metas(self.layout.index_path,
+                                   (m for m, _ in self._read_metas(self.layout.capture_ids())))
+
+    def _open_index(self, locked: bool = False) -> Index:
+        """The index opened for writing, rebuilt if missing or corrupt (``locked``: the caller holds the lock)."""
         index = Index(self.layout.index_path)
         try:
             index.open_existing()
             return index
         except IndexUnusable:
             pass
+        except IndexUnavailable as exc:  # not a reason to rebuild it
+            raise StoreError(f"cannot open the index of {self.root}: {exc}") from exc
         try:
-            with file_lock(self.layout.lock_path):
+            with contextlib.nullcontext() if locked else file_lock(self.layout.lock_path):
                 try:  # another process may have rebuilt it while we waited
                     index.open_existing()
                     return index
                 except IndexUnusable:
-                    for f in self.layout.index_files():
-                        f.unlink(missing_ok=True)
-                    index.create(m for m, _ in self._read_metas(self.layout.capture_ids()))
+                    index.rebuild((m for m, _ in self._read_metas(self.layout.capture_ids())),
+                                  self.layout.index_temp_path())
                     return index
-        except (OSError, sqlite3.Error) as exc:
+        except IndexUnavailable as exc:
             raise StoreError(f"cannot open the index of {self.root}: {exc}") from exc
+        except OSError as exc:
+            raise _store_error(exc, f"cannot rebuild the index of {self.root}") from exc
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL":
+                raise StoreError(f"cannot rebuild the index of {self.root}: no space left on the device") from exc
+            raise StoreError(f"cannot rebuild the index of {self.root}: {exc}") from exc
 
     @property
     def index(self) -> Index:
@@ -163,6 +208,8 @@ class Store:
     def _clean_temps(self) -> None:
         for stale in self.layout.stale_temp_dirs():
             shutil.rmtree(stale, ignore_errors=True)
+        for stale_file in self.layout.stale_index_temps():
+            stale_file.unlink(missing_ok=True)
 
     # --- writing ---------------------------------------------------------------
     @contextlib.contextmanager
@@ -390,24 +437,71 @@ class Store:
                 yield meta, capture_id
 
     def _read_meta(self, capture_id: str) -> dict[str, Any] | None:
-        try:
-            meta = json.loads(self.layout.meta_path(capture_id).read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(meta, dict) or meta.get("id") != capture_id or meta.get("kind") not in KINDS:
-            return None
-        return meta
+        return self._load_meta(capture_id)[0]
 
-    def _reconcile(self) -> set[str]:
+    def _load_meta(self, capture_id: str) -> tuple[dict[str, Any] | None, str]:
+        """``(meta, "")`` for a readable metadata file, else ``(None, why it is unreadable)``."""
+        path = self.layout.meta_path(capture_id)
+        try:
+            meta = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None, f"its metadata file {path.name} is missing"
+        except OSError as exc:
+            return None, f"its metadata file {path.name} cannot be read ({exc.strerror or exc})"
+        except ValueError as exc:
+            return None, f"its metadata file {path.name} is not valid JSON ({exc})"
+        if not isinstance(meta, dict):
+            return None, f"its metadata file {path.name} does not hold an object"
+        for key in ("created", "file", "size"):
+            if key not in meta:
+                return None, f"its metadata file {path.name} has no {key!r}"
+        if meta.get("id") != capture_id:
+            return None, f"its metadata file {path.name} names another id ({str(meta.get('id'))[:40]!r})"
+        if meta.get("kind") not in KINDS:
+            return None, f"its metadata file {path.name} names an unknown kind ({str(meta.get('kind'))[:40]!r})"
+        return meta, ""
+
+    def _reconcile(self) -> tuple[set[str], dict[str, str]]:
         """Index captures complete on disk but missing from the index (a writer died in between).
 
-        Returns the ids on disk.
+        Returns the ids on disk, and the capture directories that cannot be indexed (their
+        metadata is unreadable) with the reason for each.  A read-only index takes the rows
+        in memory only (see :class:`Index`).
         """
         on_disk = self.layout.capture_ids()
         unindexed = on_disk - self.index.ids()
-        if unindexed:
-            self.index.put_many(m for m, _ in self._read_metas(unindexed))
-        return on_disk
+        damaged: dict[str, str] = {}
+        metas = []
+        for capture_id in sorted(unindexed):
+            meta, why = self._load_meta(capture_id)
+            if meta is None:
+                damaged[capture_id] = why
+            else:
+                metas.append(meta)
+        if metas:
+            self.index.put_many(metas)
+        return on_disk, damaged
+
+    def _damaged(self, capture_id: str, why: str) -> CaptureRecord:
+        """The record of a capture directory whose metadata is unreadable: status ``corrupt``, ``problem`` why.
+
+        Its kind is guessed from the data file in it (``unknown`` if there is none).
+        """
+        folder = self.layout.capture_dir(capture_id)
+        kind, path, size = "unknown", folder, 0
+        with contextlib.suppress(OSError):
+            for entry in sorted(folder.iterdir()):
+                name = entry.name.removesuffix(COMPRESSED_SUFFIX)
+                found = next((k for k, ext in EXTENSIONS.items() if name == capture_id + ext), None)
+                if found is not None:
+                    kind, path, size = found, entry, entry.stat().st_size
+                    break
+        try:
+            created = iso(ids.id_time(capture_id)) if ids.looks_like_id(capture_id) else ""
+        except ValueError:
+            created = ""
+        return CaptureRecord(id=capture_id, kind=kind, path=path, created=created, size=size, sha256=None,
+                             status=STATUS_CORRUPT, meta={"id": capture_id, "damaged": True}, problem=why)
 
     def list(self, *, kind: str | None = None, labels: dict[str, str] | None = None,
              target: str | None = None, since: float | dt.datetime | None = None) -> builtins.list[CaptureRecord]:
@@ -421,7 +515,7 @@ class Store:
             raise UsageError(f"unknown capture kind {kind!r} (kinds: {', '.join(KINDS)})")
         if not self._ready():
             return []
-        present = self._reconcile()
+        present, damaged = self._reconcile()
         if isinstance(since, (int, float)):
             since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=since)
         since_text = iso(since.timestamp()) if since is not None else None
@@ -433,6 +527,12 @@ class Store:
                                                                meta.get("source") or ""]):
                 continue
             out.append(self._record(meta, None if meta["id"] in present else STATUS_MISSING))
+        if damaged and not labels and not target:
+            # listed so the damage shows (status corrupt); labels and target are unknown: a filter on them skips it
+            broken = [self._damaged(i, why) for i, why in damaged.items()]
+            out.extend(r for r in broken if (kind is None or r.kind == kind)
+                       and (since_text is None or r.created >= since_text))
+            out.sort(key=lambda r: (r.created, r.id), reverse=True)
         return out
 
     def get(self, capture_id: str) -> CaptureRecord:
@@ -440,28 +540,34 @@ class Store:
         if self._ready():
             meta = self.index.get(capture_id)
             if meta is None:
-                self._reconcile()
+                _, damaged = self._reconcile()
                 meta = self.index.get(capture_id)
+                if meta is None and capture_id in damaged:
+                    raise self._damage_error(self._damaged(capture_id, damaged[capture_id]))
             if meta is not None:
                 return self._record(meta)
         raise CaptureNotFound(f"no capture {capture_id} in {self.root}", ref=capture_id)
 
-    def resolve(self, ref: str | os.PathLike[str] | CaptureRecord) -> CaptureRecord:
+    def resolve(self, ref: str | os.PathLike[str] | CaptureRecord, *, damaged: bool = False) -> CaptureRecord:
         """The capture ``ref`` names: an id, a unique id prefix, or a capture file's path.
 
         A path outside the store gives a record with ``status == "external"``,
         its kind detected from the content (``id`` is the file name).
         Raises :class:`CaptureNotFound`, :class:`AmbiguousCapture`, or
-        :class:`InvalidCaptureFile` (a path that is not a capture).  Never
-        creates the store.
+        :class:`InvalidCaptureFile` (a path that is not a capture, or a capture
+        directory whose metadata is unreadable).  ``damaged``: such a capture
+        directory gives its record instead (status ``corrupt``, ``problem`` saying
+        why; for removing or checking it, not for reading).  Never creates the store.
         """
         if isinstance(ref, CaptureRecord):
+            if ref.problem is not None and ref.meta.get("damaged") and not damaged:
+                raise self._damage_error(ref)
             return ref
         text = os.fspath(ref)
         path = Path(text).expanduser()
         pathlike = os.sep in text or path.suffix.lower() in (*EXTENSIONS.values(), COMPRESSED_SUFFIX)
         if ids.looks_like_id(text) and not (pathlike and path.is_file()):
-            found = self._by_prefix(text.upper())
+            found = self._by_prefix(text.upper(), damaged=damaged)
             if found is not None:
                 return found
         if path.is_file() or path.is_dir():
@@ -471,21 +577,32 @@ class Store:
             raise CaptureNotFound(f"no capture matches {text!r} in {where}", ref=text)
         raise CaptureNotFound(f"{text!r} is neither a capture id nor an existing file", ref=text)
 
-    def _by_prefix(self, prefix: str) -> CaptureRecord | None:
+    def _by_prefix(self, prefix: str, damaged: bool = False) -> CaptureRecord | None:
         if not self._ready():
             return None
+        # reconciled first: a prefix must not pick an indexed capture while a damaged one matches too
+        _, broken = self._reconcile()
         metas = self.index.with_prefix(prefix, limit=6)
-        if not metas:
-            self._reconcile()
-            metas = self.index.with_prefix(prefix, limit=6)
-        exact = [m for m in metas if m["id"] == prefix]
-        if exact:
-            metas = exact
-        if len(metas) > 1:
-            shown = ", ".join(m["id"] for m in metas[:5]) + (", ..." if len(metas) > 5 else "")
+        broken = {i: why for i, why in broken.items() if i.startswith(prefix)}
+        found: list[str] = sorted({*(m["id"] for m in metas), *broken})
+        if prefix in found:
+            found = [prefix]
+        if len(found) > 1:
+            shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
             raise AmbiguousCapture(f"{prefix!r} matches several captures ({shown}); give more characters",
-                                   ref=prefix, candidates=[m["id"] for m in metas])
-        return self._record(metas[0]) if metas else None
+                                   ref=prefix, candidates=found)
+        if not found:
+            return None
+        if found[0] in broken:
+            record = self._damaged(found[0], broken[found[0]])
+            if not damaged:
+                raise self._damage_error(record)
+            return record
+        return self._record(next(m for m in metas if m["id"] == found[0]))
+
+    def _damage_error(self, record: CaptureRecord) -> InvalidCaptureFile:
+        return InvalidCaptureFile(f"capture {record.id} is damaged: {record.problem}; remove it, "
+                                  f"or restore that file", path=record.path, kind=record.kind, ref=record.id)
 
     def _external(self, path: Path) -> CaptureRecord:
         path = path.resolve()
@@ -526,6 +643,8 @@ class Store:
         The stored file itself, or a decompressed copy kept in the capture's
         cache directory.  Raises :class:`CaptureNotFound` if the file is gone.
         """
+        if record.meta.get("damaged"):
+            raise self._damage_error(record)
         if not record.path.exists():
             raise CaptureNotFound(f"the file of capture {record.id} is missing: {record.path}", ref=record.id)
         if not record.compressed:
@@ -558,20 +677,29 @@ class Store:
         """A 0700 directory for analysis caches of ``record`` (created on demand; disposable)."""
         if record.meta.get("external"):
             path = Layout.external_cache_dir(record.path)
-        else:
-            self._ready(create=True)
+        else:  # the store exists (it holds the record); its index is not needed here
             path = self.layout.cache_dir(record.id)
         fileio.make_private_dir(path)
         return path
 
     # --- checking ---------------------------------------------------------------------
     def verify(self, ref: str | CaptureRecord) -> CaptureRecord:
-        """The record with a full ``status``: the stored file's sha256 compared with the recorded one."""
-        record = self.resolve(ref)
-        if record.status == STATUS_EXTERNAL:
+        """The record with a full ``status``: the stored file's sha256 compared with the recorded one.
+
+        Also checks that the metadata file beside it is readable.  A status other than ``ok``
+        (or ``external``, ``recording``, ``interrupted``) comes with ``record.problem`` saying why.
+        A capture directory whose metadata is unreadable gives status ``corrupt``.
+        """
+        record = self.resolve(ref, damaged=True)
+        if record.status == STATUS_EXTERNAL or record.meta.get("damaged"):
             return record
         if not record.path.exists():
             record.status = STATUS_MISSING
+            record.problem = f"its file {record.path.name} is missing"
+            return record
+        meta, why = self._load_meta(record.id)
+        if meta is None:
+            record.status, record.problem = STATUS_CORRUPT, why
             return record
         if record.status in (STATUS_RECORDING, STATUS_INTERRUPTED):
             # no sha256 yet: what the file holds so far
@@ -582,41 +710,85 @@ class Store:
             return record
         try:
             sha, size = files.digest(record.path)
-        except OSError:
+        except OSError as exc:
             record.status = STATUS_MISSING
+            record.problem = f"its file {record.path.name} cannot be read ({exc.strerror or exc})"
             return record
         expected = record.meta.get("stored_sha256", record.sha256)
-        ok = sha == expected and size == record.stored_size
-        record.status = STATUS_OK if ok else STATUS_CORRUPT
+        if size != record.stored_size:
+            record.status = STATUS_CORRUPT
+            record.problem = f"its file {record.path.name} has {size:,} bytes, {record.stored_size:,} recorded"
+        elif sha != expected:
+            record.status = STATUS_CORRUPT
+            record.problem = f"its file {record.path.name} differs from its recorded sha256"
+        else:
+            record.status, record.problem = STATUS_OK, None
         return record
 
     # --- removing ----------------------------------------------------------------------
     def remove(self, refs: Iterable[str | CaptureRecord]) -> builtins.list[CaptureRecord]:
-        """Delete captures (file, metadata, caches, index row); returns their records.
+        """Delete captures (file, metadata, caches, index row); returns the records this call removed.
 
         Every ref is resolved before anything is deleted, so one bad ref deletes nothing.
+        A damaged capture (unreadable metadata) can be removed.  Removals by separate
+        processes queue on the index lock, so each capture is removed by exactly one:
+        a capture another process removed first is not in the returned list (compare
+        with the records given to tell which).
         """
-        records = list({r.id: r for r in map(self.resolve, refs)}.values())  # each once, in order
+        records = list({r.id: r for r in (self.resolve(ref, damaged=True) for ref in refs)}.values())
         for record in records:
             if record.status == STATUS_EXTERNAL:
                 raise StoreError(f"{record.path} is not in the store {self.root}; not removing it")
-        for record in records:
-            self._remove_one(record.id)
-        return records
+        if not records:
+            return []
+        try:
+            self._ready(write=True)
+            index_open = True
+        except StoreError:  # e.g. a full disk: the index can be opened once the removed files are gone
+            index_open = False
+        trashed: dict[str, Path] = {}
+        removed = []
+        try:
+            with file_lock(self.layout.lock_path):
+                for record in records:
+                    trash = self._unpublish(record.id)
+                    if trash is not None:
+                        trashed[record.id] = trash
+                mine = set(trashed)
+                if not index_open:
+                    self._empty_trash(trashed)
+                    self.close()
+                    self._index = self._open_index(locked=True)
+                for record in records:
+                    rows = self.index.delete([record.id])
+                    # a row alone counts when the directory was already gone (deleted behind the store's back)
+                    if record.id in mine or rows:
+                        removed.append(record)
+        except OSError as exc:
+            raise _store_error(exc, f"cannot remove captures from {self.root}") from exc
+        finally:
+            self._empty_trash(trashed)  # outside the lock: deleting gigabytes must not hold up others
+        for record in removed:
+            shutil.rmtree(self.layout.cache_dir(record.id), ignore_errors=True)
+        return removed
 
-    def _remove_one(self, capture_id: str) -> None:
-        src = self.layout.capture_dir(capture_id)
+    @staticmethod
+    def _empty_trash(trashed: dict[str, Path]) -> None:
+        for trash in trashed.values():
+            shutil.rmtree(trash, ignore_errors=True)
+        trashed.clear()
+
+    def _unpublish(self, capture_id: str) -> Path | None:
+        """Rename the capture's directory out of ``captures/`` (one step); None if it is not there.
+
+        If we die after the rename, the temp-dir cleanup finishes the job.
+        """
         trash = self.layout.new_temp_dir_path(capture_id)
         try:
-            # unpublish in one rename; if we die after it, the temp-dir cleanup finishes the job
-            os.rename(src, trash)
-            unpublished = True
+            os.rename(self.layout.capture_dir(capture_id), trash)
         except FileNotFoundError:
-            unpublished = False
-        self.index.delete([capture_id])
-        if unpublished:
-            shutil.rmtree(trash, ignore_errors=True)
-        shutil.rmtree(self.layout.cache_dir(capture_id), ignore_errors=True)
+            return None
+        return trash
 
     def prune_candidates(self, *, keep: int | None = None, older_than: float | None = None,
                          kind: str | None = None) -> builtins.list[CaptureRecord]:
@@ -644,7 +816,7 @@ class Store:
         ``interrupted`` in its metadata.
         Returns ``{"captures": N, "skipped": [ids whose metadata is unreadable]}``.
         """
-        if not self._ready():
+        if not self._ready(write=True):
             return {"captures": 0, "skipped": []}
         on_disk: set[str] = set()
         good: set[str] = set()

@@ -151,7 +151,8 @@ def test_reindex_rebuilds_from_meta_files_and_skips_unreadable_ones(store: Store
     with sqlite3.connect(store.layout.index_path) as db:
         db.execute("DELETE FROM captures")
     assert store.reindex() == {"captures": 1, "skipped": [b.id]}
-    assert [r.id for r in store.list()] == [a.id]
+    # the unreadable one is listed, as corrupt (it does not vanish with its index row)
+    assert [(r.id, r.status) for r in store.list()] == [(b.id, "corrupt"), (a.id, "ok")]
 
 
 def test_files_deleted_or_damaged_behind_the_store_show_as_status(store: Store, put: Callable[..., Any]) -> None:

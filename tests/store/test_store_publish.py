@@ -17,7 +17,7 @@ from cdpclient.store.ids import ID_LENGTH, id_time, new_id
 
 Put = Callable[..., CaptureRecord]
 RECORD_FIELDS = ["id", "kind", "path", "created", "size", "sha256", "duration_s", "target", "node_version", "pid",
-                 "labels", "options", "session", "series", "series_index", "status", "meta"]
+                 "labels", "options", "session", "series", "series_index", "status", "meta", "problem"]
 
 
 def test_exports_are_complete() -> None:
