@@ -1,19 +1,24 @@
 """The memory guard: refuse a heap snapshot that would push the target past its memory limit.
 
 Why: V8 builds the whole snapshot in native memory before the first byte is
-sent, and that costs far more than the heap it describes.  Measured on Node 20
-(``docs/captures.md``): about 330-380 bytes per heap object, i.e. 7.8x to 9.7x
-the used heap for heaps of small objects (53 MB of heap took RSS from 112 MB
-to 559 MB; 300 MB took it from 380 MB to 3.05 GB), and as little as 0.3x for a
-heap of a few large arrays.  The guard cannot count objects without a
-snapshot, so it assumes the costly case: ``OVERHEAD_FACTOR`` times the used heap.
+sent, and that costs far more than the heap it describes: about 260-370 bytes
+per heap object, and 1.4 KB per object for objects held in a big ``Map``.
+Measured by ``bench/snapshot_overhead.py`` on Node 20 and 22 (``docs/captures.md``)
+across heap sizes and shapes: the peak extra RSS grows with the heap at up to
+about 12x its used size (a Map of small objects, 11.7x at 524 MB; long and
+concatenated strings 10.2x), plus about 120 MB that does not depend on it (14.8x
+for a 29 MB heap), and as little as 0.3x for a heap of a few large arrays.  The
+guard cannot count objects without a snapshot, so it assumes the costly case:
+``OVERHEAD_FIXED`` plus ``OVERHEAD_FACTOR`` times the used heap, which holds for
+every case measured with at least 10% to spare.
 
 V8's own heap limit is reported but does not bound this: the snapshot is built
 outside the JavaScript heap (a process with a 138 MB heap limit reached 845 MB
 RSS while writing one).  What kills the target is the container's memory
 limit (cgroup v2 or v1, as the target itself sees it), ``process.constrainedMemory()``,
-or the host running out: :mod:`cdpclient.memory` reads them (the same probe as
-``cdpclient info``).
+its own address-space or data limit (``ulimit -v``/``-d``: malloc fails and V8
+aborts with ``std::bad_alloc``), or the host running out: :mod:`cdpclient.memory`
+reads them (the same probe as ``cdpclient info``).
 
 The memory a snapshot took stays in the process (malloc keeps it) and is
 reused by the next one, so a later snapshot in the same session is charged
@@ -29,10 +34,13 @@ from cdpclient.captures.state import CaptureTarget
 from cdpclient.errors import SnapshotRefused
 from cdpclient.memory import read_memory
 
-__all__ = ["OVERHEAD_FACTOR", "MemoryBudget", "read_budget", "check_snapshot_budget", "note_snapshot"]
+__all__ = ["OVERHEAD_FACTOR", "OVERHEAD_FIXED", "MemoryBudget", "read_budget", "check_snapshot_budget", "note_snapshot"]
 
-OVERHEAD_FACTOR = 10.0
-"""Expected extra target memory for a snapshot, in multiples of the used heap (max measured 9.7x)."""
+OVERHEAD_FACTOR = 13.0
+"""Expected extra target memory for a snapshot per byte of used heap (the steepest measured: about 12)."""
+
+OVERHEAD_FIXED = 150 * 1024 * 1024
+"""Expected extra target memory for a snapshot whatever the heap's size (measured: about 120 MB)."""
 
 SLACK = 64 * 1024 * 1024
 """Memory kept free on top of the estimate: the process keeps allocating while V8 works."""
@@ -75,7 +83,7 @@ class MemoryBudget:
     def explain(self) -> str:
         """One line: what a snapshot needs, what is left, and under which limit."""
         need = (f"a heap snapshot needs about {_mb(self.expected_extra)} more memory in the target "
-                f"(~{self.overhead_factor:g}x the {_mb(self.heap_used)} heap in use")
+                f"(~{self.overhead_factor:g}x the {_mb(self.heap_used)} heap in use, plus {_mb(OVERHEAD_FIXED)}")
         need += f", less {_mb(self.reusable)} kept from an earlier snapshot)" if self.reusable else ")"
         lim = self.tightest
         if lim is None:
@@ -110,7 +118,7 @@ async def read_budget(target: CaptureTarget, *, overhead_factor: float = OVERHEA
         limits.append({"source": "host's available memory", "limit": total, "used": total - memory.host_available,
                        "headroom": memory.host_available})
     reusable = target.capture_state.snapshot_retained
-    raw_extra = int(heap_used * overhead_factor)
+    raw_extra = OVERHEAD_FIXED + int(heap_used * overhead_factor)
     return MemoryBudget(
         heap_used=heap_used, rss=rss, heap_limit=memory.heap_limit,
         limits=limits, headroom=min(lim["headroom"] for lim in limits) if limits else None,
