@@ -14,7 +14,7 @@ import typer
 from .common import human_bytes, note, print_json, table
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
-    from cdpclient.profiles import DiffResult, Profile, Row, TopResult
+    from cdpclient.profiles import DiffResult, Profile, Row, Selection, TopResult
     from cdpclient.store import CaptureRecord
 
 
@@ -61,16 +61,36 @@ def _count(n: float) -> str:
     return f"{n:,.0f}"
 
 
-def top(record: CaptureRecord | None, path: Path, by: str | None, limit: int | None, as_json: bool) -> None:
+def top(record: CaptureRecord | None, path: Path, by: str | None, limit: int | None, as_json: bool, *,
+        sort: str = "self", selection: Selection | None = None) -> None:
     """Print the ``top`` table of a cpuprofile / heapprofile / heaptimeline capture."""
     from cdpclient.profiles.analysis import top as top_of
 
     profile = _load(record, path)
-    result = top_of(profile, by, limit)
+    result = top_of(profile, by, limit, sort=sort, selection=selection)
     if as_json:
         print_json({"capture": _name(record, path), **result.to_dict()})
         return
     typer.echo(_render_top(result, _name(record, path)))
+
+
+def _selection_line(result: TopResult) -> str | None:
+    """``only samples through 'pattern', without (idle)/(program): 1,234.5 ms of 2,000.0 ms (61.7%)``."""
+    chosen = result.header.get("selected")
+    if not chosen:
+        return None
+    sel = result.header["selection"]
+    parts = []
+    if sel.get("focus"):
+        parts.append(f"only samples through {sel['focus']!r}")
+    if sel.get("ignore"):
+        parts.append(f"without samples through {sel['ignore']!r}")
+    if sel.get("hide_idle"):
+        parts.append("without (idle) and (program)")
+    part, whole = chosen[result.rank], result.totals[result.rank]
+    fmt = _ms if result.rank == "time" else human_bytes
+    unit = " ms" if result.rank == "time" else ""
+    return f"{', '.join(parts)}: {fmt(part)}{unit} of {fmt(whole)}{unit} ({_pct(part, whole)}); % of the whole profile"
 
 
 def _label_cols(result: TopResult, row: Row) -> list[str]:
@@ -88,12 +108,15 @@ def _label_heads(by: str, kind: str) -> list[str]:
 def _render_top(result: TopResult, name: str) -> str:
     h, t, rows = result.header, result.totals, result.rows
     lines: list[str] = []
+    selected = _selection_line(result)
     labels = _label_heads(result.by, result.kind)
     if result.kind == "cpuprofile":
         lines.append(f"CPU profile {name}: {h['samples']:,} samples, interval {h['interval_us']:.0f} us, "
                      f"duration {h['duration_ms']:.1f} ms (sampled time {_ms(t['time'])} ms)")
         body = [[_ms(r.self["time"]), _pct(r.self["time"], t["time"]), _ms(r.total["time"]),
                  _pct(r.total["time"], t["time"]), *_label_cols(result, r)] for r in rows]
+        if selected:
+            lines.append(selected)
         lines.append(table(body, ["self ms", "self %", "total ms", "total %", *labels],
                            align="rrrr" + "l" * len(labels)))
         _more(lines, result)
@@ -104,6 +127,8 @@ def _render_top(result: TopResult, name: str) -> str:
         body = [[human_bytes(r.self["bytes"]), _pct(r.self["bytes"], t["bytes"]), _count(r.self["objects"]),
                  human_bytes(r.total["bytes"]), _pct(r.total["bytes"], t["bytes"]), *_label_cols(result, r)]
                 for r in rows]
+        if selected:
+            lines.append(selected)
         lines.append(table(body, ["self size", "self %", "~count", "total size", "total %", *labels],
                            align="rrrrr" + "l" * len(labels)))
         _more(lines, result)
@@ -114,6 +139,8 @@ def _render_top(result: TopResult, name: str) -> str:
         body = [[human_bytes(r.self["alloc_bytes"]), _pct(r.self["alloc_bytes"], t["alloc_bytes"]),
                  _count(r.self["alloc_count"]), human_bytes(r.self["live_bytes"]), _count(r.self["live_count"]),
                  human_bytes(r.total["alloc_bytes"]), *_label_cols(result, r)] for r in rows]
+        if selected:
+            lines.append(selected)
         lines.append(table(body, ["allocated", "%", "count", "alive at end", "alive count", "total allocated",
                                   *labels], align="rrrrrr" + "l" * len(labels)))
         _more(lines, result)
@@ -145,12 +172,12 @@ def _thin(points: list[dict[str, float]], n: int) -> list[dict[str, float]]:
 
 
 def diff(rec_a: CaptureRecord | None, path_a: Path, rec_b: CaptureRecord | None, path_b: Path, by: str | None,
-         limit: int | None, as_json: bool) -> None:
+         limit: int | None, as_json: bool, *, selection: Selection | None = None) -> None:
     """Print ``diff A B`` for two captures of one profile kind: biggest growth first."""
     from cdpclient.profiles.analysis import diff as diff_of
 
     a, b = _load(rec_a, path_a), _load(rec_b, path_b)
-    result = diff_of(a, b, by, limit)
+    result = diff_of(a, b, by, limit, selection=selection)
     if as_json:
         print_json({"a_capture": _name(rec_a, path_a), "b_capture": _name(rec_b, path_b), **result.to_dict()})
         return

@@ -19,9 +19,11 @@ from cdpclient.profiles.analysis import (
     DiffRow,
     Profile,
     Row,
+    Selection,
     TopResult,
     diff,
     load_profile,
+    select,
     top,
 )
 from cdpclient.profiles.calltree import CallTree, Metric
@@ -39,7 +41,7 @@ __all__ = [
     # frames and grouping
     "Frame", "package_of", "file_of", "GROUPINGS",
     # tables
-    "top", "diff", "TopResult", "Row", "DiffResult", "DiffRow",
+    "top", "diff", "TopResult", "Row", "DiffResult", "DiffRow", "Selection", "select",
     # pictures and formats
     "flame_svg", "export_profile", "FORMATS", "collapsed", "speedscope", "pprof",
 ]

@@ -131,6 +131,61 @@ def _rows(profile: Profile, by: str) -> list[Row]:
     return rows
 
 
+IDLE_FRAMES = ("(idle)", "(program)")
+"""What ``hide_idle`` leaves out of a CPU profile: time the process spent waiting or outside JavaScript."""
+
+SORTS = ("self", "total")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """pprof's sample filters: keep samples whose stack has a frame matching ``focus``, drop
+    those with one matching ``ignore``; ``hide_idle`` drops :data:`IDLE_FRAMES`.
+
+    A pattern is a regular expression searched in the frame's function name, its
+    location (``file:line:col``) and its package.
+    """
+
+    focus: str | None = None
+    ignore: str | None = None
+    hide_idle: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.focus or self.ignore or self.hide_idle)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"focus": self.focus, "ignore": self.ignore, "hide_idle": self.hide_idle}
+
+
+def _matcher(pattern: str, option: str) -> Callable[[Frame], bool]:
+    import re
+
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"{{{option}}} {pattern!r} is not a regular expression: {exc}", options=(option,)) from None
+    return lambda f: bool(regex.search(f.label) or regex.search(f.location) or regex.search(package_of(f)))
+
+
+def select(profile: Profile, selection: Selection) -> Profile:
+    """``profile`` with only the samples ``selection`` keeps (its header facts unchanged)."""
+    import dataclasses
+
+    import numpy as np
+
+    if not selection:
+        return profile
+    tree = profile.tree
+    keep = np.ones(len(tree), dtype=bool)
+    if selection.focus:
+        keep &= tree.on_path(_matcher(selection.focus, "focus"))
+    if selection.ignore:
+        keep &= ~tree.on_path(_matcher(selection.ignore, "ignore"))
+    if selection.hide_idle:
+        keep &= ~tree.on_path(lambda f: f.name in IDLE_FRAMES and not f.url)
+    return dataclasses.replace(profile, tree=tree.keep(keep))
+
+
 def header_of(profile: Profile) -> dict[str, Any]:
     """Facts that head the table: sample count, interval, duration..."""
     if isinstance(profile, CpuProfile):
@@ -145,20 +200,35 @@ def header_of(profile: Profile) -> dict[str, Any]:
             "allocation_stacks": len(profile.tree)}
 
 
-def top(profile: Profile, by: str | None = None, limit: int | None = 30) -> TopResult:
-    """Rank functions (or files, or packages) by self value: CPU time, sampled bytes or
-    bytes allocated. Totals count a recursive frame once per sample."""
+def top(profile: Profile, by: str | None = None, limit: int | None = 30, *, sort: str = "self",
+        selection: Selection | None = None) -> TopResult:
+    """Rank functions (or files, or packages) by self value (``sort="total"``: by total):
+    CPU time, sampled bytes or bytes allocated. Totals count a recursive frame once per
+    sample. ``selection`` keeps only some samples (:class:`Selection`); percentages stay
+    of the whole profile, as in pprof, and the header gives the selected total."""
     by = normalize_by(by, profile.kind)
+    if sort not in SORTS:
+        raise UsageError(f"{{sort}} {sort}: sort by self or total", options=("sort",))
     rank = RANK_METRIC[profile.kind]
-    rows = _rows(profile, by)
-    rows.sort(key=lambda r: (-r.self[rank], -r.total[rank], r.key))
     names = [m.name for m in profile.tree.metrics]
     totals = dict(zip(names, profile.tree.totals().tolist(), strict=True))
+    selection = selection or Selection()
+    whole = profile
+    profile = select(profile, selection)
+    rows = [r for r in _rows(profile, by) if not selection or r.total[rank]]
+    if sort == "total":
+        rows.sort(key=lambda r: (-r.total[rank], -r.self[rank], r.key))
+    else:
+        rows.sort(key=lambda r: (-r.self[rank], -r.total[rank], r.key))
+    header = header_of(whole)
+    if selection:
+        header["selection"] = selection.to_dict()
+        header["selected"] = dict(zip(names, profile.tree.totals().tolist(), strict=True))
     omitted = max(0, len(rows) - limit) if limit else 0
     timeline = profile if isinstance(profile, Timeline) else None
     return TopResult(kind=profile.kind, by=by, rank=rank,
                      metrics=[{"name": m.name, "unit": m.unit} for m in profile.tree.metrics],
-                     totals=totals, header=header_of(profile), rows=rows[:limit] if limit else rows,
+                     totals=totals, header=header, rows=rows[:limit] if limit else rows,
                      omitted=omitted,
                      growth=[vars(p) for p in timeline.live_by_interval] if timeline else [],
                      heap_over_time=[vars(p) for p in timeline.heap_over_time] if timeline else [],
@@ -217,11 +287,13 @@ def _a(noun: str) -> str:
     return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
-def diff(a: Profile, b: Profile, by: str | None = None, limit: int | None = 30) -> DiffResult:
+def diff(a: Profile, b: Profile, by: str | None = None, limit: int | None = 30, *,
+         selection: Selection | None = None) -> DiffResult:
     """Compare two profiles of one kind, per function / file / package, biggest growth first.
 
     CPU profiles compare each row's share of its profile's time (percentage points);
-    heap profiles and timelines compare bytes.
+    heap profiles and timelines compare bytes.  ``selection`` keeps the same samples
+    of both (shares stay of each whole profile).
     """
     if a.kind != b.kind:
         raise AnalysisError(f"cannot diff {_a(title(a.kind))} with {_a(title(b.kind))}")
@@ -230,6 +302,8 @@ def diff(a: Profile, b: Profile, by: str | None = None, limit: int | None = 30) 
     unit = a.tree.metrics[a.tree.metric_index(metric)].unit
     total_a = float(a.tree.totals()[a.tree.metric_index(metric)])
     total_b = float(b.tree.totals()[b.tree.metric_index(metric)])
+    if selection:
+        a, b = select(a, selection), select(b, selection)
     in_a = {r.key: r.self[metric] for r in _rows(a, by)}
     in_b = {r.key: r.self[metric] for r in _rows(b, by)}
     rows = []

@@ -116,6 +116,25 @@ class CallTree:
             on_path[k] = on_path.get(k, 0) + 1
         return mask
 
+    def on_path(self, matches: Callable[[Frame], bool]) -> np.ndarray:
+        """Mask of nodes with a frame that ``matches`` on their root-to-node path (themselves included)."""
+        import numpy as np
+
+        frame_hit = np.array([matches(f) for f in self.frames], dtype=bool)
+        hit = frame_hit[self.frame] if len(self.frame) else np.zeros(0, dtype=bool)
+        hit[0:1] = False  # the root is every sample's, it selects nothing
+        by_depth = np.argsort(self.depth, kind="stable")
+        ends = np.cumsum(np.bincount(self.depth)) if len(self.depth) else np.zeros(0, dtype=np.int64)
+        for d in range(1, len(ends)):  # parents' levels are final before their children's
+            level = by_depth[ends[d - 1]:ends[d]]
+            hit[level] |= hit[self.parent[level]]
+        return hit
+
+    def keep(self, mask: np.ndarray) -> CallTree:
+        """The same tree with the self values of nodes outside ``mask`` set to zero (pprof's focus/ignore)."""
+        return CallTree(frames=self.frames, parent=self.parent, frame=self.frame, depth=self.depth,
+                        values=self.values * mask[:, None], metrics=self.metrics, new_index=self.new_index)
+
     def stacks(self) -> Iterator[tuple[list[int], np.ndarray]]:
         """Each node with a non-zero self value: its stack (frame indexes, root first) and self values.
 
