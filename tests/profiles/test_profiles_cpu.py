@@ -43,7 +43,6 @@ def test_functions_show_name_location_and_ms(cpu_profiles) -> None:  # type: ign
     h = result.header
     # A loaded machine samples less often and runs the workload longer: bounds, not the measured values.
     assert h["samples"] > 200 and 300 < h["interval_us"] < 5000 and 900 < h["duration_ms"] < 10000
-    assert h["samples"] * h["interval_us"] / 1000 == pytest.approx(h["duration_ms"], rel=0.5)
 
 
 def test_time_comes_from_time_deltas(cpu_profiles) -> None:  # type: ignore[no-untyped-def]
