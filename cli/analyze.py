@@ -75,6 +75,48 @@ def _by_option(default_help: str) -> Any:
     return typer.Option(None, "--by", help=default_help)
 
 
+_FocusOption = typer.Option(None, "--focus", metavar="REGEX",
+                            help="Profiles: only samples whose stack has a function, location or package "
+                                 "matching REGEX (pprof's -focus).")
+_IgnoreOption = typer.Option(None, "--ignore", metavar="REGEX",
+                             help="Profiles: leave out samples whose stack has a match (pprof's -ignore).")
+_HideIdleOption = typer.Option(False, "--hide-idle", help="CPU profiles: leave out (idle) and (program).")
+
+
+def _profile_by(by: str | None, kind: str) -> None:
+    """``--by`` for a profile, refused in the same words as for a heap snapshot."""
+    from cdpclient.errors import UsageError
+    from cdpclient.profiles.analysis import normalize_by
+    from cdpclient.store.kinds import title
+
+    try:
+        normalize_by(by, kind)
+    except UsageError:
+        raise typer.BadParameter(f"{by!r}: a {title(kind)} groups by function, file or package",
+                                 param_hint="--by") from None
+
+
+def _sort(sort: str) -> str:
+    if sort not in ("self", "total"):
+        raise typer.BadParameter(f"{sort!r}: sort by self or total", param_hint="--sort")
+    return sort
+
+
+def _selection(focus: str | None, ignore: str | None, hide_idle: bool) -> Any:
+    from cdpclient.profiles import Selection
+
+    return Selection(focus=focus, ignore=ignore, hide_idle=hide_idle)
+
+
+def _profiles_only(sort: bool, focus: str | None, ignore: str | None, hide_idle: bool) -> None:
+    """The profile selections on a heap snapshot: say they do not apply rather than ignore them."""
+    given = [name for name, on in (("--sort", sort), ("--focus", focus), ("--ignore", ignore),
+                                   ("--hide-idle", hide_idle)) if on]
+    if given:
+        raise typer.BadParameter("works on CPU profiles, sampling heap profiles and allocation timelines, "
+                                 "not heap snapshots", param_hint=given[0])
+
+
 # --- top -----------------------------------------------------------------------------------------
 
 
@@ -84,11 +126,17 @@ def top(
                                    "function and line they come from). Profiles: passed to the profile view "
                                    "(function, url, ...)."),
     limit: int = typer.Option(30, "--limit", min=1, help="Rows to show."),
+    sort: str = typer.Option("self", "--sort", help="Profiles: rank by self (default) or total."),
+    focus: str | None = _FocusOption,
+    ignore: str | None = _IgnoreOption,
+    hide_idle: bool = _HideIdleOption,
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
-    """The Summary view: classes by retained size, the largest single retainers (--by object), or closures by function (--by function).
+    """What is biggest: a heap snapshot's classes (or objects, closures), a profile's functions, files or packages.
+
+    Heap snapshots: the Summary view, classes by retained size, the largest single retainers (--by object), or closures by function (--by function). CPU profiles, sampling heap profiles and allocation timelines: self and total time or bytes per function (--by file, --by package), with pprof's --focus, --ignore, --hide-idle and --sort total.
 
     The header splits the snapshot's total into the JS heap (what process.memoryUsage().heapUsed counts) and off-heap memory V8 reports as native (Buffer and ArrayBuffer contents), and gives the heap used and RSS the capture saw.
 
@@ -99,6 +147,8 @@ def top(
       cdpclient top 01J8 --by function
 
       cdpclient top ./app.heapsnapshot --by object --json
+
+      cdpclient top 01J9 --by package --hide-idle          (a CPU profile)
     """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient.store.kinds import PROFILE_KINDS
 
@@ -110,11 +160,13 @@ def top(
             _require_heap(record, "top")
         from . import profile_views
 
-        profile_views.top(record, path, by, limit, as_json)
+        _profile_by(by, record.kind)
+        profile_views.top(record, path, by, limit, as_json, sort=_sort(sort),
+                          selection=_selection(focus, ignore, hide_idle))
         return
+    _profiles_only(sort != "self", focus, ignore, hide_idle)
     if by not in (None, *HEAP_BY, "function"):
-        raise typer.BadParameter(f"--by for heap snapshots is class, object or function, not {by!r}",
-                                 param_hint="--by")
+        raise typer.BadParameter(f"{by!r}: a heap snapshot groups by class, object or function", param_hint="--by")
     from cdpclient import heap
 
     snap = _load_heap(store, record, path, _label(record), devtools)
@@ -189,11 +241,16 @@ def diff(
     by: str | None = _by_option("Heap snapshots: class (default) or function (closures by the function and "
                                 "line they come from). Profiles: passed to the profile view."),
     limit: int = typer.Option(30, "--limit", min=1, help="Rows to show."),
+    focus: str | None = _FocusOption,
+    ignore: str | None = _IgnoreOption,
+    hide_idle: bool = _HideIdleOption,
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
 ) -> None:
-    """The Comparison view: per class, new / deleted objects and the size delta, biggest growth first.
+    """What grew from A to B: a heap snapshot's classes (or closures), a profile's functions, files or packages.
+
+    Heap snapshots: the Comparison view, per class new / deleted objects and the size delta, biggest growth first. Profiles of one kind: the change in each function's share of the time (CPU) or in its bytes, with --focus, --ignore and --hide-idle.
 
     Object identity is used only when A and B come from one inspector session; otherwise counts and sizes per class are compared, and the output says why (snapshots of different processes are named as such). A and B given newest first are put in the order they were taken, and the output says so.
 
@@ -204,6 +261,8 @@ def diff(
       cdpclient diff 01J8 01J9 --by function
 
       cdpclient diff before.heapsnapshot after.heapsnapshot --json
+
+      cdpclient diff 01J9 01JA --by package          (two CPU profiles)
     """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     from cdpclient.errors import AnalysisError
     from cdpclient.store import ids_comparable
@@ -225,13 +284,16 @@ def diff(
             raise AnalysisError(f"diff does not know how to compare {rec_a.kind} captures")
         from . import profile_views
 
-        profile_views.diff(rec_a, path_a, rec_b, path_b, by, limit, as_json)
+        _profile_by(by, rec_a.kind)
+        profile_views.diff(rec_a, path_a, rec_b, path_b, by, limit, as_json,
+                           selection=_selection(focus, ignore, hide_idle))
         return
+    _profiles_only(False, focus, ignore, hide_idle)
     from cdpclient import heap
     from cdpclient.store import order_by_time, series_notes
 
     if by not in (None, "class", "function"):
-        raise typer.BadParameter(f"--by for heap snapshots is class or function, not {by!r}", param_hint="--by")
+        raise typer.BadParameter(f"{by!r}: heap snapshots compare by class or function", param_hint="--by")
     given = rec_a.id
     (rec_a, path_a), (rec_b, path_b) = order_by_time([(rec_a, path_a), (rec_b, path_b)], key=lambda rp: rp[0])[0]
     notes = [f"A was taken after B: compared in the order they were taken, {rec_a.id} -> {rec_b.id}"

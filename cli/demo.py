@@ -45,6 +45,7 @@ async def _demo(every: str, store_dir: str | None) -> None:
         _step("info", ep)
         _step("snapshot", ep, "--count", "3", "--every", every, "--gc", "--label", "source=demo",
               "--label", run_label, *store_args)
+    _step("ls", "--label", run_label, *store_args)
     listing = _step("ls", "--label", run_label, "--json", *store_args, show=False)
     ids = [r["id"] for r in sorted(json.loads(listing), key=lambda r: r.get("series_index") or 0)]
     _step("leaks", *ids, *store_args)
@@ -53,8 +54,10 @@ async def _demo(every: str, store_dir: str | None) -> None:
 
 
 def _step(*args: str, show: bool = True) -> str:
-    """Run one real cdpclient command in a child process, echoing it like a terminal."""
-    typer.echo(f"\n$ cdpclient {' '.join(args)}", err=True)
+    """Run one real cdpclient command in a child process, echoing it like a terminal (``show``:
+    the command and its output; otherwise the demo only reads its output)."""
+    if show:
+        typer.echo(f"\n$ cdpclient {' '.join(args)}", err=True)
     proc = subprocess.run([sys.executable, "-m", "cdpclient_cli.app", *args], text=True, env=os.environ.copy(),
                           stdout=subprocess.PIPE, stderr=None)
     if show:

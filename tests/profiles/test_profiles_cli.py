@@ -32,8 +32,27 @@ def test_top_diff_export_on_profile_files(cpu_profiles, heap_profiles, timeline_
     assert out.read_bytes()[:2] == b"\x1f\x8b"
 
     done = run_cli("top", str(cpu_profiles.base), "--by", "nonsense", *store)
-    assert done.returncode == 2 and done.stderr.strip().endswith("groups by function, file or package")
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "cdpclient: error: Invalid value for --by: 'nonsense': a CPU profile groups by function, file or package "
+        "(see 'cdpclient top --help')")
     assert not (tmp_path / "store").exists()
+
+
+def test_pprof_selections_on_the_command_line(cpu_profiles, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = ["--store", str(tmp_path / "store")]
+    done = run_cli("top", str(cpu_profiles.base), "--by", "package", "--focus", "@acme/hog", "--json", *store)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["header"]["selection"]["focus"] == "@acme/hog" and "plain-dep" not in {r["key"] for r in data["rows"]}
+    done = run_cli("top", str(cpu_profiles.base), "--hide-idle", "--sort", "total", "--limit", "5", *store)
+    assert done.returncode == 0, done.stderr
+    assert "without (idle) and (program):" in done.stdout and "(idle)" not in done.stdout.split("(program):")[1]
+    done = run_cli("diff", str(cpu_profiles.base), str(cpu_profiles.grow), "--ignore", "growingHotPath", *store)
+    assert done.returncode == 0 and "growingHotPath" not in done.stdout, done.stderr
+    for bad, words in ((("--sort", "size"), "Invalid value for --sort: 'size': sort by self or total"),
+                       (("--focus", "(x"), "--focus '(x' is not a regular expression")):
+        done = run_cli("top", str(cpu_profiles.base), *bad, *store)
+        assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_stored_timeline_finds_its_events_side_file(timeline_files, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
