@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -199,3 +200,48 @@ def test_a_callback_calling_the_facade_is_refused(node, tmp_path: Path) -> None:
 
         target.cpu_profile(tmp_path / "a.cpuprofile", duration=0.3, progress=progress)
     assert seen and "own loop thread" in str(seen[0])
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_block(marker: str, endpoint: str) -> str:
+    """The README's python block after ``<!-- marker: ... -->``, pointed at ``endpoint``."""
+    block = re.search(rf"<!-- {marker}:[^>]*-->\n```python\n(.*?)```", README.read_text(), re.S)
+    assert block, f"the README lost its {marker} block"
+    assert "127.0.0.1:9229" in block.group(1)
+    return block.group(1).replace("127.0.0.1:9229", endpoint)
+
+
+def test_the_readme_script_example_runs_as_written(node_app, tmp_path: Path) -> None:
+    app = node_app("busy.js")
+    wait_output(app, "ready")
+    # Only the waits are shortened: a 30 s profile and snapshots a minute apart are the example's.
+    source = readme_block("script", app.endpoint).replace("duration=30", "duration=1").replace("every=60", "every=0.5")
+    script = _script(tmp_path, source)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    heap_used, *top = done.stdout.splitlines()
+    assert int(heap_used) > 0 and len(top) == 5, done.stdout
+    assert all(int(line.split()[-1].replace(",", "")) > 0 for line in top), done.stdout
+    assert (tmp_path / "a.heapsnapshot").exists() and (tmp_path / "app.cpuprofile").exists()
+    assert len(list((tmp_path / "recordings").glob("**/*.heapsnapshot*"))) == 4  # one capture and a series of 3
+
+
+def test_another_thread_ends_a_timed_capture_early_through_call_soon(node_app, tmp_path: Path) -> None:
+    app = node_app("busy.js")
+    wait_output(app, "ready")
+    stop = asyncio.Event()
+    with cdpclient.sync.connect(app.endpoint) as target:
+
+        def stopper() -> None:
+            while not cpu_profiler_running(app.endpoint):
+                time.sleep(0.1)
+            target.call_soon(stop.set)
+
+        helper = threading.Thread(target=stopper, daemon=True)
+        helper.start()
+        result = target.cpu_profile(tmp_path / "a.cpuprofile", duration=30, stop=stop)
+        helper.join(30)
+    assert result.path.exists() and result.size > 0
+    assert result.duration_s < 30  # ended by the event, and saved

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from nodeproc import wait_output  # type: ignore[attr-defined]
 
-from .test_sync_facade import cpu_profiler_running
+from .test_sync_facade import cpu_profiler_running, readme_block
 
 CELL_TIMEOUT = 120  # a bound on a hung kernel, not a measure of speed
 
@@ -52,16 +52,17 @@ def test_a_notebook_uses_top_level_await_and_the_sync_facade(node_app, tmp_path:
     out = tmp_path / "captures"
     out.mkdir()
     cells = [
-        f"import asyncio, json, cdpclient, cdpclient.sync\nENDPOINT = {app.endpoint!r}\nOUT = {str(out)!r}",
+        f"import asyncio, json\nimport cdpclient.sync\nENDPOINT = {app.endpoint!r}\nOUT = {str(out)!r}",
         # What the README used to show: refused, because the kernel's loop is running.
         "async def main():\n    async with cdpclient.connect(ENDPOINT) as target:\n"
         "        await target.process_info()\n"
         "coro = main()\ntry:\n    asyncio.run(coro)\nexcept RuntimeError as exc:\n    coro.close()\n"
         "    print('asyncio.run:', exc)",
-        # Top-level await, as README shows for notebooks.
-        "async with cdpclient.connect(ENDPOINT) as target:\n    info = await target.process_info()\n"
+        # Top-level await: the README's notebook example as written, then one of our own.
+        readme_block("notebook", app.endpoint) + "print(json.dumps({'pid': info.pid}))",
+        "async with cdpclient.connect(ENDPOINT) as target:\n"
         "    snap = await target.heap_snapshot(OUT + '/async.heapsnapshot')\n"
-        "print(json.dumps({'pid': info.pid, 'size': snap.size}))",
+        "print(json.dumps({'size': snap.size}))",
         # The blocking facade, inside the same running loop.
         "running = asyncio.get_event_loop().is_running()\n"
         "with cdpclient.sync.connect(ENDPOINT) as target:\n    info = target.process_info()\n"
@@ -80,9 +81,10 @@ def test_a_notebook_uses_top_level_await_and_the_sync_facade(node_app, tmp_path:
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
-    refused, awaited, facade, errors = (_outputs(c) for c in nb.cells[1:])
+    refused, readme, awaited, facade, errors = (_outputs(c) for c in nb.cells[1:])
     assert refused.startswith("asyncio.run: asyncio.run() cannot be called from a running event loop"), refused
-    assert json.loads(awaited)["pid"] == app.pid and json.loads(awaited)["size"] > 100_000
+    assert json.loads(readme)["pid"] == app.pid and (tmp_path / "before.heapsnapshot").stat().st_size > 100_000
+    assert json.loads(awaited)["size"] > 100_000
     got = json.loads(facade)
     assert got == {"running": True, "pid": app.pid, "size": got["size"], "cpu": "cpuprofile", "closed": True}, got
     assert errors.splitlines() == ["sync: ConnectionRefused", "async: ConnectionRefused"], errors
