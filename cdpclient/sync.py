@@ -69,6 +69,7 @@ class LoopThread:
 
     def __init__(self, name: str = "cdpclient-sync") -> None:
         self.loop = asyncio.new_event_loop()
+        self._waiting: set[concurrent.futures.Future[Any]] = set()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -76,7 +77,17 @@ class LoopThread:
         loop = self.loop
         asyncio.set_event_loop(loop)
         try:
-            loop.run_forever()
+            while True:
+                try:
+                    loop.run_forever()
+                    break
+                except BaseException as exc:
+                    # SystemExit (or the like) from a callback comes out of the loop itself: the
+                    # callers waiting get it rather than waiting forever, and the loop goes on, so
+                    # close() can still end the session.
+                    for done in list(self._waiting):
+                        if not done.done():
+                            done.set_exception(exc)
             # Stopped: whatever is left (a task the caller abandoned) is cancelled and awaited.
             leftover = asyncio.all_tasks(loop)
             for task in leftover:
@@ -116,16 +127,20 @@ class LoopThread:
             for task in tasks:
                 task.cancel()
 
-        self.loop.call_soon_threadsafe(start)
+        self._waiting.add(done)
         try:
-            concurrent.futures.wait([done])
-        except KeyboardInterrupt:
-            # Scheduled after start(), so there is a task to cancel; its finally blocks stop
-            # what the capture started in the target before we give the interrupt back.
-            self.loop.call_soon_threadsafe(cancel)
-            with contextlib.suppress(KeyboardInterrupt):
+            self.loop.call_soon_threadsafe(start)
+            try:
                 concurrent.futures.wait([done])
-            raise
+            except KeyboardInterrupt:
+                # Scheduled after start(), so there is a task to cancel; its finally blocks stop
+                # what the capture started in the target before we give the interrupt back.
+                self.loop.call_soon_threadsafe(cancel)
+                with contextlib.suppress(KeyboardInterrupt):
+                    concurrent.futures.wait([done])
+                raise
+        finally:
+            self._waiting.discard(done)
         return done.result()
 
     def call_soon(self, callback: Callable[[], object]) -> None:

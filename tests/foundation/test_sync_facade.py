@@ -245,3 +245,19 @@ def test_another_thread_ends_a_timed_capture_early_through_call_soon(node_app, t
         helper.join(30)
     assert result.path.exists() and result.size > 0
     assert result.duration_s < 30  # ended by the event, and saved
+
+
+def test_system_exit_in_a_callback_reaches_the_caller(node_app, tmp_path: Path) -> None:
+    app = node_app("busy.js")
+    wait_output(app, "ready")
+
+    def progress(_p: object) -> None:
+        raise SystemExit(3)
+
+    target = cdpclient.sync.connect(app.endpoint)
+    with pytest.raises(SystemExit):
+        target.cpu_profile(tmp_path / "a.cpuprofile", duration=5, progress=progress)
+    assert target.evaluate("1 + 1") == 2  # the facade goes on
+    target.close()
+    assert _loop_threads() == [] and list(tmp_path.iterdir()) == []
+    assert not cpu_profiler_running(app.endpoint)
