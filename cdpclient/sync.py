@@ -157,6 +157,10 @@ class LoopThread:
 
 
 def _settle(done: concurrent.futures.Future[R], task: asyncio.Task[R]) -> None:
+    if done.done():  # settled already by LoopThread._main (an exception that came out of the loop)
+        if not task.cancelled():
+            task.exception()  # retrieved: asyncio would log it as never retrieved
+        return
     if task.cancelled():
         done.cancel()
         done.set_running_or_notify_cancel()
