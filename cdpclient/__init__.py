@@ -8,11 +8,15 @@
 
     async with cdpclient.attach_pod("api-7f9c", namespace="prod") as target:
         await target.heap_snapshot("api.heapsnapshot")
+
+    with cdpclient.sync.connect("127.0.0.1:9229") as target:   # not async: scripts, notebooks
+        target.heap_snapshot("a.heapsnapshot")
 """
 
 from __future__ import annotations
 
 from cdpclient import kube as kube  # the subpackage, reachable as cdpclient.kube
+from cdpclient import sync as sync  # the blocking facade for scripts and notebooks: cdpclient.sync.connect
 from cdpclient.captures import CaptureResult, CaptureState, CaptureTarget, Progress
 from cdpclient.captures.stored import StoreTarget, capture_to_file, capture_to_store, heap_snapshot_series_to_store
 from cdpclient.connection import DEFAULT_TIMEOUT, Connection, Subscription
