@@ -140,10 +140,13 @@ def _classify(said: KubectlSaid, *, verb: str, pod: str | None, namespace: str |
         name = next(g for g in m.groups() if g)
         return KubeError(f"no context {name!r} in the kubeconfig: {_clip(text)}",
                          hint="list them with: kubectl config get-contexts", pod=pod)
-    no_config = next((p for p in _NO_CONFIG if p in low or p in (context_error or "").lower()), None)
-    if no_config and ("localhost:8080" in text or any(p in low for p in _NO_CONFIG)):
+    fell_back = "localhost:8080" in text  # kubectl's default server when the kubeconfig names none
+    no_config = next((p for p in _NO_CONFIG if p in low), None) or (
+        _clip(re.sub(r"^error: ", "", context_error)) if context_error and fell_back else None)
+    if no_config:
+        tried = ", so it tried localhost:8080" if fell_back else ""
         return KubeError(
-            f"{cmd}: kubectl has no cluster to talk to: {no_config}, so it tried localhost:8080",
+            f"{cmd}: kubectl has no cluster to talk to: {no_config}{tried}",
             hint="pick a context: kubectl config get-contexts, then kubectl config use-context NAME; "
                  "or pass {context} / {kubeconfig}", pod=pod, options=("context", "kubeconfig"))
     if m := re.search(r'namespaces "([^"]+)" not found', text):

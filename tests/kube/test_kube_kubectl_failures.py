@@ -255,3 +255,14 @@ def test_condense_drops_log_noise_and_multiline_blocks():
     said = condense(block * 3 + "Unable to connect to the server: getting credentials\n\ninstall kubelogin\n")
     assert said.final == "Unable to connect to the server: getting credentials install kubelogin"
     assert said.others == ()
+
+
+def test_older_kubectl_without_configuration():
+    # kubectl before 1.2x said this for an empty kubeconfig instead of trying localhost:8080.
+    from cdpclient.kube.failures import explain
+
+    err = explain("error: no configuration has been provided, try setting KUBERNETES_MASTER environment variable\n",
+                  verb="get", pod="api-1", namespace="prod")
+    assert str(err).startswith("kubectl get pod api-1 -n prod: kubectl has no cluster to talk to: "
+                               "no configuration has been provided (pick a context")
+    assert "localhost:8080" not in str(err)
