@@ -262,16 +262,22 @@ class InvalidCaptureFile(StoreError):
 
 
 class KubeError(CDPClientError):
-    """kubectl failed or the pod cannot be reached; ``hint`` says what to do next."""
+    """kubectl failed or the pod cannot be reached; ``hint`` says what to do next.
+
+    ``stderr`` is everything kubectl printed when the error comes from a failed kubectl
+    call (the message keeps only its meaning); ``None`` otherwise.
+    """
 
     hint: str | None
     pod: str | None
+    stderr: str | None
 
     def __init__(self, message: str, *, hint: str | None = None, pod: str | None = None,
-                 options: Sequence[str] = ()) -> None:
+                 options: Sequence[str] = (), stderr: str | None = None) -> None:
         super().__init__(message, options=options)
         self.hint = hint
         self.pod = pod
+        self.stderr = stderr
 
     def render(self, name: Callable[[str], str] = _keyword) -> str:
         text = self._fill(self.message, name)

@@ -12,8 +12,9 @@ import aiohttp
 
 from cdpclient.errors import CDPClientError, ConnectionLost, KubeError, NoShellInContainer
 from cdpclient.kube import procscan
+from cdpclient.kube.failures import explain
 from cdpclient.kube.forward import PortForward
-from cdpclient.kube.kubectl import Kubectl, explain
+from cdpclient.kube.kubectl import Kubectl
 from cdpclient.kube.pods import PodInfo, get_pod
 from cdpclient.target import connect
 

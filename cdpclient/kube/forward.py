@@ -12,7 +12,8 @@ import sys
 from typing import Any
 
 from cdpclient.errors import KubeError
-from cdpclient.kube.kubectl import Kubectl, explain
+from cdpclient.kube.failures import explain
+from cdpclient.kube.kubectl import Kubectl
 
 _FORWARDING = re.compile(rb"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 _PR_SET_PDEATHSIG = 1

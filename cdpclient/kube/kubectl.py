@@ -1,4 +1,4 @@
-"""Running the user's kubectl, and turning its failures into one clear KubeError each.
+"""Running the user's kubectl (its failures become one KubeError each in :mod:`.failures`).
 
 cdpclient never talks to the API server itself: the user's kubectl carries their
 kubeconfig, contexts and auth plugins.  Every call goes through :class:`Kubectl`.
@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cdpclient.errors import KubeError, NoShellInContainer
+from cdpclient.errors import KubeError
+from cdpclient.kube.failures import condense, no_answer
 
 DEFAULT_TIMEOUT = 30.0
-
-# What to do after RBAC refuses a verb, per verb.
-_RBAC_HINT = {
-    "exec": "ask for a Role that grants 'create' on pods/exec in this namespace",
-    "port-forward": "ask for a Role that grants 'create' on pods/portforward in this namespace",
-    "get": "ask for a Role that grants 'get' and 'list' on pods in this namespace",
-}
-
 
 @dataclass
 class Result:
@@ -59,20 +51,31 @@ class Kubectl:
         return cmd + list(args)
 
     async def run(self, *args: str, namespace: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Result:
-        """Run kubectl to completion; a timeout kills it and raises KubeError."""
+        """Run kubectl to completion; a timeout kills it and raises KubeError (with what it said so far)."""
         proc = await asyncio.create_subprocess_exec(
             *self.argv(*args, namespace=namespace), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        stdout, stderr = proc.stdout, proc.stderr
+        err = bytearray()  # kept across a timeout: what kubectl said while it waited is the reason
+
+        async def collect() -> bytes:
+            async def drain_stderr() -> None:
+                while chunk := await stderr.read(1 << 16):
+                    err.extend(chunk)
+            out, _ = await asyncio.gather(stdout.read(), drain_stderr())
+            await proc.wait()
+            return out
+
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+            out = await asyncio.wait_for(collect(), timeout)
         except (TimeoutError, asyncio.CancelledError) as exc:
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise KubeError(f"kubectl {args[0]} did not finish within {timeout:.0f} s",
-                            hint="check that the cluster is reachable (kubectl get pods)") from None
+            raise no_answer(args, namespace or self.namespace, timeout, err.decode(errors="replace")) from None
         return Result(proc.returncode or 0, out, err.decode(errors="replace"))
 
     async def stream(self, *args: str, sink: Callable[[bytes], None], namespace: str | None = None,
@@ -108,40 +111,11 @@ class Kubectl:
         res = await self.run("config", "current-context", timeout=10)
         return res.stdout.decode().strip() or None if res.code == 0 else None
 
-
-def explain(stderr: str, *, verb: str, pod: str | None = None, namespace: str | None = None,
-            container: str | None = None) -> KubeError:
-    """The one-line KubeError for a failed kubectl call, from what kubectl printed."""
-    text = " ".join(stderr.split())
-    where = f" in namespace {namespace}" if namespace else ""
-    if m := re.search(r'context was not found for specified context: (\S+)'
-                      r'|no context exists with the name: "?([^"\s]+)', text):
-        name = m.group(1) or m.group(2)
-        return KubeError(f"no context {name!r} in the kubeconfig", hint="list them with: kubectl config get-contexts",
-                         pod=pod)
-    if m := re.search(r'namespaces "([^"]+)" not found', text):
-        return KubeError(f"no namespace {m.group(1)!r}", hint="list them with: kubectl get namespaces", pod=pod)
-    if m := re.search(r'pods "([^"]+)" not found', text):
-        return KubeError(f"no pod {m.group(1)!r}{where}",
-                         hint=f"list them with: kubectl get pods{' -n ' + namespace if namespace else ''}", pod=pod)
-    if "forbidden" in text.lower():
-        detail = re.sub(r"^(error: )?(error upgrading connection: )?(Error from server \(Forbidden\): )?", "", text)
-        return KubeError(f"RBAC forbids {verb} on pod {pod}{where}: {detail}",
-                         hint=_RBAC_HINT.get(verb, "ask your cluster admin for access"), pod=pod)
-    if "executable file not found" in text or "no such file or directory" in text and "exec" in text:
-        target = f" --target={container}" if container else ""
-        return NoShellInContainer(
-            f"container {container or ''} of pod {pod} has no shell or kill (distroless image?)",
-            hint=f"attach an ephemeral debug container: kubectl debug -it {pod}{target} --image=busybox "
-                 f"-- kill -USR1 <pid>, then run again", pod=pod)
-    if "not permitted" in text:
-        return KubeError(f"not allowed to signal the process in pod {pod}: {text}",
-                         hint="it runs as another user than kubectl exec; pass {container}, or use "
-                              "kubectl debug with --target", pod=pod, options=("container",))
-    if "Unable to connect to the server" in text or "connection refused" in text and "dial tcp" in text:
-        return KubeError(f"cannot reach the Kubernetes API server: {text}",
-                         hint="check the kubeconfig, context and VPN (kubectl get pods)", pod=pod)
-    if "Unauthorized" in text or "must be logged in" in text:
-        return KubeError(f"the API server refused our credentials: {text}",
-                         hint="log in again (your kubeconfig's auth plugin), then retry", pod=pod)
-    return KubeError(f"kubectl {verb} failed for pod {pod}{where}: {text or 'no error message'}", pod=pod)
+    async def context_problem(self) -> str | None:
+        """What ``kubectl config current-context`` says is wrong (``error: current-context is not set``),
+        or None when a context is set or was given.  kubectl without a context tries localhost:8080
+        and reports only that this was refused; this is the reason to show instead."""
+        if self.context:
+            return None
+        res = await self.run("config", "current-context", timeout=10)
+        return condense(res.stderr).final or "no current context" if res.code != 0 else None

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdpclient.errors import KubeError
-from cdpclient.kube.kubectl import Kubectl, explain
+from cdpclient.kube.failures import explain
+from cdpclient.kube.kubectl import Kubectl
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 
@@ -70,8 +71,7 @@ async def get_pod(kubectl: Kubectl, name: str) -> PodInfo:
     """The pod named ``name`` in the kubectl's namespace; KubeError when missing or unreachable."""
     res = await kubectl.run("get", "pod", name, "-o", "json")
     if res.code != 0:
-        namespace = kubectl.namespace or await context_namespace(kubectl)
-        raise explain(res.stderr, verb="get", pod=name, namespace=namespace)
+        raise await _failed(kubectl, res.stderr, pod=name)
     return PodInfo.from_json(json.loads(res.stdout))
 
 
@@ -79,9 +79,18 @@ async def list_pods(kubectl: Kubectl, selector: str) -> list[PodInfo]:
     """Every pod matching the label ``selector`` (in any phase), sorted by name."""
     res = await kubectl.run("get", "pods", "-l", selector, "-o", "json")
     if res.code != 0:
-        raise explain(res.stderr, verb="get", pod=f"-l {selector}", namespace=kubectl.namespace)
+        raise await _failed(kubectl, res.stderr, pod=f"-l {selector}")
     items = json.loads(res.stdout).get("items", [])
     return sorted((PodInfo.from_json(i) for i in items), key=lambda p: p.name)
+
+
+async def _failed(kubectl: Kubectl, stderr: str, *, pod: str) -> KubeError:
+    """The KubeError for a failed ``kubectl get``: the first call of every run, so the one that meets a
+    kubeconfig without a current context (kubectl then tries localhost:8080 and says only that)."""
+    context_error = await kubectl.context_problem() if "localhost:8080" in stderr else None
+    namespace = kubectl.namespace or await context_namespace(kubectl)
+    return explain(stderr, verb="get", pod=pod, namespace=namespace, context=kubectl.context,
+                   context_error=context_error)
 
 
 async def context_namespace(kubectl: Kubectl) -> str:

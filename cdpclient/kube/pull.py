@@ -28,7 +28,8 @@ from typing import Any
 from cdpclient import fileio
 from cdpclient.errors import InvalidCaptureFile, KubeError
 from cdpclient.kube import nodefiles, procscan
-from cdpclient.kube.kubectl import Kubectl, explain
+from cdpclient.kube.failures import explain
+from cdpclient.kube.kubectl import Kubectl
 from cdpclient.kube.pods import PodInfo, get_pod
 from cdpclient.store import CaptureRecord, Store
 

@@ -16,7 +16,9 @@ It serves what ``kubectl get``, ``kubectl exec`` and ``kubectl port-forward``
 
 Error paths behave as a cluster's: 404 Status for a missing pod or namespace, 403
 for a verb RBAC forbids, exec refused in a pod that is not running, an
-"executable file not found" failure in a distroless container.
+"executable file not found" failure in a distroless container, and while
+``refusal`` is set, that Status for every request (401 for a token it does not
+take, 403 for RBAC on ``get pods``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ class FakeCluster:
         self.namespaces = set(namespaces)
         self.pods: dict[tuple[str, str], FakePod] = {}
         self.requests: list[str] = []
+        # (code, reason, message): answer every pod and namespace request so, as a cluster refusing us would;
+        # with refuse_discovery, /api and /apis too (a token that is no good at all).
+        self.refusal: tuple[int, str, str] | None = None
+        self.refuse_discovery = False
         self.port = 0
         self.kubeconfig = self.workdir / "kubeconfig"
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -152,6 +158,9 @@ class FakeCluster:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/")
         self.requests.append(f"{request.method} {request.path_qs}")
+        if self.refusal and (self.refuse_discovery or path.startswith("/api/v1/")):
+            code, reason, message = self.refusal
+            return _json(status(code, reason, message), code)
         if path == "/version":
             return web.json_response({"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake",
                                       "platform": "linux/amd64"})

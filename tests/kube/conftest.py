@@ -60,6 +60,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCluster]:
 
 
 @pytest.fixture
+def api_server(tmp_path: Path) -> Iterator[FakeCluster]:
+    """A fresh API server double of its own, with no pods (needs only kubectl: no root, no namespaces).
+
+    Set ``refusal`` / ``refuse_discovery`` on it to have it refuse as a cluster would."""
+    if not shutil.which(KUBECTL):
+        pytest.skip(f"kubectl not found ({KUBECTL})")
+    workdir = tmp_path / "apiserver"
+    workdir.mkdir()
+    fake = FakeCluster(workdir).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
 def add_pod(cluster: FakeCluster) -> Iterator[Callable[..., FakePod]]:
     """Factory: ``add_pod("api-1", labels={...}, ...)`` starts a pod (namespace prod by default); removed after."""
     added: list[FakePod] = []
