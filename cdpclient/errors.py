@@ -251,8 +251,9 @@ class InvalidCaptureFile(StoreError):
     kind: str | None
     ref: str | None
 
-    def __init__(self, message: str, *, path: object = None, kind: str | None = None, ref: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, path: object = None, kind: str | None = None, ref: str | None = None,
+                 options: Sequence[str] = ()) -> None:
+        super().__init__(message, options=options)
         self.path = None if path is None else str(path)
         self.kind = kind
         self.ref = ref

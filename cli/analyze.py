@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .common import StoreOption, human_bytes, note, print_json, table, warn
+from .common import MaxExpandOption, StoreOption, human_bytes, note, print_json, table, warn
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.heap import HeapSnapshot, LeakReport, Overview
@@ -88,6 +88,7 @@ def top(
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """The Summary view: classes by retained size, the largest single retainers (--by object), or closures by function (--by function).
 
@@ -193,6 +194,7 @@ def diff(
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """The Comparison view: per class, new / deleted objects and the size delta, biggest growth first.
 
@@ -311,6 +313,7 @@ def retainers(
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Shortest retaining paths from the GC roots to an object, to a class's largest objects, or to a function's closures.
 
@@ -376,6 +379,7 @@ def leaks(
                                              "'count>1000/snapshot', 'retained>50MiB', 'share>10%'."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Leak suspects: what grew across the snapshots, named as its author would, and what keeps it alive.
 

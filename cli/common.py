@@ -317,3 +317,23 @@ async def open_target(spec: TargetSpec, **connect_kwargs: Any) -> AsyncIterator[
 
 StoreOption = typer.Option(None, "--store", envvar="CDPCLIENT_STORE", show_envvar=True,
                            help="Recordings store directory (default ./recordings).")
+
+
+def _allow_expansion(value: str | None) -> str | None:
+    """``--max-expand``: takes effect as it is parsed, before the command reads any file."""
+    if value is not None:
+        from cdpclient import compression
+        from cdpclient.errors import UsageError
+
+        try:
+            compression.allow_expansion(value)
+        except UsageError as exc:
+            raise typer.BadParameter(exc.render(flag), param_hint="--max-expand") from None
+    return value
+
+
+MaxExpandOption = typer.Option(
+    None, "--max-expand", metavar="SIZE", envvar="CDPCLIENT_MAX_EXPAND", show_envvar=True,
+    callback=_allow_expansion,
+    help="Let a compressed (.zst) file expand up to SIZE (e.g. 64GiB). By default one stops at 200x its "
+         "compressed size (at least 64 MiB) and at 16 GiB, with a line saying how far it got.")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import StoreOption, note, print_json
+from .common import MaxExpandOption, StoreOption, note, print_json
 
 if TYPE_CHECKING:
     from cdpclient.store import CaptureRecord
@@ -40,6 +40,7 @@ def flame(
     title: str | None = typer.Option(None, "--title", help="Title drawn above the graph."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     store: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Draw a flame graph (self-contained SVG, hover a frame for details) of a CPU profile
     or a sampling heap profile (an allocation timeline draws its allocation stacks).

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import StoreOption, flag, human_bytes, note, parse_labels, print_json, table, warn
+from .common import MaxExpandOption, StoreOption, flag, human_bytes, note, parse_labels, print_json, table, warn
 
 if TYPE_CHECKING:  # the store is imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.store import CaptureRecord, Store
@@ -104,6 +104,7 @@ def show(
     ref: str = typer.Argument(..., metavar="ID", help="Capture id, unique id prefix, or path of a capture file."),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
     store: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Show all metadata of a capture, checking its file's sha256.
 
@@ -234,6 +235,7 @@ def import_(
     compress: bool = typer.Option(False, "--compress", help="Keep them zstd-compressed at rest."),
     as_json: bool = typer.Option(False, "--json", help="Print the new records as JSON."),
     store: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Import capture files (DevTools saves, --heapsnapshot-signal, --cpu-prof, --heap-prof, reports).
 
@@ -262,6 +264,7 @@ def export(
                                                                  "watch recordings: json."),
     as_json: bool = typer.Option(False, "--json", help="Print {\"path\": ...} as JSON."),
     store: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Copy a capture out: original format, decompressed; or redacted; or in another format.
 

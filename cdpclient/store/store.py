@@ -14,6 +14,7 @@ import builtins
 import contextlib
 import datetime as dt
 import errno
+import functools
 import json
 import os
 import shutil
@@ -531,7 +532,7 @@ class Store:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         try:
-            fileio.decompress_file(record.path, tmp)
+            fileio.decompress_file(record.path, tmp, check_head=lambda head: kinds.check_head(head, record.path))
             os.replace(tmp, dest)
         except OSError as exc:
             raise _store_error(exc, f"cannot decompress capture {record.id}") from exc
@@ -679,7 +680,7 @@ class Store:
                                   target=target) as pending:
                 pending.path.unlink()
                 if compression.is_compressed(src):
-                    fileio.decompress_file(src, pending.path)
+                    fileio.decompress_file(src, pending.path, check_head=functools.partial(kinds.check_head, path=src))
                 elif move:
                     os.replace(src, pending.path)
                 else:
