@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .common import MaxExpandOption, StoreOption, human_bytes, note, print_json, table, warn
+from .common import MaxExpandOption, StoreOption, human_bytes, named, note, print_json, table, warn
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.heap import HeapSnapshot, LeakReport, Overview
@@ -56,8 +56,10 @@ def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devt
             note(f"analysing {label} ({human_bytes(path.stat().st_size)}) ...")
         stages.append(stage)
 
-    return heap.load(path, cache_dir=cache_dir, progress=progress, dominance="user-roots" if devtools else "gc-roots",
-                     classes="devtools" if devtools else "memlab")
+    with named(path, record.path):
+        return heap.load(path, cache_dir=cache_dir, progress=progress,
+                         dominance="user-roots" if devtools else "gc-roots",
+                         classes="devtools" if devtools else "memlab")
 
 
 def _label(record: CaptureRecord) -> str:

@@ -337,3 +337,15 @@ MaxExpandOption = typer.Option(
     callback=_allow_expansion,
     help="Let a compressed (.zst) file expand up to SIZE (e.g. 64GiB). By default one stops at 200x its "
          "compressed size (at least 64 MiB) and at 16 GiB, with a line saying how far it got.")
+
+
+@contextlib.contextmanager
+def named(plain: object, shown: object) -> Iterator[None]:
+    """Errors raised while reading ``plain`` (a decompressed copy) name ``shown`` (the user's file) instead."""
+    from cdpclient.errors import CDPClientError
+
+    try:
+        yield
+    except CDPClientError as exc:
+        exc.rename_path(plain, shown)
+        raise

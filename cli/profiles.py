@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import MaxExpandOption, StoreOption, note, print_json
+from .common import MaxExpandOption, StoreOption, named, note, print_json
 
 if TYPE_CHECKING:
     from cdpclient.store import CaptureRecord
@@ -63,7 +63,8 @@ def flame(
     if kind is not None and kind not in PROFILE_KINDS:
         raise AnalysisError(f"{capture} is a {kind} capture; flame graphs are drawn from CPU profiles and "
                             "sampling heap profiles (use 'cdpclient top' for heap snapshots)")
-    profile = load_profile(path, kind, progress=note)
+    with named(path, record.path if record is not None else path):
+        profile = load_profile(path, kind, progress=note)
     name = record.id if record is not None else path.name
     svg = flame_svg(profile, title=title or f"{kind_title(profile.kind)} {name}")
     write_atomic(output, svg.encode())

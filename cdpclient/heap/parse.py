@@ -79,10 +79,14 @@ def parse_file(path: str | os.PathLike[str], progress: Progress | None = None) -
         os.close(fd)
     try:
         buf = np.frombuffer(mm, dtype=np.uint8)
+        parser = _Parser(path, mm, buf, progress)
         try:
-            return _Parser(path, mm, buf, progress).run()
+            return parser.run()
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+            # hostile content past the parser's own checks: still one line, never an internal error
+            raise parser.bad(f"malformed content ({type(exc).__name__}: {str(exc)[:80]})") from exc
         finally:
-            del buf
+            del buf, parser
     finally:
         try:
             mm.close()
@@ -106,7 +110,11 @@ class _Parser:
 
     # -- helpers ------------------------------------------------------------------
     def bad(self, what: str) -> InvalidCaptureFile:
-        return InvalidCaptureFile(f"{self.path} is not a valid heap snapshot: {what}")
+        return InvalidCaptureFile(f"{self.path}: not a valid heap snapshot: {what}", path=self.path)
+
+    def at(self, pos: int) -> int:
+        """The byte at ``pos``, -1 past the end of the file."""
+        return self.mm[pos] if pos < self.size else -1
 
     def ws(self, pos: int) -> int:
         mm = self.mm
@@ -157,6 +165,8 @@ class _Parser:
                     self.header = json.loads(mm[pos:end])
                 except ValueError as exc:
                     raise self.bad(f"the snapshot header is not JSON ({exc})") from exc
+                if not isinstance(self.header, dict):
+                    raise self.bad("'snapshot' is not an object")
                 pos = end
             elif key in ("nodes", "edges"):
                 pos = self.parse_graph_array(key, pos)
@@ -182,6 +192,12 @@ class _Parser:
         meta = self.header.get("meta")
         if not isinstance(meta, dict) or "node_fields" not in meta or "edge_fields" not in meta:
             raise self.bad("the header has no meta.node_fields / meta.edge_fields")
+        for key in ("node_fields", "edge_fields"):
+            fields = meta[key]
+            if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
+                raise self.bad(f"meta.{key} is not a list of field names")
+            if len(set(fields)) != len(fields):
+                raise self.bad(f"meta.{key} names a field twice")
         return meta
 
     def parse_graph_array(self, key: str, pos: int) -> int:
@@ -190,8 +206,10 @@ class _Parser:
         from cdpclient.heap import _kernels as K
 
         meta = self.layout()
-        if self.mm[pos] != ord("["):
+        if self.at(pos) != ord("["):
             raise self.bad(f"'{key}' is not an array")
+        if key == "edges" and self.nodes is None:
+            raise self.bad("'edges' come before 'nodes'")
         pos += 1
         fields: list[str] = list(meta["node_fields" if key == "nodes" else "edge_fields"])
         count_key = "node_count" if key == "nodes" else "edge_count"
@@ -199,6 +217,8 @@ class _Parser:
         if not isinstance(count, int) or count <= 0:
             values, _ = K.count_ints(self.buf, pos)
             count = int(values) // max(1, len(fields))
+        if count * len(fields) > (self.size - pos) // 2 + 1:  # each value takes a digit and a comma at least
+            raise self.bad(f"{count_key}={count:,} is more than the rest of the file can hold")
         # which fields we keep: 0..3 name uint32 columns, 8 the uint8 type column
         if key == "nodes":
             wanted = {"type": 8, "name": 0, "id": 1, "self_size": 2, "edge_count": 3, "detachedness": 9}
@@ -255,7 +275,7 @@ class _Parser:
 
         from cdpclient.heap import _kernels as K
 
-        if self.mm[pos] != ord("["):
+        if self.at(pos) != ord("["):
             raise self.bad("'strings' is not an array")
         start = pos
         empty = np.empty(0, np.int64)
@@ -279,22 +299,35 @@ class _Parser:
         from cdpclient.heap import _kernels as K
 
         end = int(K.skip_value(self.buf, pos))
-        if end < 0 or self.mm[pos] != ord("["):
+        if end < 0 or self.at(pos) != ord("["):
             raise self.bad("the 'locations' value is not a closed array (truncated?)")
-        fields = list((self.header or {}).get("meta", {}).get("location_fields") or ())
+        fields = self.layout().get("location_fields") or []
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise self.bad("meta.location_fields is not a list of field names")
         text = self.mm[pos + 1:end - 1]
         if not text.strip() or "object_index" not in fields or "line" not in fields:
             return end
+        import warnings
+
         try:
-            flat = np.fromstring(text, dtype=np.int64, sep=",")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy warns, and stops, at the first non-number
+                flat = np.fromstring(text, dtype=np.int64, sep=",")
         except ValueError:
-            raise self.bad("'locations' holds something other than integers") from None
+            flat = np.empty(0, np.int64)
+        if flat.size != text.count(b",") + 1:
+            raise self.bad("'locations' holds something other than integers")
         width = len(fields)
         if flat.size % width:
             raise self.bad(f"'locations' holds {flat.size} values, not a multiple of {width}")
         rows = flat.reshape(-1, width)
         nf = self.nodes["nfields"] if self.nodes else len(self.layout()["node_fields"])
-        located = np.stack([rows[:, fields.index("object_index")] // nf, rows[:, fields.index("line")]], axis=1)
+        objects, lines = rows[:, fields.index("object_index")], rows[:, fields.index("line")]
+        bad = np.flatnonzero((objects < 0) | (objects % nf != 0) | (lines < 0))
+        if bad.size:
+            raise self.bad(f"location {int(bad[0])} names object index {int(objects[bad[0]])}, not the start of "
+                           f"a node (a multiple of {nf}), or a negative line")
+        located = np.stack([objects // nf, lines], axis=1)
         self.locations = located[np.argsort(located[:, 0], kind="stable")]
         self.release(end)
         return end
@@ -311,20 +344,45 @@ class _Parser:
             edge_types = meta["edge_types"][list(meta["edge_fields"]).index("type")]
         except (KeyError, IndexError, ValueError, TypeError):
             raise self.bad("meta.node_types / meta.edge_types do not name the types") from None
-        if not isinstance(node_types, list) or not isinstance(edge_types, list):
-            raise self.bad("meta.node_types / meta.edge_types are not lists")
+        if not isinstance(node_types, list) or not isinstance(edge_types, list) \
+                or not all(isinstance(t, str) for t in node_types + edge_types):
+            raise self.bad("meta.node_types / meta.edge_types do not list the type names")
         nodes, edges = self.nodes, self.edges
         n, m = nodes["count"], edges["count"]
         from cdpclient.heap import _kernels as K
 
+        if n == 0:
+            raise self.bad("it has no nodes")
+        nstr = int(self.strings[1].shape[0])
+        nf = nodes["nfields"]
+        # Everything the analysis indexes with is checked here, in one pass over each array.
+        at, why = (int(v) for v in K.check_nodes(nodes["type"], nodes["name"], len(node_types), nstr))
+        if at >= 0:
+            what = (f"its type {int(nodes['type'][at])} is not one of the {len(node_types)} node types" if why == 1
+                    else f"its name {int(nodes['name'][at])} is past the last of {nstr:,} strings")
+            raise self.bad(f"node {at:,}: {what}")
         first_edge = nodes.pop("edge_count")
         total = int(K.exclusive_scan(first_edge, n))
         if total != m:
             raise self.bad(f"the nodes' edge counts add up to {total}, not edge_count={m}")
         to = edges["to"]
-        nf = nodes["nfields"]
-        if m and int(to.max()) >= n * nf:
-            raise self.bad("an edge points past the last node")
+        stringy = np.array([t not in ("element", "hidden") for t in edge_types], dtype=np.bool_)
+        at, why = (int(v) for v in K.check_edges(edges["type"], edges["name"], to, stringy, nstr, n * nf, nf))
+        if at >= 0:
+            if why == 1:
+                what = f"its type {int(edges['type'][at])} is not one of the {len(edge_types)} edge types"
+            elif why == 2:
+                what = f"its name {int(edges['name'][at])} is past the last of {nstr:,} strings"
+            elif why == 3:
+                what = "it points past the last node"
+            else:
+                what = f"it points at {int(to[at])}, inside a node (not a multiple of {nf})"
+            raise self.bad(f"edge {at:,}: {what}")
+        root_index = self.header.get("root_index", 0) or 0
+        if not isinstance(root_index, int) or not 0 <= root_index < n * nf or root_index % nf:
+            raise self.bad(f"root_index {root_index!r} is not the start of a node")
+        if self.locations is not None and self.locations.size and int(self.locations[:, 0].max()) >= n:
+            raise self.bad("a location names an object past the last node")
         np.floor_divide(to, nf, out=to)
         blob, starts, ends = self.strings
         return RawSnapshot(
