@@ -320,15 +320,15 @@ StoreOption = typer.Option(None, "--store", envvar="CDPCLIENT_STORE", show_envva
 
 
 def _allow_expansion(value: str | None) -> str | None:
-    """``--max-expand``: takes effect as it is parsed, before the command reads any file."""
-    if value is not None:
-        from cdpclient import compression
-        from cdpclient.errors import UsageError
+    """``--max-expand``: takes effect as it is parsed, before the command reads any file (and is reset
+    when not given: an earlier command in the same process does not carry its limit over)."""
+    from cdpclient import compression
+    from cdpclient.errors import UsageError
 
-        try:
-            compression.allow_expansion(value)
-        except UsageError as exc:
-            raise typer.BadParameter(exc.render(flag), param_hint="--max-expand") from None
+    try:
+        compression.allow_expansion(value)
+    except UsageError as exc:
+        raise typer.BadParameter(exc.render(flag), param_hint="--max-expand") from None
     return value
 
 
