@@ -32,19 +32,20 @@ MORE, CLOSED, BAD_BYTE, TOO_MANY, EOF, TOO_BIG = 0, 1, 2, 3, 4, 5
 @njit(cache=True, nogil=True)
 def parse_ints(buf: Array, pos: int, limit: int, fieldmap: Array, out8: Array, out_a: Array, out_b: Array,
                out_c: Array, out_d: Array, out_e: Array, index: int,
-               total: int) -> tuple[int, int, int]:  # pragma: no cover
+               total: int, row_base: int = 0) -> tuple[int, int, int]:  # pragma: no cover
     """Parse a run of comma-separated unsigned integers into columns.
 
     Value number ``index`` goes to the column ``fieldmap[index % nfields]`` names: 0..3
     for the uint32 arrays ``out_a``..``out_d``, 8 and 9 for the uint8 arrays ``out8`` and ``out_e``, -1 to drop
-    it; the row is ``index // nfields``.  Stops between two numbers once ``pos >= limit``
+    it; the row is ``index // nfields - row_base`` (``row_base``: the first row the arrays hold, when
+    they hold one chunk at a time).  Stops between two numbers once ``pos >= limit``
     (status MORE), after the closing ``]`` (CLOSED), or with an error status.  Returns
     ``(pos, index, status)``.
     """
     n = buf.shape[0]
     nfields = fieldmap.shape[0]
     field = index % nfields
-    row = index // nfields
+    row = index // nfields - row_base
     while True:
         while pos < n:
             c = buf[pos]

@@ -3,7 +3,7 @@
 The store checks every file's JSON structure while it streams it (``cdpclient.store.kinds``); it
 sits below the readers and cannot ask them.  This check, handed to
 :meth:`cdpclient.store.Store.import_files` as ``check=``, runs each kind's own reader: the heap
-parser (array shapes, index ranges, alignment, in one numba pass per array), and the CPU profile,
+parser's checks (array shapes, index ranges, alignment; a chunk at a time, in constant memory), and the CPU profile,
 sampling heap profile and allocation timeline readers.  Reports and watch recordings have no
 further check.
 """
@@ -20,9 +20,9 @@ def check_capture(path: Path, kind: str) -> None:
     not what its kind's reader can analyse; the message says why, in one line."""
     path = Path(path)
     if kind in ("heapsnapshot", "heaptimeline"):
-        from cdpclient.heap.parse import parse_file
+        from cdpclient.heap.parse import check_file
 
-        parse_file(path)
+        check_file(path)
     if kind == "heaptimeline":
         from cdpclient.profiles.timeline import load_timeline
 
