@@ -72,6 +72,17 @@ class CDPClientError(Exception):
     def __str__(self) -> str:
         return self.render()
 
+    def rename_path(self, old: object, new: object) -> None:
+        """Say ``new`` where the message (and a ``path`` field) say ``old``: the reader saw a copy (a
+        decompressed cache file, a staged import) and the user knows the file by its own name."""
+        old_text, new_text = str(old), str(new)
+        if old_text == new_text:
+            return
+        self.message = self.message.replace(old_text, new_text)
+        self.args = (self.message,)
+        if getattr(self, "path", None) == old_text:
+            setattr(self, "path", new_text)  # noqa: B010  (a field of some subclasses only)
+
 
 # --- connecting --------------------------------------------------------------
 
@@ -251,8 +262,9 @@ class InvalidCaptureFile(StoreError):
     kind: str | None
     ref: str | None
 
-    def __init__(self, message: str, *, path: object = None, kind: str | None = None, ref: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, path: object = None, kind: str | None = None, ref: str | None = None,
+                 options: Sequence[str] = ()) -> None:
+        super().__init__(message, options=options)
         self.path = None if path is None else str(path)
         self.kind = kind
         self.ref = ref

@@ -168,8 +168,17 @@ def compress_file(src: Path, dest: Path, progress: Callable[[int], None] | None 
     return digests
 
 
-def decompress_file(src: Path, dest: Path) -> None:
-    """Decompress a zstd file into a new 0600 file ``dest``."""
+def decompress_file(src: Path, dest: Path, check_head: Callable[[bytes], None] | None = None) -> None:
+    """Decompress a zstd file into a new 0600 file ``dest``, bounded (see :mod:`cdpclient.compression`).
+
+    ``check_head`` sees the first block of the content and may raise to refuse it.  On any
+    error (past the bound, refused content, damage, a full disk) ``dest`` is removed.
+    """
     create_private(dest)
-    with open(src, "rb") as fin, open(dest, "wb") as fout:
-        compression.decompress_stream(fin, fout)
+    try:
+        with open(src, "rb") as fin, open(dest, "wb") as fout:
+            compression.decompress_stream(fin, fout, path=src, check_head=check_head)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(dest)
+        raise

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .common import StoreOption, human_bytes, note, open_store, print_json, say, table, warn
+from .common import MaxExpandOption, StoreOption, human_bytes, named, note, open_store, print_json, say, table, warn
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.heap import HeapSnapshot, LeakReport, Overview
@@ -55,8 +55,10 @@ def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devt
             note(f"analysing {label} ({human_bytes(path.stat().st_size)}) ...")
         stages.append(stage)
 
-    return heap.load(path, cache_dir=cache_dir, progress=progress, dominance="user-roots" if devtools else "gc-roots",
-                     classes="devtools" if devtools else "memlab")
+    with named(path, record.path):
+        return heap.load(path, cache_dir=cache_dir, progress=progress,
+                         dominance="user-roots" if devtools else "gc-roots",
+                         classes="devtools" if devtools else "memlab")
 
 
 def _label(record: CaptureRecord) -> str:
@@ -133,6 +135,7 @@ def top(
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """What is biggest: a heap snapshot's classes (or objects, closures), a profile's functions, files or packages.
 
@@ -247,6 +250,7 @@ def diff(
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """What grew from A to B: a heap snapshot's classes (or closures), a profile's functions, files or packages.
 
@@ -372,6 +376,7 @@ def retainers(
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Shortest retaining paths from the GC roots to an object, to a class's largest objects, or to a function's closures.
 
@@ -437,6 +442,7 @@ def leaks(
                                              "'count>1000/snapshot', 'retained>50MiB', 'share>10%'."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Leak suspects: what grew across the snapshots, named as its author would, and what keeps it alive.
 

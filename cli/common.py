@@ -365,3 +365,35 @@ def open_store(path: str | None) -> Store:
         _warned_stores.add(str(store.root))
         warn(problem)
     return store
+
+
+def _allow_expansion(value: str | None) -> str | None:
+    """``--max-expand``: takes effect as it is parsed, before the command reads any file (and is reset
+    when not given: an earlier command in the same process does not carry its limit over)."""
+    from cdpclient import compression
+    from cdpclient.errors import UsageError
+
+    try:
+        compression.allow_expansion(value)
+    except UsageError as exc:
+        raise typer.BadParameter(exc.render(flag), param_hint="--max-expand") from None
+    return value
+
+
+MaxExpandOption = typer.Option(
+    None, "--max-expand", metavar="SIZE", envvar="CDPCLIENT_MAX_EXPAND", show_envvar=True,
+    callback=_allow_expansion,
+    help="Let a compressed (.zst) file expand up to SIZE (e.g. 64GiB). By default one stops at 200x its "
+         "compressed size (at least 64 MiB) and at 16 GiB, with a line saying how far it got.")
+
+
+@contextlib.contextmanager
+def named(plain: object, shown: object) -> Iterator[None]:
+    """Errors raised while reading ``plain`` (a decompressed copy) name ``shown`` (the user's file) instead."""
+    from cdpclient.errors import CDPClientError
+
+    try:
+        yield
+    except CDPClientError as exc:
+        exc.rename_path(plain, shown)
+        raise

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import StoreOption, note, open_store, print_json
+from .common import MaxExpandOption, StoreOption, note, open_store, print_json
 
 
 def plot(
@@ -17,6 +17,7 @@ def plot(
     height: int | None = typer.Option(None, "--height", min=240, help="Height in pixels (default: from the panels)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     store: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Draw a watch recording as a self-contained SVG chart: memory over time against the limits,
     a marker at each firing and capture, reconnects shaded (hover for details).

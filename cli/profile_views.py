@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import human_bytes, note, print_json, table
+from .common import human_bytes, named, note, print_json, table
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.profiles import DiffResult, Profile, Row, Selection, TopResult
@@ -42,7 +42,8 @@ def _load(record: CaptureRecord | None, path: Path) -> Profile:
     path = Path(path)
     kind = _kind(record)
     events = events_path_for(record, path) if kind in (None, "heaptimeline") else None
-    return load_profile(path, kind, events_path=events, progress=note)
+    with named(path, record.path if record is not None else path):
+        return load_profile(path, kind, events_path=events, progress=note)
 
 
 def _name(record: CaptureRecord | None, path: Path) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import StoreOption, note, open_store, print_json
+from .common import MaxExpandOption, StoreOption, named, note, open_store, print_json
 
 if TYPE_CHECKING:
     from cdpclient.store import CaptureRecord
@@ -39,6 +39,7 @@ def flame(
     title: str | None = typer.Option(None, "--title", help="Title drawn above the graph."),
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     store: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Draw a flame graph (self-contained SVG, hover a frame for details) of a CPU profile
     or a sampling heap profile (an allocation timeline draws its allocation stacks).
@@ -61,7 +62,8 @@ def flame(
     if kind is not None and kind not in PROFILE_KINDS:
         raise AnalysisError(f"{capture} is a {kind} capture; flame graphs are drawn from CPU profiles and "
                             "sampling heap profiles (use 'cdpclient top' for heap snapshots)")
-    profile = load_profile(path, kind, progress=note)
+    with named(path, record.path if record is not None else path):
+        profile = load_profile(path, kind, progress=note)
     name = record.id if record is not None else path.name
     svg = flame_svg(profile, title=title or f"{kind_title(profile.kind)} {name}")
     write_atomic(output, svg.encode())

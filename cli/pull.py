@@ -70,6 +70,7 @@ def pull(
     was incomplete.
     """
     from cdpclient.kube import pull_files
+    from cdpclient.profiles.validate import check_capture
     from cdpclient.units import parse_duration
 
     labels = parse_labels(label)
@@ -78,7 +79,7 @@ def pull(
     result = common.run(pull_files(
         pod, store=common.open_store(store), namespace=namespace, context=context, container=container,
         kubeconfig=kubeconfig, kubectl=kubectl, dirs=dirs or (), wait=wait, timeout=limit, delete=delete,
-        labels=labels, compress=compress, on_event=note, on_progress=progress))
+        labels=labels, compress=compress, on_event=note, on_progress=progress, check=check_capture))
     if progress is not None:
         progress.clear()
     if as_json:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .common import (
+    MaxExpandOption,
     StoreOption,
     flag,
     human_bytes,
@@ -114,6 +115,7 @@ def show(
     ref: str = typer.Argument(..., metavar="ID", help="Capture id, unique id prefix, or path of a capture file."),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
     store: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Show all metadata of a capture, checking its file's sha256.
 
@@ -249,18 +251,21 @@ def import_(
     compress: bool = typer.Option(False, "--compress", help="Keep them zstd-compressed at rest."),
     as_json: bool = typer.Option(False, "--json", help="Print the new records as JSON."),
     store: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Import capture files (DevTools saves, --heapsnapshot-signal, --cpu-prof, --heap-prof, reports).
 
-    The kind is detected from the content; every file is checked before any is imported.
+    The kind is detected from the content; every file is checked before any is imported: its JSON, then what the analysis reads (a heap snapshot's arrays and indexes, a profile's nodes and samples). A compressed (.zst) file may expand to 200x its size (at least 64 MiB, at most 16 GiB) unless --max-expand allows more.
 
     Example: cdpclient import Heap.20260101.heapsnapshot CPU.*.cpuprofile --label incident=4711
-    """
+    """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
     labels = parse_labels(label)
     for path in paths:
         if path.is_file() and path.stat().st_size > 256 << 20:
             note(f"checking and copying {path} ({human_bytes(path.stat().st_size)})...")
-    records = _store(store).import_files(paths, labels=labels, compress=compress)
+    from cdpclient.profiles.validate import check_capture
+
+    records = _store(store).import_files(paths, labels=labels, compress=compress, check=check_capture)
     if not as_json:
         for path, record in zip(paths, records, strict=True):
             say(f"imported {path} as {record.id} ({record.kind}, {human_bytes(record.size)})")
@@ -277,6 +282,7 @@ def export(
                                                                  "watch recordings: json."),
     as_json: bool = typer.Option(False, "--json", help="Print {\"path\": ...} as JSON."),
     store: str | None = StoreOption,
+    max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Copy a capture out: original format, decompressed; or redacted; or in another format.
 

@@ -32,19 +32,20 @@ MORE, CLOSED, BAD_BYTE, TOO_MANY, EOF, TOO_BIG = 0, 1, 2, 3, 4, 5
 @njit(cache=True, nogil=True)
 def parse_ints(buf: Array, pos: int, limit: int, fieldmap: Array, out8: Array, out_a: Array, out_b: Array,
                out_c: Array, out_d: Array, out_e: Array, index: int,
-               total: int) -> tuple[int, int, int]:  # pragma: no cover
+               total: int, row_base: int = 0) -> tuple[int, int, int]:  # pragma: no cover
     """Parse a run of comma-separated unsigned integers into columns.
 
     Value number ``index`` goes to the column ``fieldmap[index % nfields]`` names: 0..3
     for the uint32 arrays ``out_a``..``out_d``, 8 and 9 for the uint8 arrays ``out8`` and ``out_e``, -1 to drop
-    it; the row is ``index // nfields``.  Stops between two numbers once ``pos >= limit``
+    it; the row is ``index // nfields - row_base`` (``row_base``: the first row the arrays hold, when
+    they hold one chunk at a time).  Stops between two numbers once ``pos >= limit``
     (status MORE), after the closing ``]`` (CLOSED), or with an error status.  Returns
     ``(pos, index, status)``.
     """
     n = buf.shape[0]
     nfields = fieldmap.shape[0]
     field = index % nfields
-    row = index // nfields
+    row = index // nfields - row_base
     while True:
         while pos < n:
             c = buf[pos]
@@ -61,12 +62,16 @@ def parse_ints(buf: Array, pos: int, limit: int, fieldmap: Array, out8: Array, o
         if pos >= limit:
             return pos, index, MORE
         v = np.uint64(0)
+        digits = 0
         while pos < n:
             c = buf[pos]
             if c < 48 or c > 57:
                 break
             v = v * np.uint64(10) + np.uint64(c - 48)
+            digits += 1
             pos += 1
+        if digits > 19:  # would wrap around in 64 bits
+            return pos, index, TOO_BIG
         if index >= total:
             return pos, index, TOO_MANY
         code = fieldmap[field]
@@ -113,6 +118,41 @@ def count_ints(buf: Array, pos: int) -> tuple[int, int]:  # pragma: no cover
                 return count, pos + 1
         pos += 1
     return count, -1
+
+
+@njit(cache=True, nogil=True)
+def check_nodes(node_type: Array, node_name: Array, ntypes: int, nstr: int) -> tuple[int, int]:  # pragma: no cover
+    """The first node whose type is not below ``ntypes`` (reason 1) or whose name is not below ``nstr``
+    (reason 2): ``(node, reason)``, ``(-1, 0)`` when all are in range."""
+    for i in range(node_type.shape[0]):
+        if node_type[i] >= ntypes:
+            return i, 1
+        if node_name[i] >= nstr:
+            return i, 2
+    return -1, 0
+
+
+@njit(cache=True, nogil=True)
+def check_edges(edge_type: Array, edge_name: Array, edge_to: Array, stringy: Array, nstr: int, limit: int,
+                nfields: int) -> tuple[int, int]:  # pragma: no cover
+    """The first edge that is out of range: ``(edge, reason)``, ``(-1, 0)`` when none.
+
+    Reasons: 1 type not below ``stringy.size``; 2 a string name (``stringy[type]``) not below
+    ``nstr``; 3 ``to_node`` not below ``limit``; 4 ``to_node`` not a multiple of ``nfields``.
+    """
+    ntypes = stringy.shape[0]
+    for e in range(edge_type.shape[0]):
+        t = edge_type[e]
+        if t >= ntypes:
+            return e, 1
+        if stringy[t] and edge_name[e] >= nstr:
+            return e, 2
+        to = edge_to[e]
+        if to >= limit:
+            return e, 3
+        if to % nfields != 0:
+            return e, 4
+    return -1, 0
 
 
 @njit(cache=True, nogil=True)

@@ -23,6 +23,7 @@ from cdpclient.errors import AnalysisError, InvalidCaptureFile
 Progress = Callable[[str], None]
 
 _CHUNK = 64 << 20  # bytes parsed between two page releases
+_CHECK_CHUNK = 4 << 20  # check_file: bytes parsed into the (reused) row buffers at a time
 _WS = b" \t\r\n"
 
 
@@ -61,8 +62,21 @@ def parse_file(path: str | os.PathLike[str], progress: Progress | None = None) -
     """Parse a heap snapshot or timeline file.
 
     Raises :class:`InvalidCaptureFile` when the file is not a heap snapshot (not JSON of
-    that shape, truncated, counts that disagree with the header).
+    that shape, truncated, counts that disagree with the header, an index out of range, an
+    edge into the middle of a node).
     """
+    result = _read(path, progress, check_only=False)
+    assert result is not None
+    return result
+
+
+def check_file(path: str | os.PathLike[str], progress: Progress | None = None) -> None:
+    """Check what :func:`parse_file` checks, in constant memory (for ``import``): the arrays are parsed a
+    chunk at a time and only their ranges are kept.  Raises :class:`InvalidCaptureFile` with the reason."""
+    _read(path, progress, check_only=True)
+
+
+def _read(path: str | os.PathLike[str], progress: Progress | None, check_only: bool) -> RawSnapshot | None:
     import numpy as np
 
     path = Path(path)
@@ -79,10 +93,14 @@ def parse_file(path: str | os.PathLike[str], progress: Progress | None = None) -
         os.close(fd)
     try:
         buf = np.frombuffer(mm, dtype=np.uint8)
+        parser = _Parser(path, mm, buf, progress, check_only)
         try:
-            return _Parser(path, mm, buf, progress).run()
+            return parser.run()
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+            # hostile content past the parser's own checks: still one line, never an internal error
+            raise parser.bad(f"malformed content ({type(exc).__name__}: {str(exc)[:80]})") from exc
         finally:
-            del buf
+            del buf, parser
     finally:
         try:
             mm.close()
@@ -91,8 +109,11 @@ def parse_file(path: str | os.PathLike[str], progress: Progress | None = None) -
 
 
 class _Parser:
-    def __init__(self, path: Path, mm: mmap.mmap, buf: Any, progress: Progress | None) -> None:
+    def __init__(self, path: Path, mm: mmap.mmap, buf: Any, progress: Progress | None,
+                 check_only: bool = False) -> None:
         self.path = path
+        self.check_only = check_only
+        self.ranges: dict[str, Any] = {}  # check_only: what the chunks held (maxima, sums)
         self.mm = mm
         self.buf = buf
         self.size = buf.shape[0]
@@ -106,7 +127,11 @@ class _Parser:
 
     # -- helpers ------------------------------------------------------------------
     def bad(self, what: str) -> InvalidCaptureFile:
-        return InvalidCaptureFile(f"{self.path} is not a valid heap snapshot: {what}")
+        return InvalidCaptureFile(f"{self.path}: not a valid heap snapshot: {what}", path=self.path)
+
+    def at(self, pos: int) -> int:
+        """The byte at ``pos``, -1 past the end of the file."""
+        return self.mm[pos] if pos < self.size else -1
 
     def ws(self, pos: int) -> int:
         mm = self.mm
@@ -122,7 +147,7 @@ class _Parser:
             self.released = upto
 
     # -- the top-level object -------------------------------------------------------
-    def run(self) -> RawSnapshot:
+    def run(self) -> RawSnapshot | None:
         from cdpclient.heap import _kernels as K
 
         mm = self.mm
@@ -157,6 +182,8 @@ class _Parser:
                     self.header = json.loads(mm[pos:end])
                 except ValueError as exc:
                     raise self.bad(f"the snapshot header is not JSON ({exc})") from exc
+                if not isinstance(self.header, dict):
+                    raise self.bad("'snapshot' is not an object")
                 pos = end
             elif key in ("nodes", "edges"):
                 pos = self.parse_graph_array(key, pos)
@@ -174,6 +201,9 @@ class _Parser:
                                       ("edges", self.edges), ("strings", self.strings)) if v is None]
             raise self.bad(f"missing {', '.join(missing)}")
         self.release(self.size)
+        if self.check_only:
+            self.finish_check()
+            return None
         return self.assemble()
 
     def layout(self) -> dict[str, Any]:
@@ -182,6 +212,12 @@ class _Parser:
         meta = self.header.get("meta")
         if not isinstance(meta, dict) or "node_fields" not in meta or "edge_fields" not in meta:
             raise self.bad("the header has no meta.node_fields / meta.edge_fields")
+        for key in ("node_fields", "edge_fields"):
+            fields = meta[key]
+            if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
+                raise self.bad(f"meta.{key} is not a list of field names")
+            if len(set(fields)) != len(fields):
+                raise self.bad(f"meta.{key} names a field twice")
         return meta
 
     def parse_graph_array(self, key: str, pos: int) -> int:
@@ -190,8 +226,10 @@ class _Parser:
         from cdpclient.heap import _kernels as K
 
         meta = self.layout()
-        if self.mm[pos] != ord("["):
+        if self.at(pos) != ord("["):
             raise self.bad(f"'{key}' is not an array")
+        if key == "edges" and self.nodes is None:
+            raise self.bad("'edges' come before 'nodes'")
         pos += 1
         fields: list[str] = list(meta["node_fields" if key == "nodes" else "edge_fields"])
         count_key = "node_count" if key == "nodes" else "edge_count"
@@ -199,6 +237,8 @@ class _Parser:
         if not isinstance(count, int) or count <= 0:
             values, _ = K.count_ints(self.buf, pos)
             count = int(values) // max(1, len(fields))
+        if count * len(fields) > (self.size - pos) // 2 + 1:  # each value takes a digit and a comma at least
+            raise self.bad(f"{count_key}={count:,} is more than the rest of the file can hold")
         # which fields we keep: 0..3 name uint32 columns, 8 the uint8 type column
         if key == "nodes":
             wanted = {"type": 8, "name": 0, "id": 1, "self_size": 2, "edge_count": 3, "detachedness": 9}
@@ -211,22 +251,35 @@ class _Parser:
         total = count * len(fields)
         if count * len(fields) >= 1 << 40 or (key == "edges" and count >= 1 << 32):
             raise AnalysisError(f"{self.path}: {count:,} {key} is beyond what this analyser handles")
-        out8 = np.empty(count, np.uint8)
-        detached = np.zeros(count if "detachedness" in fields and key == "nodes" else 0, np.uint8)
-        cols = [np.empty(count, np.uint32) for _ in range(2 if key == "edges" else 3)]
+        nf = len(fields)
+        # check_only: buffers of one chunk's rows (a value takes two bytes at least), refilled per chunk
+        chunk = _CHECK_CHUNK if self.check_only else _CHUNK
+        rows_cap = min(count, chunk // (2 * nf) + 2) if self.check_only else count
+        out8 = np.empty(rows_cap, np.uint8)
+        detached = np.zeros(rows_cap if "detachedness" in fields and key == "nodes" else 0, np.uint8)
+        cols = [np.empty(rows_cap, np.uint32) for _ in range(2 if key == "edges" else 3)]
         if key == "nodes":
             # the edge_count column becomes first_edge (N+1 entries) in place
-            cols.append(np.empty(count + 1, np.uint32))
+            cols.append(np.empty(rows_cap + 1, np.uint32))
         else:
             cols += [np.empty(0, np.uint32), np.empty(0, np.uint32)]
         index = 0
+        base = 0  # check_only: the row buffer position 0 holds
         self.progress(f"parsing {key}: {count:,}")
         while True:
-            limit = min(self.size, pos + _CHUNK)
+            limit = min(self.size, pos + chunk)
             pos, index, status = K.parse_ints(self.buf, pos, limit, fieldmap, out8, cols[0], cols[1], cols[2],
-                                               cols[3], detached, index, total)
+                                               cols[3], detached, index, total, base)
             pos, index, status = int(pos), int(index), int(status)
             self.release(pos)
+            if self.check_only and status in (K.MORE, K.CLOSED):
+                rows = index // nf - base
+                self.check_rows(key, out8, cols, rows, base)
+                buffers: list[Any] = [out8, detached, *cols]
+                for col in buffers:  # a row cut by the chunk's end moves to the front
+                    if col.size > rows:
+                        col[0] = col[rows]
+                base += rows
             if status == K.MORE:
                 continue
             if status == K.CLOSED:
@@ -242,7 +295,10 @@ class _Parser:
         if index != total:
             raise self.bad(f"'{key}' holds {index} values; {count_key}={count} x {len(fields)} fields "
                            f"= {total} expected (truncated?)")
-        if key == "nodes":
+        if self.check_only:
+            self.nodes = {"count": count, "nfields": nf} if key == "nodes" else self.nodes
+            self.edges = {"count": count} if key == "edges" else self.edges
+        elif key == "nodes":
             self.nodes = {"count": count, "type": out8, "name": cols[0], "id": cols[1],
                           "self_size": cols[2], "edge_count": cols[3], "nfields": len(fields),
                           "detachedness": detached if detached.size else None}
@@ -255,13 +311,17 @@ class _Parser:
 
         from cdpclient.heap import _kernels as K
 
-        if self.mm[pos] != ord("["):
+        if self.at(pos) != ord("["):
             raise self.bad("'strings' is not an array")
         start = pos
         empty = np.empty(0, np.int64)
         count, end = K.scan_strings(self.buf, pos + 1, empty, empty, False)
         if end < 0:
             raise self.bad("the file ends inside 'strings' (truncated?)")
+        if self.check_only:
+            self.strings = (b"", np.empty(count, np.uint8), None)
+            self.release(end)
+            return int(end)
         blob = self.mm[start:end]  # bytes: a copy, the mapping goes away
         starts = np.empty(count, np.int64)
         ends = np.empty(count, np.int64)
@@ -279,25 +339,128 @@ class _Parser:
         from cdpclient.heap import _kernels as K
 
         end = int(K.skip_value(self.buf, pos))
-        if end < 0 or self.mm[pos] != ord("["):
+        if end < 0 or self.at(pos) != ord("["):
             raise self.bad("the 'locations' value is not a closed array (truncated?)")
-        fields = list((self.header or {}).get("meta", {}).get("location_fields") or ())
+        fields = self.layout().get("location_fields") or []
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise self.bad("meta.location_fields is not a list of field names")
         text = self.mm[pos + 1:end - 1]
         if not text.strip() or "object_index" not in fields or "line" not in fields:
             return end
+        import warnings
+
         try:
-            flat = np.fromstring(text, dtype=np.int64, sep=",")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy warns, and stops, at the first non-number
+                flat = np.fromstring(text, dtype=np.int64, sep=",")
         except ValueError:
-            raise self.bad("'locations' holds something other than integers") from None
+            flat = np.empty(0, np.int64)
+        if flat.size != text.count(b",") + 1:
+            raise self.bad("'locations' holds something other than integers")
         width = len(fields)
         if flat.size % width:
             raise self.bad(f"'locations' holds {flat.size} values, not a multiple of {width}")
         rows = flat.reshape(-1, width)
         nf = self.nodes["nfields"] if self.nodes else len(self.layout()["node_fields"])
-        located = np.stack([rows[:, fields.index("object_index")] // nf, rows[:, fields.index("line")]], axis=1)
+        objects, lines = rows[:, fields.index("object_index")], rows[:, fields.index("line")]
+        bad = np.flatnonzero((objects < 0) | (objects % nf != 0) | (lines < 0))
+        if bad.size:
+            raise self.bad(f"location {int(bad[0])} names object index {int(objects[bad[0]])}, not the start of "
+                           f"a node (a multiple of {nf}), or a negative line")
+        located = np.stack([objects // nf, lines], axis=1)
         self.locations = located[np.argsort(located[:, 0], kind="stable")]
         self.release(end)
         return end
+
+    def type_names(self) -> tuple[list[str], list[str]]:
+        """The node and edge type names, from ``meta``."""
+        meta = self.layout()
+        try:  # the type names sit at the type field's position of node_types / edge_types
+            node_types = meta["node_types"][list(meta["node_fields"]).index("type")]
+            edge_types = meta["edge_types"][list(meta["edge_fields"]).index("type")]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise self.bad("meta.node_types / meta.edge_types do not name the types") from None
+        if not isinstance(node_types, list) or not isinstance(edge_types, list) \
+                or not all(isinstance(t, str) for t in node_types + edge_types):
+            raise self.bad("meta.node_types / meta.edge_types do not list the type names")
+        return node_types, edge_types
+
+    def node_error(self, at: int, why: int, value: int, ntypes: int, nstr: int) -> InvalidCaptureFile:
+        what = (f"its type {value} is not one of the {ntypes} node types" if why == 1
+                else f"its name {value} is past the last of {nstr:,} strings")
+        return self.bad(f"node {at:,}: {what}")
+
+    def edge_error(self, at: int, why: int, value: int, ntypes: int, nstr: int, nf: int) -> InvalidCaptureFile:
+        if why == 1:
+            what = f"its type {value} is not one of the {ntypes} edge types"
+        elif why == 2:
+            what = f"its name {value} is past the last of {nstr:,} strings"
+        elif why == 3:
+            what = "it points past the last node"
+        else:
+            what = f"it points at {value}, inside a node (not a multiple of {nf})"
+        return self.bad(f"edge {at:,}: {what}")
+
+    def check_rows(self, key: str, out8: Any, cols: list[Any], rows: int, base: int) -> None:
+        """check_only: the ``rows`` complete rows of this chunk (rows ``base`` on of the array)."""
+        import numpy as np
+
+        from cdpclient.heap import _kernels as K
+
+        if not rows:
+            return
+        node_types, edge_types = self.type_names()
+        r = self.ranges
+        if key == "nodes":
+            at, why = (int(v) for v in K.check_nodes(out8[:rows], cols[0][:rows], len(node_types), 1 << 33))
+            if at >= 0:
+                raise self.node_error(base + at, why, int(out8[at]), len(node_types), 0)
+            names = cols[0][:rows]
+            top = int(names.argmax())
+            if int(names[top]) >= r.get("node_name", (-1, 0))[0]:
+                r["node_name"] = (int(names[top]), base + top) if int(names[top]) > r.get("node_name", (-1, 0))[0] \
+                    else r["node_name"]
+            r["edge_total"] = r.get("edge_total", 0) + int(cols[3][:rows].sum(dtype=np.int64))
+            return
+        assert self.nodes is not None
+        n, nf = self.nodes["count"], self.nodes["nfields"]
+        stringy = np.array([t not in ("element", "hidden") for t in edge_types], dtype=np.bool_)
+        types, names, to = out8[:rows], cols[0][:rows], cols[1][:rows]
+        at, why = (int(v) for v in K.check_edges(types, names, to, stringy, 1 << 33, n * nf, nf))
+        if at >= 0:
+            raise self.edge_error(base + at, why, int(types[at] if why == 1 else to[at]), len(edge_types), 0, nf)
+        named = np.where(stringy[types], names, 0)
+        top = int(named.argmax())
+        if int(named[top]) > r.get("edge_name", (-1, 0))[0]:
+            r["edge_name"] = (int(named[top]), base + top)
+
+    def finish_check(self) -> None:
+        """check_only: what needs the whole file (counts, the strings table's size, the root)."""
+        assert self.header is not None and self.nodes is not None and self.edges is not None
+        assert self.strings is not None
+        node_types, edge_types = self.type_names()
+        n, m, nf = self.nodes["count"], self.edges["count"], self.nodes["nfields"]
+        if n == 0:
+            raise self.bad("it has no nodes")
+        nstr = int(self.strings[1].shape[0])
+        value, at = self.ranges.get("node_name", (-1, 0))
+        if value >= nstr:
+            raise self.node_error(at, 2, value, len(node_types), nstr)
+        total = self.ranges.get("edge_total", 0)
+        if total != m:
+            raise self.bad(f"the nodes' edge counts add up to {total}, not edge_count={m}")
+        value, at = self.ranges.get("edge_name", (-1, 0))
+        if value >= nstr:
+            raise self.edge_error(at, 2, value, len(edge_types), nstr, nf)
+        self.check_root(n, nf)
+
+    def check_root(self, n: int, nf: int) -> None:
+        assert self.header is not None
+        root_index = self.header.get("root_index", 0) or 0
+        if not isinstance(root_index, int) or not 0 <= root_index < n * nf or root_index % nf:
+            raise self.bad(f"root_index {root_index!r} is not the start of a node")
+        if self.locations is not None and self.locations.size and int(self.locations[:, 0].max()) >= n:
+            raise self.bad("a location names an object past the last node")
 
     # -- derived columns ----------------------------------------------------------------
     def assemble(self) -> RawSnapshot:
@@ -306,25 +469,31 @@ class _Parser:
         assert self.header is not None and self.nodes is not None and self.edges is not None
         assert self.strings is not None
         meta = self.layout()
-        try:  # the type names sit at the type field's position of node_types / edge_types
-            node_types = meta["node_types"][list(meta["node_fields"]).index("type")]
-            edge_types = meta["edge_types"][list(meta["edge_fields"]).index("type")]
-        except (KeyError, IndexError, ValueError, TypeError):
-            raise self.bad("meta.node_types / meta.edge_types do not name the types") from None
-        if not isinstance(node_types, list) or not isinstance(edge_types, list):
-            raise self.bad("meta.node_types / meta.edge_types are not lists")
+        node_types, edge_types = self.type_names()
         nodes, edges = self.nodes, self.edges
         n, m = nodes["count"], edges["count"]
         from cdpclient.heap import _kernels as K
 
+        if n == 0:
+            raise self.bad("it has no nodes")
+        nstr = int(self.strings[1].shape[0])
+        nf = nodes["nfields"]
+        # Everything the analysis indexes with is checked here, in one pass over each array.
+        at, why = (int(v) for v in K.check_nodes(nodes["type"], nodes["name"], len(node_types), nstr))
+        if at >= 0:
+            value = int(nodes["type"][at] if why == 1 else nodes["name"][at])
+            raise self.node_error(at, why, value, len(node_types), nstr)
         first_edge = nodes.pop("edge_count")
         total = int(K.exclusive_scan(first_edge, n))
         if total != m:
             raise self.bad(f"the nodes' edge counts add up to {total}, not edge_count={m}")
         to = edges["to"]
-        nf = nodes["nfields"]
-        if m and int(to.max()) >= n * nf:
-            raise self.bad("an edge points past the last node")
+        stringy = np.array([t not in ("element", "hidden") for t in edge_types], dtype=np.bool_)
+        at, why = (int(v) for v in K.check_edges(edges["type"], edges["name"], to, stringy, nstr, n * nf, nf))
+        if at >= 0:
+            value = int(edges["type"][at] if why == 1 else edges["name"][at] if why == 2 else to[at])
+            raise self.edge_error(at, why, value, len(edge_types), nstr, nf)
+        self.check_root(n, nf)
         np.floor_divide(to, nf, out=to)
         blob, starts, ends = self.strings
         return RawSnapshot(

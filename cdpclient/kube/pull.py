@@ -25,13 +25,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdpclient import fileio
+from cdpclient import compression, fileio
 from cdpclient.errors import InvalidCaptureFile, KubeError
 from cdpclient.kube import nodefiles, procscan
 from cdpclient.kube.failures import explain
 from cdpclient.kube.kubectl import Kubectl
 from cdpclient.kube.pods import PodInfo, get_pod
 from cdpclient.store import CaptureRecord, Store
+from cdpclient.store.store import ContentCheck
 
 DEFAULT_TIMEOUT = 600.0
 POLL = 1.0
@@ -85,12 +86,13 @@ async def pull_files(pod: str, *, store: Store, namespace: str | None = None, co
                      delete: bool = False, labels: dict[str, str] | None = None, compress: bool = False,
                      on_event: Callable[[str], None] | None = None,
                      on_progress: Callable[[str, int, int], None] | None = None,
-                     poll: float = POLL) -> PullResult:
+                     poll: float = POLL, check: ContentCheck | None = None) -> PullResult:
     """Find, wait for, copy, check and import the files Node wrote in ``pod``; see the module docstring.
 
     ``dirs``: more directories to search (absolute, as the container sees them).
     ``on_event``: one line per step worth telling; ``on_progress(path, done, total)``
-    while a file is copied.  Raises :class:`KubeError` when the pod or container
+    while a file is copied.  ``check``: passed to :meth:`Store.import_files` (what the readers refuse
+    is reported incomplete, not imported).  Raises :class:`KubeError` when the pod or container
     cannot be reached or there is nowhere to look.
     """
     emit = on_event or (lambda message: None)
@@ -118,7 +120,7 @@ async def pull_files(pod: str, *, store: Store, namespace: str | None = None, co
                                f"{held[key].id}")
         else:
             entry = await _pull_one(box, remote, listing.gzip, store, key=key, labels=all_labels, target=target,
-                                    compress=compress, emit=emit, on_progress=on_progress)
+                                    compress=compress, emit=emit, on_progress=on_progress, check=check)
         if delete and entry.state in (IMPORTED, PRESENT):
             await box.exec("rm", "-f", "--", remote.path)
             entry.deleted = True
@@ -232,7 +234,8 @@ def _pulled_before(store: Store) -> dict[str, CaptureRecord]:
 
 async def _pull_one(box: _Container, remote: nodefiles.RemoteFile, gzip: bool, store: Store, *, key: str,
                     labels: dict[str, str], target: dict[str, Any], compress: bool, emit: Callable[[str], None],
-                    on_progress: Callable[[str, int, int], None] | None) -> PulledFile:
+                    on_progress: Callable[[str, int, int], None] | None,
+                    check: ContentCheck | None = None) -> PulledFile:
     entry = PulledFile(remote.path, remote.size, FAILED)
     with store.staging() as staging:
         local = staging / (remote.name or "pulled")
@@ -242,24 +245,37 @@ async def _pull_one(box: _Container, remote: nodefiles.RemoteFile, gzip: bool, s
             done = 0
 
             def sink(chunk: bytes) -> None:
+                # Bounded: gzip from the container inflates a block at a time, and nothing past the
+                # size the listing gave is written (a bomb, or a file that grew, is caught below).
                 nonlocal done
-                data = inflate.decompress(chunk) if inflate else chunk
-                out.write(data)
-                done += len(data)
+                while chunk:
+                    if inflate is not None:
+                        data = inflate.decompress(chunk, compression.BLOCK)
+                        chunk = inflate.unconsumed_tail
+                    else:
+                        data, chunk = chunk, b""
+                    if done <= remote.size:
+                        out.write(data[:remote.size + 1 - done])
+                    done += len(data)
                 if on_progress:
-                    on_progress(remote.path, done, remote.size)
+                    on_progress(remote.path, min(done, remote.size), remote.size)
 
             try:
                 await box.copy(remote.path, sink, gzip=gzip)
                 if inflate is not None:
-                    tail = inflate.flush()
-                    out.write(tail)
+                    tail = inflate.flush(compression.BLOCK)
+                    if done <= remote.size:
+                        out.write(tail[:remote.size + 1 - done])
                     done += len(tail)
                     if not inflate.eof:
                         raise KubeError(f"the gzip stream of {remote.path} ended early", pod=box.pod.name)
             except (KubeError, zlib.error) as exc:
                 entry.why = str(exc)
                 return entry
+        if done > remote.size:
+            entry.state, entry.why = INCOMPLETE, (f"more than the {remote.size} bytes listed came (stopped writing "
+                                                  f"there): it grew while copied")
+            return entry
         if done != remote.size:
             entry.state, entry.why = INCOMPLETE, f"got {done} bytes of {remote.size}: it changed while copied"
             return entry
@@ -270,7 +286,7 @@ async def _pull_one(box: _Container, remote: nodefiles.RemoteFile, gzip: bool, s
             meta["pid"] = remote.writer_pid
         try:
             record = store.import_file(local, labels=labels, compress=compress, target=target, meta=meta,
-                                       move=True)
+                                       move=True, check=check)
         except InvalidCaptureFile as exc:
             reason = str(exc).removeprefix(f"{local}: ")
             entry.state, entry.why = INCOMPLETE, f"{reason} (was its writer killed while writing it?)"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cdpclient.profiles._read import invalid, read_json
+from cdpclient.profiles._read import DATA_ERRORS, invalid, malformed, read_json
 from cdpclient.profiles.calltree import CallTree, Metric, build
 from cdpclient.profiles.frames import Frame
 
@@ -51,7 +51,11 @@ class CpuProfile:
 
 def load_cpu_profile(path: Path) -> CpuProfile:
     """Read a ``.cpuprofile`` file. Raises InvalidCaptureFile if it is malformed or truncated."""
-    return parse_cpu_profile(read_json(path, "cpuprofile"), path)
+    data = read_json(path, "cpuprofile")
+    try:
+        return parse_cpu_profile(data, path)
+    except DATA_ERRORS as exc:
+        raise malformed(path, "cpuprofile", exc) from exc
 
 
 def parse_cpu_profile(data: Any, path: Path | str = "<profile>") -> CpuProfile:
@@ -69,19 +73,33 @@ def parse_cpu_profile(data: Any, path: Path | str = "<profile>") -> CpuProfile:
     node_frame: list[int] = []
     try:
         for i, node in enumerate(nodes):
+            if not isinstance(node, dict) or not isinstance(node.get("callFrame"), dict):
+                raise invalid(path, "cpuprofile", f"node {i} is not an object with a callFrame")
             cf = node["callFrame"]
             f = Frame(str(cf.get("functionName", "")), str(cf.get("url", "")),
                       int(cf.get("lineNumber", -1)) + 1, int(cf.get("columnNumber", -1)) + 1)
             node_frame.append(frame_ids.setdefault(f, len(frame_ids)))
             if len(frame_ids) > len(frames):
                 frames.append(f)
-            index_of[int(node["id"])] = i
+            node_id = int(node["id"])
+            if node_id in index_of:
+                raise invalid(path, "cpuprofile", f"node id {node_id} is used twice")
+            index_of[node_id] = i
         parent = [-1] * len(nodes)
         for i, node in enumerate(nodes):
             for child in node.get("children") or ():
-                parent[index_of[int(child)]] = i
+                c = index_of.get(int(child), -1)
+                if c < 0:
+                    raise invalid(path, "cpuprofile", f"node {node['id']} names child {child}, which is no node")
+                if parent[c] >= 0:
+                    raise invalid(path, "cpuprofile", f"node {child} is the child of two nodes")
+                parent[c] = i
             if "parent" in node:  # the older format names the parent instead of the children
-                parent[i] = index_of[int(node["parent"])]
+                up = index_of.get(int(node["parent"]), -1)
+                if up < 0:
+                    raise invalid(path, "cpuprofile", f"node {node['id']} names parent {node['parent']}, "
+                                                      f"which is no node")
+                parent[i] = up
     except (KeyError, TypeError, ValueError) as exc:
         raise invalid(path, "cpuprofile", f"malformed node ({type(exc).__name__}: {exc})") from exc
 
@@ -96,9 +114,14 @@ def parse_cpu_profile(data: Any, path: Path | str = "<profile>") -> CpuProfile:
         try:
             ids = np.asarray(samples, dtype=np.int64)
             stamps = start + np.cumsum(np.asarray(deltas, dtype=np.float64))
-            sample_nodes_old = np.array([index_of[i] for i in ids.tolist()], dtype=np.int64)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise invalid(path, "cpuprofile", f"a sample names no node ({exc})") from exc
+            sample_nodes_old = np.array([index_of.get(i, -1) for i in ids.tolist()], dtype=np.int64)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise invalid(path, "cpuprofile", f"'samples' or 'timeDeltas' hold something other than numbers "
+                                              f"({exc})") from exc
+        missing = np.flatnonzero(sample_nodes_old < 0)
+        if missing.size:
+            raise invalid(path, "cpuprofile", f"sample {int(missing[0])} names node {int(ids[missing[0]])}, "
+                                              f"which is no node")
         # Sample i stands for the time until sample i+1 (the last one until endTime).
         # Deltas can be slightly negative when V8 reorders ticks: never count negative time.
         nxt = np.append(stamps[1:], max(end, stamps[-1]))

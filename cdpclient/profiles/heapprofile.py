@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cdpclient.profiles._read import invalid, read_json
+from cdpclient.profiles._read import DATA_ERRORS, invalid, malformed, read_json
 from cdpclient.profiles.calltree import CallTree, Metric, build
 from cdpclient.profiles.frames import Frame
 
@@ -29,7 +29,11 @@ class HeapProfile:
 
 def load_heap_profile(path: Path) -> HeapProfile:
     """Read a ``.heapprofile`` file. Raises InvalidCaptureFile if it is malformed or truncated."""
-    return parse_heap_profile(read_json(path, "heapprofile"), path)
+    data = read_json(path, "heapprofile")
+    try:
+        return parse_heap_profile(data, path)
+    except DATA_ERRORS as exc:
+        raise malformed(path, "heapprofile", exc) from exc
 
 
 def parse_heap_profile(data: Any, path: Path | str = "<profile>") -> HeapProfile:

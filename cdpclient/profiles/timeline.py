@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdpclient.errors import AnalysisError
-from cdpclient.profiles._read import invalid
+from cdpclient.profiles._read import DATA_ERRORS, invalid, malformed
 from cdpclient.profiles.calltree import CallTree, Metric, build
 from cdpclient.profiles.frames import Frame
 
@@ -99,7 +99,10 @@ def load_timeline(path: Path, *, events_path: Path | None = None,
         if fh.seek(0, 2) == 0:
             raise _bad(path, "the file is empty")
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return _parse(mm, path, events_path, progress or (lambda _m: None))
+            try:
+                return _parse(mm, path, events_path, progress or (lambda _m: None))
+            except DATA_ERRORS as exc:
+                raise malformed(path, "heaptimeline", exc) from exc
 
 
 def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callable[[str], None]) -> Timeline:
@@ -130,6 +133,8 @@ def _parse(mm: mmap.mmap, path: Path, events_path: Path | None, progress: Callab
     nodes_end = mm.find(b"]", nodes_at)
     if nodes_end < 0:
         raise _bad(path, "the 'nodes' array never ends (truncated?)")
+    if node_count * width > (nodes_end - nodes_at) // 2 + 1:  # a digit and a comma per value at least
+        raise _bad(path, f"node_count={node_count:,} is more than its 'nodes' array can hold")
     ids, sizes, traces = _read_columns(mm, nodes_at + 1, nodes_end, width, cols, path, node_count)
     if node_count >= 0 and len(ids) != node_count:
         raise _bad(path, f"{len(ids)} nodes where the header promises {node_count}")
@@ -306,19 +311,21 @@ def _trace_tree(root: list[Any], fields: list[str], frames: list[Frame], traces:
                     stack.append((kids, i))
     except (TypeError, IndexError, ValueError) as exc:
         raise _bad(path, "malformed 'trace_tree'") from exc
-    if not parent or max(fn) >= len(frames):
-        raise _bad(path, "malformed 'trace_tree'")
+    if not parent or max(fn) >= len(frames) or min(fn) < 0:
+        raise _bad(path, "malformed 'trace_tree': a node names no trace function")
 
     n = len(parent)
     values = np.zeros((n, 4))
     values[:, :2] = np.asarray(alloc)
     # Live objects: join each heap node's trace_node_id to the trace tree node with that id.
+    # (sorted ids and a binary search: a hostile id of 10**15 must not size a lookup table)
     trace_ids = np.asarray(trace_id, dtype=np.int64)
-    lookup = np.full(int(trace_ids.max()) + 1, -1, dtype=np.int64)
-    lookup[trace_ids] = np.arange(n)
-    traced = traces[(traces > 0) & (traces < len(lookup))]
-    traced_sizes = sizes[(traces > 0) & (traces < len(lookup))]
-    where = lookup[traced]
+    by_id = np.argsort(trace_ids, kind="stable")
+    sorted_ids = trace_ids[by_id]
+    traced = traces[traces > 0]
+    traced_sizes = sizes[traces > 0]
+    slot = np.minimum(np.searchsorted(sorted_ids, traced), n - 1)
+    where = np.where(sorted_ids[slot] == traced, by_id[slot], -1)
     known = where >= 0
     values[:, 2] = np.bincount(where[known], weights=traced_sizes[known], minlength=n)
     values[:, 3] = np.bincount(where[known], minlength=n)

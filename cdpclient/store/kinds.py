@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
+from typing import BinaryIO
 
 from cdpclient import compression, msgstream
 from cdpclient.errors import InvalidCaptureFile
@@ -127,6 +129,48 @@ def guess_profile_kind(path: Path) -> str | None:
     return None
 
 
+# The first bytes of a compressed file's content decide whether it is worth expanding further.
+SNIFF_BYTES = 64 << 10
+_CAPTURE_KEY = re.compile(rb'"(?:snapshot|nodes|head|header|profile|startTime|endTime|samples|timeDeltas)"\s*:')
+
+
+def check_head(head: bytes, path: Path) -> None:
+    """Refuse, from its first bytes (after decompression), content that is no capture kind.
+
+    A capture is a msgpack stream (a watch recording) or a JSON object that names, in its
+    first 64 KiB, a key a heap snapshot, a profile, a timeline or a report starts with.
+    Empty or blank content passes: the full check names it.
+    """
+    if not head or msgstream.looks_like_stream(head[:8]):
+        return
+    text = head[:SNIFF_BYTES]
+    body = text.lstrip(b" \t\r\n")
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:].lstrip(b" \t\r\n")
+    if not body:
+        return
+    if body[:1] != b"{":
+        raise InvalidCaptureFile(f"{path}: not a capture: its content starts with {body[:16]!r}, not a JSON "
+                                 f"object or a watch recording", path=str(path))
+    if not _CAPTURE_KEY.search(text):
+        raise InvalidCaptureFile(f"{path}: not a capture: a JSON object whose first {len(text):,} bytes name none "
+                                 f"of the keys a heap snapshot, profile, timeline or report starts with",
+                                 path=str(path))
+
+
+class _Replay:
+    """A reader that gives ``head`` again, then the rest of ``fh``."""
+
+    def __init__(self, head: bytes, fh: BinaryIO) -> None:
+        self.head, self.fh = head, fh
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            out, self.head = self.head, b""
+            return out
+        return self.fh.read(size)
+
+
 def _is_stream(path: Path) -> bool:
     """Whether ``path`` starts like a msgpack stream (through zstd if compressed); never raises."""
     try:
@@ -169,6 +213,10 @@ def _scan(path: Path, limit: int | None) -> Scan:
     _size(path)
     try:
         with compression.open_content(path) as fh:
+            if compression.is_compressed(path):  # refuse what is no capture before expanding it all
+                head = fh.read(SNIFF_BYTES)
+                check_head(head, path)
+                return scan(_Replay(head, fh), limit=limit, capture=("snapshot",))  # type: ignore[arg-type]
             return scan(fh, limit=limit, capture=("snapshot",))
     except ScanError as exc:
         raise InvalidCaptureFile(f"{path}: {exc.reason}", path=str(path)) from exc

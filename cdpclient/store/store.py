@@ -19,17 +19,25 @@ import builtins
 import contextlib
 import datetime as dt
 import errno
+import functools
 import json
 import os
 import shutil
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from cdpclient import compression, fileio
-from cdpclient.errors import AmbiguousCapture, CaptureNotFound, InvalidCaptureFile, StoreError, UsageError
+from cdpclient.errors import (
+    AmbiguousCapture,
+    CaptureNotFound,
+    CDPClientError,
+    InvalidCaptureFile,
+    StoreError,
+    UsageError,
+)
 from cdpclient.store import files, ids, kinds, streams
 from cdpclient.store.index import Index, IndexUnavailable, IndexUnusable, file_lock
 from cdpclient.store.kinds import EXPORT_SUFFIXES, EXTENSIONS, HEAP_KINDS, KINDS, STREAM_KINDS
@@ -54,6 +62,10 @@ _RESERVED = ("format", "id", "kind", "file", "created", "size", "sha256", "compr
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 # meta "status" of a live capture until it is finished (``Store.finish_live``)
 _LIVE = "recording"
+
+
+# ``check(path, kind)``: raises InvalidCaptureFile for a file its kind's reader refuses.
+ContentCheck = Callable[[Path, str], None]
 
 
 def iso(ts: float) -> str:
@@ -661,7 +673,7 @@ class Store:
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         try:
-            fileio.decompress_file(record.path, tmp)
+            fileio.decompress_file(record.path, tmp, check_head=lambda head: kinds.check_head(head, record.path))
             os.replace(tmp, dest)
         except OSError as exc:
             raise _store_error(exc, f"cannot decompress capture {record.id}") from exc
@@ -837,14 +849,16 @@ class Store:
     # --- import / export --------------------------------------------------------------------
     def import_file(self, path: str | os.PathLike[str], *, labels: dict[str, str] | None = None,
                     compress: bool = False, target: dict[str, Any] | None = None,
-                    meta: dict[str, Any] | None = None, move: bool = False) -> CaptureRecord:
+                    meta: dict[str, Any] | None = None, move: bool = False,
+                    check: ContentCheck | None = None) -> CaptureRecord:
         """Copy one capture file taken elsewhere into the store: see :meth:`import_files`."""
         return self.import_files([path], labels=labels, compress=compress, target=target, meta=meta,
-                                 move=move)[0]
+                                 move=move, check=check)[0]
 
     def import_files(self, paths: Iterable[str | os.PathLike[str]], *, labels: dict[str, str] | None = None,
                      compress: bool = False, target: dict[str, Any] | None = None,
-                     meta: dict[str, Any] | None = None, move: bool = False) -> builtins.list[CaptureRecord]:
+                     meta: dict[str, Any] | None = None, move: bool = False,
+                     check: ContentCheck | None = None) -> builtins.list[CaptureRecord]:
         """Copy capture files taken elsewhere into the store; returns their records.
 
         Each kind is detected from the content, and every file is checked whole
@@ -853,7 +867,10 @@ class Store:
         A capture's time is its file's modification time.  ``target`` and ``meta``
         (e.g. ``source``, ``pid``) go into every record; ``move`` renames an
         uncompressed file into the store instead of copying it (a file from
-        :meth:`staging`, on the store's own file system).
+        :meth:`staging`, on the store's own file system).  ``check(path, kind)`` reads each
+        plain copy before it is published and raises to refuse it (the CLI passes
+        :func:`cdpclient.profiles.validate.check_capture`: what the analysis could not read is
+        not imported).  A compressed file's expansion is bounded (:mod:`cdpclient.compression`).
         """
         checked = [(src, kinds.validate_file(src)) for src in (Path(os.fspath(p)).expanduser() for p in paths)]
         records = []
@@ -862,13 +879,19 @@ class Store:
                                   target=target) as pending:
                 pending.path.unlink()
                 if compression.is_compressed(src):
-                    fileio.decompress_file(src, pending.path)
+                    fileio.decompress_file(src, pending.path, check_head=functools.partial(kinds.check_head, path=src))
                 elif move:
                     os.replace(src, pending.path)
                 else:
                     files.copy_private(src, pending.path)
                 pending.meta.update(source=str(src.resolve()), imported=iso(dt.datetime.now().timestamp()))
                 pending.meta.update(meta or {})
+                if check is not None:
+                    try:
+                        check(pending.path, kind)
+                    except CDPClientError as exc:
+                        exc.rename_path(pending.path, src)  # the user knows the file by its own name
+                        raise
                 if kind == "report":
                     pending.meta.update(_report_facts(pending.path))
                 elif kind in STREAM_KINDS:

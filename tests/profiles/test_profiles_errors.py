@@ -47,12 +47,13 @@ ROOT = {"functionName": "(root)", "url": "", "lineNumber": -1, "columnNumber": -
 @pytest.mark.parametrize("doc, why", [
     ([1, 2, 3], "no 'nodes' list"),
     ({"nodes": []}, "no 'nodes' list"),
-    ({"nodes": [{"id": 1}]}, "malformed node"),
-    ({"nodes": [{"id": 1, "callFrame": ROOT, "children": [7]}]}, "malformed node"),
+    ({"nodes": [{"id": 1}]}, "node 0 is not an object with a callFrame"),
+    ({"nodes": [{"id": 1, "callFrame": ROOT, "children": [7]}]}, "node 1 names child 7, which is no node"),
+    ({"nodes": [{"id": 1, "callFrame": ROOT}, {"id": 1, "callFrame": ROOT}]}, "node id 1 is used twice"),
     ({"nodes": [{"id": 1, "callFrame": ROOT, "children": [2]}, {"id": 2, "callFrame": ROOT, "children": [1]}]},
      "roots"),
     ({"nodes": [{"id": 1, "callFrame": ROOT}], "samples": [1, 1], "timeDeltas": [5]}, "'timeDeltas' does not match"),
-    ({"nodes": [{"id": 1, "callFrame": ROOT}], "samples": [9], "timeDeltas": [5]}, "a sample names no node"),
+    ({"nodes": [{"id": 1, "callFrame": ROOT}], "samples": [9], "timeDeltas": [5]}, "sample 0 names node 9, which is no node"),
 ])
 def test_malformed_cpu_profile(tmp_path: Path, doc: object, why: str) -> None:
     with pytest.raises(InvalidCaptureFile, match=why):
