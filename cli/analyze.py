@@ -11,7 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from .common import MaxExpandOption, StoreOption, human_bytes, named, note, open_store, print_json, say, table, warn
+from .common import (
+    ForceDamagedOption,
+    MaxExpandOption,
+    StoreOption,
+    checked,
+    human_bytes,
+    named,
+    note,
+    open_store,
+    print_json,
+    say,
+    table,
+    warn,
+)
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
     from cdpclient.heap import HeapSnapshot, LeakReport, Overview
@@ -28,8 +41,8 @@ def _store(store_dir: str | None) -> Store:
     return open_store(store_dir)
 
 
-def _resolve(store: Store, ref: str) -> tuple[CaptureRecord, Path]:
-    record = store.resolve(ref)
+def _resolve(store: Store, ref: str, force: bool = False) -> tuple[CaptureRecord, Path]:
+    record = checked(store, store.resolve(ref), force)
     return record, store.materialize(record)
 
 
@@ -135,6 +148,7 @@ def top(
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    force: bool = ForceDamagedOption,
     max_expand: str | None = MaxExpandOption,
 ) -> None:
     """What is biggest: a heap snapshot's classes (or objects, closures), a profile's functions, files or packages.
@@ -156,7 +170,7 @@ def top(
     from cdpclient.store.kinds import PROFILE_KINDS
 
     store = _store(store_dir)
-    record, path = _resolve(store, capture)
+    record, path = _resolve(store, capture, force)
     heap_view = record.kind == "heapsnapshot" or (record.kind == "heaptimeline" and by in HEAP_BY)
     if not heap_view:
         if record.kind not in PROFILE_KINDS:
@@ -250,6 +264,7 @@ def diff(
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    force: bool = ForceDamagedOption,
     max_expand: str | None = MaxExpandOption,
 ) -> None:
     """What grew from A to B: a heap snapshot's classes (or closures), a profile's functions, files or packages.
@@ -273,8 +288,8 @@ def diff(
     from cdpclient.store.kinds import PROFILE_KINDS
 
     store = _store(store_dir)
-    rec_a, path_a = _resolve(store, a)
-    rec_b, path_b = _resolve(store, b)
+    rec_a, path_a = _resolve(store, a, force)
+    rec_b, path_b = _resolve(store, b, force)
     heap_a = rec_a.kind == "heapsnapshot" or (rec_a.kind == "heaptimeline" and by in (*HEAP_BY, None)
                                                and rec_b.kind == "heapsnapshot")
     heap_b = rec_b.kind == "heapsnapshot" or (rec_b.kind == "heaptimeline" and by in (*HEAP_BY, None)
@@ -376,6 +391,7 @@ def retainers(
     devtools: bool = _DevtoolsOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    force: bool = ForceDamagedOption,
     max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Shortest retaining paths from the GC roots to an object, to a class's largest objects, or to a function's closures.
@@ -393,7 +409,7 @@ def retainers(
     from cdpclient import heap
 
     store = _store(store_dir)
-    record, path = _resolve(store, capture)
+    record, path = _resolve(store, capture, force)
     _require_heap(record, "retainers")
     snap = _load_heap(store, record, path, _label(record), devtools)
     result = heap.retainers(snap, target, paths=paths)
@@ -442,6 +458,7 @@ def leaks(
                                              "'count>1000/snapshot', 'retained>50MiB', 'share>10%'."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     store_dir: str | None = StoreOption,
+    force: bool = ForceDamagedOption,
     max_expand: str | None = MaxExpandOption,
 ) -> None:
     """Leak suspects: what grew across the snapshots, named as its author would, and what keeps it alive.
@@ -463,7 +480,7 @@ def leaks(
         raise typer.BadParameter("give at least two snapshots (three from one session work best)")
     gates = parse_gates(fail_if or [])
     store = _store(store_dir)
-    resolved = [_resolve(store, c) for c in captures]
+    resolved = [_resolve(store, c, force) for c in captures]
     for record, _ in resolved:
         _require_heap(record, "leaks")
     from cdpclient.store import ids_comparable, order_by_time, series_notes

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import typer
 
 if TYPE_CHECKING:
-    from cdpclient.store import Store
+    from cdpclient.store import CaptureRecord, Store
 
 T = TypeVar("T")
 
@@ -397,3 +397,25 @@ def named(plain: object, shown: object) -> Iterator[None]:
     except CDPClientError as exc:
         exc.rename_path(plain, shown)
         raise
+
+
+ForceDamagedOption = typer.Option(False, "--force", help="Analyse a capture even when its file no longer "
+                                  "matches its recorded sha256 (said on stderr).")
+
+
+def checked(store: Store, record: CaptureRecord, force: bool = False) -> CaptureRecord:
+    """``record`` checked as analysis needs (:meth:`Store.intact`): a damaged capture is refused with
+    one line, or with ``force`` said and analysed anyway."""
+    from cdpclient.errors import InvalidCaptureFile
+    from cdpclient.store import STATUS_CORRUPT, STATUS_MISSING
+
+    if record.stored_size > 256 << 20 and not record.meta.get("verified"):
+        note(f"checking the sha256 of {human_bytes(record.stored_size)} (once: the store remembers it)...")
+    record = store.intact(record)
+    if record.status in (STATUS_CORRUPT, STATUS_MISSING):
+        what = f"capture {record.id} is {record.status}: {record.problem or 'see cdpclient store verify'}"
+        if not force and record.status == STATUS_CORRUPT:
+            raise InvalidCaptureFile(f"{what}; --force analyses it anyway", ref=record.id)
+        if record.status == STATUS_CORRUPT:
+            warn(f"{what}; analysing it anyway (--force)")
+    return record

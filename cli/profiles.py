@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import MaxExpandOption, StoreOption, named, note, open_store, print_json
+from .common import ForceDamagedOption, MaxExpandOption, StoreOption, checked, named, note, open_store, print_json
 
 if TYPE_CHECKING:
     from cdpclient.store import CaptureRecord
 
 
-def resolve_capture(ref: str, store: str | None) -> tuple[CaptureRecord | None, Path]:
+def resolve_capture(ref: str, store: str | None, force: bool = False) -> tuple[CaptureRecord | None, Path]:
     """``(record, readable path)`` for a capture id / prefix / file path.
 
     Goes through the store (``Store.open(store).resolve(ref)`` + ``materialize``); a plain
@@ -26,11 +26,12 @@ def resolve_capture(ref: str, store: str | None) -> tuple[CaptureRecord | None, 
     try:
         st = open_store(store)
         record = st.resolve(ref)
-        return record, Path(st.materialize(record))
     except StoreError:
         if path.is_file():
             return None, path
         raise
+    record = checked(st, record, force)
+    return record, Path(st.materialize(record))
 
 
 def flame(
@@ -40,6 +41,7 @@ def flame(
     as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     store: str | None = StoreOption,
     max_expand: str | None = MaxExpandOption,
+    force: bool = ForceDamagedOption,
 ) -> None:
     """Draw a flame graph (self-contained SVG, hover a frame for details) of a CPU profile
     or a sampling heap profile (an allocation timeline draws its allocation stacks).
@@ -57,7 +59,7 @@ def flame(
     from cdpclient.store.kinds import PROFILE_KINDS
     from cdpclient.store.kinds import title as kind_title
 
-    record, path = resolve_capture(capture, store)
+    record, path = resolve_capture(capture, store, force)
     kind = record.kind if record is not None else None
     if kind is not None and kind not in PROFILE_KINDS:
         raise AnalysisError(f"{capture} is a {kind} capture; flame graphs are drawn from CPU profiles and "

@@ -125,11 +125,19 @@ def show(
     record = st.resolve(ref)
     if record.stored_size > 256 << 20:
         note(f"checking the sha256 of {human_bytes(record.stored_size)}...")
+    from cdpclient.store import STATUS_CORRUPT, STATUS_MISSING
+
     record = st.verify(record)
+    damaged = record.status in (STATUS_CORRUPT, STATUS_MISSING)
     if as_json:
         print_json(record.to_dict())
+        if damaged:
+            raise typer.Exit(1)
         return
+    if damaged:  # the first thing said, and the exit status says it too
+        warn(f"capture {record.id} is {record.status}: {record.problem}")
     fields = record.to_dict()
+    fields = {"status": fields.pop("status"), **fields}  # the status leads
     meta = fields.pop("meta")
     extra = {k: v for k, v in meta.items() if k not in fields and k not in ("format",)}
     summary = _watch_summary(record) if record.kind == "watch" else {}
@@ -148,6 +156,8 @@ def show(
         if value not in (None, [], {}):
             shown = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
             say(f"{key:<{width}}  {shown}")
+    if damaged:
+        raise typer.Exit(1)
 
 
 def _watch_summary(record: CaptureRecord) -> dict[str, str]:

@@ -58,7 +58,7 @@ ENV_VAR = "CDPCLIENT_STORE"
 META_FORMAT = 1
 # Keys the store writes itself; a capture's ``pending.meta`` cannot override them.
 _RESERVED = ("format", "id", "kind", "file", "created", "size", "sha256", "compression",
-             "stored_size", "stored_sha256", "side_files", "status")
+             "stored_size", "stored_sha256", "side_files", "status", "verified")
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 # meta "status" of a live capture until it is finished (``Store.finish_live``)
 _LIVE = "recording"
@@ -439,6 +439,10 @@ class Store:
         path = self.layout.capture_dir(meta["id"]) / meta["file"]
         record = CaptureRecord.from_meta(meta, path)
         record.status = status or _quick_status(record)
+        verdict = meta.get(VERDICT) or {}
+        if record.status == STATUS_CORRUPT and record.problem is None:
+            record.problem = verdict.get("problem") if verdict.get("status") == STATUS_CORRUPT else (
+                f"its file {meta['file']} does not have the {record.stored_size:,} bytes recorded")
         return record
 
     def _read_metas(self, capture_ids: Iterable[str]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -735,7 +739,62 @@ class Store:
             record.problem = f"its file {record.path.name} differs from its recorded sha256"
         else:
             record.status, record.problem = STATUS_OK, None
+        self._remember_verdict(record)
         return record
+
+    def _remember_verdict(self, record: CaptureRecord) -> None:
+        """Keep a full check's outcome in the capture's metadata and index row (not in a read-only store)."""
+        try:
+            mtime_ns = record.path.stat().st_mtime_ns
+        except OSError:
+            return
+        verdict = {"status": record.status, "problem": record.problem, "mtime_ns": mtime_ns}
+        old = record.meta.get(VERDICT) or {}
+        if {k: old.get(k) for k in verdict} == verdict:
+            return
+        meta = self._read_meta(record.id)
+        if meta is None or not os.access(self.layout.meta_path(record.id).parent, os.W_OK):
+            return
+        meta[VERDICT] = {**verdict, "at": iso(dt.datetime.now(dt.UTC).timestamp())}
+        with contextlib.suppress(OSError, StoreError, sqlite3.Error):
+            fileio.write_json_atomic(self.layout.meta_path(record.id), meta)
+            record.meta[VERDICT] = meta[VERDICT]
+            self._put_existing(meta)
+
+    def _put_existing(self, meta: dict[str, Any]) -> None:
+        """Update one row of the index if it is there to be written (never rebuilt for it: a
+        reading command may keep a verdict, not repair the store)."""
+        if self._index is not None and self._index.writable:
+            self._index.put(meta)
+            return
+        index = Index(self.layout.index_path)
+        try:
+            index.open_existing()
+        except (IndexUnusable, IndexUnavailable):
+            return
+        try:
+            index.put(meta)
+        finally:
+            index.close()
+
+    def intact(self, ref: str | CaptureRecord) -> CaptureRecord:
+        """The record, fully checked unless an earlier full check passed on the same file (size, mtime).
+
+        For analysis: hashing a 2 GB snapshot costs about a second, once; a damage found
+        by any check stays visible (``status``, ``problem``) until the file checks ``ok``.
+        """
+        record = self.resolve(ref, damaged=True)
+        if record.status in (STATUS_EXTERNAL, STATUS_RECORDING, STATUS_INTERRUPTED, STATUS_MISSING):
+            return record
+        verdict = record.meta.get(VERDICT) or {}
+        try:
+            st = record.path.stat()
+        except OSError:
+            return self.verify(record)
+        if (verdict.get("status") == STATUS_OK and verdict.get("mtime_ns") == st.st_mtime_ns
+                and st.st_size == record.stored_size):
+            return record
+        return self.verify(record)
 
     # --- removing ----------------------------------------------------------------------
     def remove(self, refs: Iterable[str | CaptureRecord]) -> builtins.list[CaptureRecord]:
@@ -983,14 +1042,28 @@ def _side_file(record: CaptureRecord, suffix: str) -> Path | None:
     return path if path.exists() else None
 
 
+VERDICT = "verified"
+"""Meta key of the last full check (``verify``): ``{"status", "problem", "at", "mtime_ns"}``.
+
+Every listing shows a damage a full check found (``ls``, ``show``, the analysis), not only
+``store verify``; an ``ok`` verdict for an unchanged file (same size and mtime) spares the
+analysis a second hashing of a multi-GB file.
+"""
+
+
 def _quick_status(record: CaptureRecord) -> str:
     try:
-        size = record.path.stat().st_size
+        st = record.path.stat()
     except OSError:
         return STATUS_MISSING
     if record.meta.get("status") == _LIVE:  # still growing: no size to compare
         return STATUS_RECORDING if Layout.writer_alive(record.meta.get("writer") or {}) else STATUS_INTERRUPTED
-    return STATUS_OK if size == record.stored_size else STATUS_CORRUPT
+    if st.st_size != record.stored_size:
+        return STATUS_CORRUPT
+    verdict = record.meta.get(VERDICT) or {}
+    if verdict.get("status") == STATUS_CORRUPT and verdict.get("mtime_ns") == st.st_mtime_ns:
+        return STATUS_CORRUPT
+    return STATUS_OK
 
 
 def _report_facts(path: Path) -> dict[str, Any]:
