@@ -207,7 +207,11 @@ def open_entry(file: Path) -> Path:
         except FileNotFoundError:
             continue  # evicted between the two calls: make it again
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while an eviction renames it away
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while an eviction renames the entry away
+            except OSError as exc:  # a file system without locks: unguarded, as a cache may be
+                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise
             if os.stat(where).st_ino != os.fstat(fd).st_ino:
                 raise FileNotFoundError(errno.ENOENT, "evicted meanwhile", str(where))
         except FileNotFoundError:
