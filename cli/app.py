@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "watch",       # watch
     "pull",        # pull (files Node wrote in a pod)
     "store",       # ls, show, rm, prune, import, export, store reindex
+    "cache",       # cache ls, cache clear (the cache of plain files)
     "analyze",     # top, diff, retainers, leaks
     "profiles",    # flame
     "plot",        # plot (watch recordings)

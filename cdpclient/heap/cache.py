@@ -2,8 +2,10 @@
 
 Layout: ``<cache_dir>/heap-v<VERSION>/`` holding one ``.npy`` per array, ``strings.json``
 (the raw strings array) and ``meta.json`` (layout, class names, and the size and mtime of
-the source file, which decide whether the cache is still valid).  A cache is built in a
-temporary directory and renamed into place, so a reader never sees half of one.
+the source file, which decide whether the cache is still valid, and the size of each file
+in it: one cut short is rebuilt).  A cache is built in a temporary directory and renamed
+into place, so a reader never sees half of one; a cache that is missing or damaged is only
+a slower next time, never an error.
 
 While a snapshot is analysed, arrays that the dominator pass does not need are written
 out early and mapped back (:meth:`Workspace.spill`): they leave the resident set, which
@@ -20,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cdpclient import filecache
 from cdpclient.fileio import make_private_dir, open_private
 from cdpclient.heap.snapshot import ARRAYS, HeapSnapshot
 from cdpclient.heap.strings import StringTable
@@ -53,6 +56,9 @@ def read(cache_dir: Path, path: Path) -> HeapSnapshot | None:
         meta = json.loads((where / "meta.json").read_text())
         if meta.get("source") != _source_key(path):
             return None
+        for name, size in meta.get("files", {}).items():
+            if (where / name).stat().st_size != size:
+                return None  # cut short (a full disk, a copy): rebuilt
         arrays = {name: np.load(where / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
         blob = _map_bytes(where / "strings.json")
     except (OSError, ValueError, KeyError):
@@ -122,7 +128,9 @@ class Workspace:
             if not (self.dir / "strings.json").exists():
                 with open_private(self.dir / "strings.json", exclusive=False) as fh:
                     fh.write(snap.strings.blob)
-            meta = {"source": _source_key(path), "layout": snap.meta, "class_names": snap.class_names}
+            sizes = {p.name: p.stat().st_size for p in self.dir.iterdir()}
+            meta = {"source": _source_key(path), "layout": snap.meta, "class_names": snap.class_names,
+                    "files": sizes}
             with open_private(self.dir / "meta.json", exclusive=False) as fh:
                 fh.write(json.dumps(meta).encode())
             where = _dir(self.cache_dir)
@@ -130,6 +138,7 @@ class Workspace:
                 shutil.rmtree(where, ignore_errors=True)
             os.replace(self.dir, where)
             self.dir = None
+            filecache.written(self.cache_dir)  # an entry of the cache of plain files: keep its bounds
         except OSError:
             pass  # a cache we cannot write is only a slower next time
         finally:

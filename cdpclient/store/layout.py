@@ -16,7 +16,8 @@
                                     (a live capture, e.g. a watch recording, is published
                                     at its start and appended in place; its meta names
                                     its writer: see ``writer_token``)
-      cache/<id>/                   analysis caches and decompressed copies (disposable)
+      cache/<id>/                   analysis caches and decompressed copies (disposable;
+                                    removed with the capture by rm and prune)
 
 A capture directory appears by one atomic rename of a complete temp
 directory, so a reader never sees half a capture.
@@ -24,7 +25,6 @@ directory, so a reader never sees half a capture.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 from pathlib import Path
@@ -166,11 +166,11 @@ class Layout:
     # --- caches of files outside the store ------------------------------------------
     @staticmethod
     def external_cache_dir(file: Path) -> Path:
-        """Cache directory for a capture file outside any store (keyed by path, size, mtime)."""
-        st = file.stat()
-        key = hashlib.sha256(f"{file.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:20]
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        return base / "cdpclient" / "files" / key
+        """Cache directory for a capture file outside any store (keyed by path, size, mtime): an entry
+        of the bounded cache of plain files, :mod:`cdpclient.filecache` (which creates and evicts them)."""
+        from cdpclient import filecache
+
+        return filecache.entry_path(file)
 
 
 def _host() -> str:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from cdpclient import compression, fileio
+from cdpclient import compression, filecache, fileio
 from cdpclient.errors import (
     AmbiguousCapture,
     CaptureNotFound,
@@ -687,14 +687,14 @@ class Store:
             raise
         finally:
             tmp.unlink(missing_ok=True)
+        filecache.written(dest.parent)  # a plain file's copy: the cache of plain files keeps its bounds
         return dest
 
     def cache_dir(self, record: CaptureRecord) -> Path:
         """A 0700 directory for analysis caches of ``record`` (created on demand; disposable)."""
-        if record.meta.get("external"):
-            path = Layout.external_cache_dir(record.path)
-        else:  # the store exists (it holds the record); its index is not needed here
-            path = self.layout.cache_dir(record.id)
+        if record.meta.get("external"):  # an entry of the bounded cache of plain files, held while we run
+            return filecache.open_entry(record.path)
+        path = self.layout.cache_dir(record.id)  # the store exists (it holds the record); no index needed
         fileio.make_private_dir(path)
         return path
 
