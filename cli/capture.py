@@ -274,7 +274,7 @@ def snapshot(
     """Take a heap snapshot (.heapsnapshot), streamed to disk; or a series of them in one session.
 
     Before each snapshot the memory guard checks that the target can afford it
-    (up to about 12x its used heap, in native memory) under its memory limits.
+    (up to 15x its used heap, in native memory) under its memory limits.
     Object ids are comparable across one series (same session).
     """
     from cdpclient.units import parse_duration
