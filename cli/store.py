@@ -106,9 +106,21 @@ def ls(
     if not records:
         note("no captures" + (" match" if (kind or label or target or since) else " yet"))
         return
-    rows = [(r.id, r.kind, _when(r.created), _target_text(r), human_bytes(r.size), _labels_text(r.labels),
-             r.status) for r in records]
-    typer.echo(table(rows, ["ID", "KIND", "WHEN", "TARGET", "SIZE", "LABELS", "STATUS"], align="llllrll"))
+    rows = [(r.id, r.kind, _when(r.created), _target_text(r), human_bytes(r.size), _series_text(r),
+             _labels_text(r.labels), r.status) for r in records]
+    typer.echo(table(rows, ["ID", "KIND", "WHEN", "TARGET", "SIZE", "SESSION / SERIES", "LABELS", "STATUS"],
+                     align="llllrlll"))
+
+
+def _series_text(record: CaptureRecord) -> str:
+    """``7280f7b9 3a9c 2/3``: which snapshots share an inspector session (their object ids compare,
+    so they go into ``leaks`` together) and their place in a series."""
+    session = (record.session or "")[:8]
+    if not record.series:
+        return session or "-"
+    count = (record.meta.get("options") or {}).get("count")
+    place = f"{(record.series_index or 0) + 1}/{count}" if count else f"#{(record.series_index or 0) + 1}"
+    return f"{session} {record.series[:4]} {place}".strip()
 
 
 def show(
@@ -285,7 +297,8 @@ def import_(
 
 def export(
     ref: str = typer.Argument(..., metavar="ID", help="Capture id, unique prefix, or capture file path."),
-    output: Path = typer.Option(..., "--output", "-o", help="File to write, or a directory to write into."),
+    output: Path = typer.Option(..., "--output", "-o", help="File to write, a directory to write into, or - "
+                                                           "for stdout."),
     redact: bool = typer.Option(False, "--redact", help="Heap snapshots: replace every string value with "
                                                         "'*' of the same length (counts, sizes, structure kept)."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="Profiles: collapsed, speedscope or pprof; "
@@ -299,6 +312,8 @@ def export(
     Example: cdpclient export 01M80T -o /tmp/share.heapsnapshot --redact
 
     Example: cdpclient export 01M8W0 --format json -o memory.json  (a watch recording's samples)
+
+    Example: cdpclient export 01M8D --format collapsed -o - | flamegraph.pl > cpu.svg
     """
     from cdpclient.store.kinds import FORMATS
 
@@ -306,6 +321,14 @@ def export(
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     if redact:
         note("redacting (streaming; string values become '*')...")
+    if str(output) == "-":  # to stdout, for a pipe: nothing else is printed there
+        import sys
+
+        if sys.stdout.isatty():
+            raise typer.BadParameter("'-' writes the capture to stdout, which is a terminal here: "
+                                     "pipe it (| gzip > f) or give a file", param_hint="--output")
+        _store(store).export_stream(ref, sys.stdout.buffer, redact=redact, fmt=fmt)
+        return
     written = _store(store).export(ref, output, redact=redact, fmt=fmt)
     if as_json:
         print_json({"path": str(written)})
@@ -313,7 +336,14 @@ def export(
         say(str(written))
 
 
-store_app = typer.Typer(help="Maintain the recordings store.", no_args_is_help=True)
+store_app = typer.Typer(help=(
+    "Maintain the recordings store.\n\n"
+    "Examples:\n\n"
+    "  cdpclient store verify          (every sha256; exit 1 if a capture is damaged)\n\n"
+    "  cdpclient store verify 01M80T 01M80V\n\n"
+    "  cdpclient store reindex --store /srv/rec   (rebuild a lost or damaged index)\n\n"
+    "See also: cdpclient ls, show, rm, prune, import, export; cdpclient cache ls (caches of plain files)."),
+    no_args_is_help=True)
 
 
 @store_app.command("reindex")

@@ -27,7 +27,7 @@ import sqlite3
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cdpclient import compression, filecache, fileio
 from cdpclient.errors import (
@@ -976,6 +976,48 @@ class Store:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
+    def export_stream(self, ref: str | CaptureRecord, sink: BinaryIO, *, redact: bool = False,
+                      fmt: str | None = None) -> None:
+        """:meth:`export` into an open binary stream (``-o -``: stdout) instead of a file.
+
+        The original format and ``redact`` stream straight from the capture; another ``fmt``
+        is written to a private temporary directory first, then copied.
+        """
+        import tempfile
+
+        record = self.resolve(ref)
+        if not fmt:
+            self._check_export(record, redact, fmt)
+            src = self.materialize(record)
+            if redact:
+                from cdpclient.store.redact import redact_heapsnapshot
+
+                redact_heapsnapshot(src, sink)
+            else:
+                with open(src, "rb") as fh:
+                    while block := fh.read(compression.BLOCK):
+                        sink.write(block)
+            sink.flush()
+            return
+        with tempfile.TemporaryDirectory(prefix="cdpclient-export-") as tmp:  # 0700
+            written = self.export(record, tmp, redact=redact, fmt=fmt)
+            with open(written, "rb") as fh:
+                while block := fh.read(compression.BLOCK):
+                    sink.write(block)
+            sink.flush()
+
+    def _check_export(self, record: CaptureRecord, redact: bool, fmt: str | None) -> None:
+        if redact and fmt:
+            raise UsageError("{redact} applies to heap snapshots in their own format; not with {fmt}",
+                             options=("redact", "fmt"))
+        if fmt and fmt not in kinds.TABLE[record.kind].exports:
+            exports = kinds.TABLE[record.kind].exports
+            to = f"exports to {', '.join(exports)} only" if exports else "exports in its own format only"
+            raise UsageError(f"{{fmt}} {fmt} does not apply to {record.id}: a {kinds.title(record.kind)} {to}",
+                             options=("fmt",))
+        if redact and record.kind not in HEAP_KINDS:
+            raise UsageError(f"{{redact}} works on heap snapshots; {record.id} is a {record.kind}", options=("redact",))
+
     def export(self, ref: str | CaptureRecord, dest: str | os.PathLike[str], *, redact: bool = False,
                fmt: str | None = None) -> Path:
         """Write the capture to ``dest`` (a file, or a directory to put it in); returns the file written.
@@ -987,16 +1029,7 @@ class Store:
         :class:`UsageError` for a format the capture's kind does not export to.
         """
         record = self.resolve(ref)
-        if redact and fmt:
-            raise UsageError("{redact} applies to heap snapshots in their own format; not with {fmt}",
-                             options=("redact", "fmt"))
-        if fmt and fmt not in kinds.TABLE[record.kind].exports:
-            exports = kinds.TABLE[record.kind].exports
-            to = f"exports to {', '.join(exports)} only" if exports else "exports in its own format only"
-            raise UsageError(f"{{fmt}} {fmt} does not apply to {record.id}: a {kinds.title(record.kind)} {to}",
-                             options=("fmt",))
-        if redact and record.kind not in HEAP_KINDS:
-            raise UsageError(f"{{redact}} works on heap snapshots; {record.id} is a {record.kind}", options=("redact",))
+        self._check_export(record, redact, fmt)
         src = self.materialize(record)
         out = Path(os.fspath(dest)).expanduser()
         if out.is_dir():

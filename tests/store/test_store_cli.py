@@ -39,7 +39,7 @@ def test_import_ls_show_export_rm(cli: Cli, node_files: dict[str, Path], tmp_pat
     listing = cli("ls")
     assert listing.exit_code == 0
     lines = listing.stdout.splitlines()
-    assert lines[0].split() == ["ID", "KIND", "WHEN", "TARGET", "SIZE", "LABELS", "STATUS"]
+    assert lines[0].split() == ["ID", "KIND", "WHEN", "TARGET", "SIZE", "SESSION", "/", "SERIES", "LABELS", "STATUS"]
     assert any(snap["id"] in line and "env=prod" in line and "file:plain.heapsnapshot" in line and line.endswith("ok")
                for line in lines)
     assert [r["id"] for r in json.loads(cli("ls", "--kind", "cpuprofile", "--json").stdout)] == [cpu["id"]]
