@@ -134,9 +134,13 @@ def _render_top(result: TopResult, name: str) -> str:
                            align="rrrrr" + "l" * len(labels)))
         _more(lines, result)
     else:
+        alive = h["survivors"]
         lines.append(f"Allocation timeline {name}: {h['duration_s']:.1f} s recorded, "
-                     f"{human_bytes(t['alloc_bytes'])} in {_count(t['alloc_count'])} allocations, "
+                     f"{human_bytes(t['alloc_bytes'])} in {_count(t['alloc_count'])} allocations with a stack, "
                      f"{human_bytes(t['live_bytes'])} of them alive at the end")
+        lines.append(f"Alive at the end, allocated during the recording: {_count(alive['count'])} objects, "
+                     f"{human_bytes(alive['bytes'])} ({_count(alive['traced_count'])} with an allocation stack, "
+                     f"{_count(alive['untraced_count'])} without)")
         body = [[human_bytes(r.self["alloc_bytes"]), _pct(r.self["alloc_bytes"], t["alloc_bytes"]),
                  _count(r.self["alloc_count"]), human_bytes(r.self["live_bytes"]), _count(r.self["live_count"]),
                  human_bytes(r.total["alloc_bytes"]), *_label_cols(result, r)] for r in rows]
@@ -145,12 +149,23 @@ def _render_top(result: TopResult, name: str) -> str:
         lines.append(table(body, ["allocated", "%", "count", "alive at end", "alive count", "total allocated",
                                   *labels], align="rrrrrr" + "l" * len(labels)))
         _more(lines, result)
+        if alive["untraced_count"]:
+            lines.append(f"(no allocation stack): {_count(alive['untraced_count'])} objects, "
+                         f"{human_bytes(alive['untraced_bytes'])} alive at the end, allocated during the recording")
+        if result.survivors_by_class:
+            lines.append("")
+            lines.append("Still alive at the end, by class (allocated during the recording):")
+            lines.append(table([[_count(c["count"]), human_bytes(c["bytes"]), _count(c["traced_count"]),
+                                 _count(c["count"] - c["traced_count"]), c["name"]]
+                                for c in result.survivors_by_class],
+                               ["objects", "alive", "with stack", "without", "class"], align="rrrrl"))
         if result.growth:
             lines.append("")
             lines.append("Still alive at the end, by when it was allocated:")
             lines.append(table([["end" if g["t_s"] is None else f"{g['t_s']:.2f}", human_bytes(g["bytes"]),
-                                 _count(g["count"])] for g in result.growth], ["until s", "alive", "objects"],
-                               align="rrr"))
+                                 _count(g["count"]), _count(g["traced_count"]), _count(g["count"] - g["traced_count"])]
+                                for g in _merge(result.growth, 20)],
+                               ["until s", "alive", "objects", "with stack", "without"], align="rrrrr"))
         if result.heap_over_time:
             lines.append("")
             lines.append("Tracked heap over time (heapStatsUpdate):")
@@ -163,6 +178,19 @@ def _render_top(result: TopResult, name: str) -> str:
 def _more(lines: list[str], result: TopResult | DiffResult) -> None:
     if result.omitted:
         lines.append(f"... {result.omitted} more (--limit)")
+
+
+def _merge(points: list[dict[str, float]], n: int) -> list[dict[str, float]]:
+    """At most ``n`` intervals (plus "end"), consecutive ones added up: sums stay whole."""
+    timed = [p for p in points if p["t_s"] is not None]
+    if len(timed) <= n:
+        return points
+    out: list[dict[str, float]] = []
+    for i in range(n):
+        group = timed[len(timed) * i // n:len(timed) * (i + 1) // n]
+        out.append({"t_s": group[-1]["t_s"], **{k: sum(g[k] for g in group)
+                                                 for k in ("bytes", "count", "traced_bytes", "traced_count")}})
+    return out + [p for p in points if p["t_s"] is None]
 
 
 def _thin(points: list[dict[str, float]], n: int) -> list[dict[str, float]]:

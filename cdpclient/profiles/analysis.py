@@ -95,6 +95,7 @@ class TopResult:
     omitted: int = 0
     growth: list[dict[str, float]] = field(default_factory=list)
     heap_over_time: list[dict[str, float]] = field(default_factory=list)
+    survivors_by_class: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +110,7 @@ class TopResult:
         return {"kind": self.kind, "by": self.by, "rank": self.rank, "metrics": self.metrics,
                 "header": self.header, "totals": self.totals, "rows": rows,
                 "omitted": self.omitted, "live_by_interval": self.growth,
+                "survivors_by_class": self.survivors_by_class,
                 "heap_over_time": self.heap_over_time, "notes": self.notes}
 
 
@@ -197,7 +199,7 @@ def header_of(profile: Profile) -> dict[str, Any]:
             head["unattributed_samples"] = profile.unattributed_samples
         return head
     return {"heap_nodes": profile.node_count, "duration_s": round(profile.duration_s, 3),
-            "allocation_stacks": len(profile.tree)}
+            "allocation_stacks": len(profile.tree), "survivors": profile.survivors.to_dict()}
 
 
 def top(profile: Profile, by: str | None = None, limit: int | None = 30, *, sort: str = "self",
@@ -232,6 +234,7 @@ def top(profile: Profile, by: str | None = None, limit: int | None = 30, *, sort
                      omitted=omitted,
                      growth=[vars(p) for p in timeline.live_by_interval] if timeline else [],
                      heap_over_time=[vars(p) for p in timeline.heap_over_time] if timeline else [],
+                     survivors_by_class=[vars(c) for c in timeline.survivors_by_class] if timeline else [],
                      notes=list(timeline.notes) if timeline else [])
 
 
