@@ -42,8 +42,10 @@ def _load(record: CaptureRecord | None, path: Path) -> Profile:
     path = Path(path)
     kind = _kind(record)
     events = events_path_for(record, path) if kind in (None, "heaptimeline") else None
+    interval = record.options.get("interval_bytes") if record is not None and kind == "heapprofile" else None
     with named(path, record.path if record is not None else path):
-        return load_profile(path, kind, events_path=events, progress=note)
+        return load_profile(path, kind, events_path=events, progress=note,
+                            sampling_interval=interval if isinstance(interval, int) else None)
 
 
 def _name(record: CaptureRecord | None, path: Path) -> str:
@@ -73,6 +75,8 @@ def top(record: CaptureRecord | None, path: Path, by: str | None, limit: int | N
         print_json({"capture": _name(record, path), **result.to_dict()})
         return
     typer.echo(_render_top(result, _name(record, path)))
+    for text in result.notes:
+        note(f"note: {text}")
 
 
 def _selection_line(result: TopResult) -> str | None:
@@ -123,15 +127,17 @@ def _render_top(result: TopResult, name: str) -> str:
         _more(lines, result)
     elif result.kind == "heapprofile":
         extra = f", {h['unattributed_samples']} without a stack" if h.get("unattributed_samples") else ""
-        lines.append(f"Sampling heap profile {name}: {h['samples']:,} samples{extra}, "
+        source = {"capture": "", "file": ", read off the samples", "default": ", V8's default"}[h["interval_source"]]
+        lines.append(f"Sampling heap profile {name}: {h['samples']:,} samples{extra} (one per "
+                     f"~{h['sampling_interval']:,} bytes allocated{source}), "
                      f"{human_bytes(t['bytes'])} in sampled objects (~{_count(t['objects'])} objects)")
         body = [[human_bytes(r.self["bytes"]), _pct(r.self["bytes"], t["bytes"]), _count(r.self["objects"]),
-                 human_bytes(r.total["bytes"]), _pct(r.total["bytes"], t["bytes"]), *_label_cols(result, r)]
-                for r in rows]
+                 _count(r.self["samples"]), human_bytes(r.total["bytes"]), _pct(r.total["bytes"], t["bytes"]),
+                 *_label_cols(result, r)] for r in rows]
         if selected:
             lines.append(selected)
-        lines.append(table(body, ["self size", "self %", "~count", "total size", "total %", *labels],
-                           align="rrrrr" + "l" * len(labels)))
+        lines.append(table(body, ["self size", "self %", "~objects", "samples", "total size", "total %", *labels],
+                           align="rrrrrr" + "l" * len(labels)))
         _more(lines, result)
     else:
         alive = h["survivors"]

@@ -24,9 +24,11 @@ RANK_METRIC = {"cpuprofile": "time", "heapprofile": "bytes", "heaptimeline": "al
 
 
 def load_profile(path: Path, kind: str | None = None, *, events_path: Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> Profile:
+                 progress: Callable[[str], None] | None = None, sampling_interval: int | None = None) -> Profile:
     """Read a profile of ``kind`` (cpuprofile, heapprofile, heaptimeline; guessed from the
-    file name or contents when None). Raises InvalidCaptureFile / AnalysisError."""
+    file name or contents when None). ``sampling_interval``: the interval a sampling heap
+    profile was taken with, when known (its object estimates use it; else it is read off the
+    samples). Raises InvalidCaptureFile / AnalysisError."""
     path = Path(path)
     if kind is None:
         suffix = path.suffix.lstrip(".")
@@ -34,7 +36,7 @@ def load_profile(path: Path, kind: str | None = None, *, events_path: Path | Non
     if kind == "cpuprofile":
         return load_cpu_profile(path)
     if kind == "heapprofile":
-        return load_heap_profile(path)
+        return load_heap_profile(path, interval=sampling_interval)
     if kind == "heaptimeline":
         return load_timeline(path, events_path=events_path, progress=progress)
     what = f"a {kind} capture" if kind else "not a profile this tool recognises"
@@ -194,7 +196,8 @@ def header_of(profile: Profile) -> dict[str, Any]:
         return {"samples": profile.sample_count, "interval_us": round(profile.interval_us, 1),
                 "duration_ms": round(profile.duration_us / 1000, 3)}
     if isinstance(profile, HeapProfile):
-        head: dict[str, Any] = {"samples": profile.sample_count}
+        head: dict[str, Any] = {"samples": profile.sample_count, "sampling_interval": profile.interval,
+                                "interval_source": profile.interval_source}
         if profile.unattributed_samples:
             head["unattributed_samples"] = profile.unattributed_samples
         return head
@@ -235,7 +238,7 @@ def top(profile: Profile, by: str | None = None, limit: int | None = 30, *, sort
                      growth=[vars(p) for p in timeline.live_by_interval] if timeline else [],
                      heap_over_time=[vars(p) for p in timeline.heap_over_time] if timeline else [],
                      survivors_by_class=[vars(c) for c in timeline.survivors_by_class] if timeline else [],
-                     notes=list(timeline.notes) if timeline else [])
+                     notes=list(profile.notes) if isinstance(profile, (Timeline, HeapProfile)) else [])
 
 
 @dataclass(frozen=True)

@@ -336,7 +336,8 @@ def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[in
             kept |= values[0] >= first_id
         kept_parts.append(kept)
         for k, c in enumerate(extra):
-            extra_parts[k].append(_uints(raw, starts[c::width][kept], ends[c::width][kept], path))
+            # type codes and string indices: int32 halves what survivors cost to keep
+            extra_parts[k].append(_uints(raw, starts[c::width][kept], ends[c::width][kept], path).astype(np.int32))
         filled += rows
         _release(mm, pos)
     main = ([col[:filled] for col in out_cols] if out_cols is not None else
@@ -345,7 +346,7 @@ def _read_columns(mm: mmap.mmap, start: int, end: int, width: int, cols: list[in
     def joined(chunks: list[np.ndarray], dtype: Any) -> np.ndarray:
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)
 
-    return _Columns(main=main, kept=joined(kept_parts, bool), extra=[joined(p, np.int64) for p in extra_parts])
+    return _Columns(main=main, kept=joined(kept_parts, bool), extra=[joined(p, np.int32) for p in extra_parts])
 
 
 def _release(mm: mmap.mmap, upto: int) -> None:
@@ -486,10 +487,18 @@ def _by_class(types: np.ndarray, names: np.ndarray, sizes: np.ndarray, traced: n
     types = np.clip(types, 0, len(node_types))
     names_ok = (names >= 0) & (names < nstr)
     key = np.where(named[types] & names_ok, names, nstr + types)
-    keys, inverse = np.unique(key, return_inverse=True)
-    counts = np.bincount(inverse, minlength=len(keys))
-    nbytes = np.bincount(inverse, weights=sizes, minlength=len(keys))
-    traced_counts = np.bincount(inverse[traced], minlength=len(keys))
+    # Keys are bounded (a string index or a type past them): counted directly, no sort.
+    counts_all = np.bincount(key, minlength=nstr + len(node_types) + 1)
+    keys = np.flatnonzero(counts_all)
+    if len(keys) > _CLASS_ROWS:
+        keys = keys[np.argpartition(-counts_all[keys], _CLASS_ROWS - 1)[:_CLASS_ROWS * 4]]
+    counts = counts_all[keys]
+    slot = np.full(len(counts_all), -1, dtype=np.int64)
+    slot[keys] = np.arange(len(keys))
+    mine = slot[key]
+    chosen = mine >= 0
+    nbytes = np.bincount(mine[chosen], weights=sizes[chosen], minlength=len(keys))
+    traced_counts = np.bincount(mine[chosen & traced], minlength=len(keys))
     order = np.lexsort((-nbytes, -counts))[:_CLASS_ROWS]
 
     def label(k: int) -> str:
