@@ -177,6 +177,7 @@ def _sizes_from_scaled(scaled: np.ndarray, interval: float) -> np.ndarray:
 
 _STATES = 4096  # (sum, object total) pairs followed per node before giving up on an exact fit
 _ALIGN = 4  # heap object sizes are multiples of the tagged size: 8 bytes, or 4 with pointer compression
+_MAX_PER_SAMPLE = 1 << 18  # objects one sample may stand for that are tried (an interval up to 1 MiB)
 
 
 def _scaled_count(size: float, count: float, interval: float) -> int:
@@ -190,9 +191,10 @@ def _candidates(scaled: int, interval: float) -> list[int]:
     """Every allocation size V8 writes as this scaled sample size: ``s * round(1/(1-exp(-s/I)))``."""
     import numpy as np
 
-    if scaled < _ALIGN:
+    most = min(scaled // _ALIGN, int(interval) // _ALIGN + 2)
+    if scaled < _ALIGN or most > _MAX_PER_SAMPLE:  # an absurd interval: the rough estimate only
         return []
-    per_sample = np.arange(1, min(scaled // _ALIGN, int(interval) // _ALIGN + 2) + 1, dtype=np.int64)
+    per_sample = np.arange(1, most + 1, dtype=np.int64)
     per_sample = per_sample[scaled % per_sample == 0]
     sizes = scaled // per_sample
     keep = sizes % _ALIGN == 0

@@ -21,6 +21,7 @@ from nodeproc import run_cli, start_node, wait_output  # type: ignore[attr-defin
 
 import cdpclient
 from cdpclient.captures.sampling import sampler_running
+from cdpclient.profiles import top
 
 REPO = Path(__file__).parent.parent.parent
 
@@ -101,3 +102,30 @@ def test_objects_are_estimated_from_sizes_and_interval(sampled, kind: str, inter
     assert f"(one per ~{interval:,} bytes allocated" in lines[0]
     assert lines[1].split()[:6] == ["self", "size", "self", "%", "~objects", "samples"]
     assert ("read off its samples" in done.stderr) == (source == "file")
+
+
+def test_estimate_recovers_v8s_own_count_from_the_scaled_figures() -> None:
+    """A profile written the way V8 writes one (ScaleSample): sizes 32 and 48 B share a site,
+    and 32 and 40 B scale to the same sample size; selfSize tells which one the site had."""
+    import math
+
+    from cdpclient.profiles.heapprofile import parse_heap_profile
+
+    interval = 32768
+
+    def scaled(size: int, count: int) -> int:
+        return int(count / (1.0 - math.exp(-size / interval)) + 0.5)
+
+    assert 32 * scaled(32, 1) == 40 * scaled(40, 1) == 32800  # one sample size, two object sizes
+    sites = {2: [(32, 193), (48, 14)], 3: [(40, 50)], 4: [(4096, 120)]}
+    root = {"callFrame": {"functionName": "(root)", "url": ""}, "selfSize": 0, "id": 1, "children": [
+        {"callFrame": {"functionName": f"site{node}", "url": "app.js", "lineNumber": node, "columnNumber": 0},
+         "id": node, "children": [], "selfSize": sum(s * scaled(s, n) for s, n in groups)}
+        for node, groups in sites.items()]}
+    samples = [{"size": s * scaled(s, 1), "nodeId": node, "ordinal": 0}
+               for node, groups in sites.items() for s, n in groups for _ in range(n)]
+    profile = parse_heap_profile({"head": root, "samples": samples}, interval=interval)
+    rows = {r.name: r for r in top(profile, limit=None).rows}
+    for node, groups in sites.items():
+        assert rows[f"site{node}"].self["objects"] == sum(scaled(s, n) for s, n in groups)
+        assert rows[f"site{node}"].self["samples"] == sum(n for _s, n in groups)
