@@ -42,8 +42,10 @@ def _load(record: CaptureRecord | None, path: Path) -> Profile:
     path = Path(path)
     kind = _kind(record)
     events = events_path_for(record, path) if kind in (None, "heaptimeline") else None
+    interval = record.options.get("interval_bytes") if record is not None and kind == "heapprofile" else None
     with named(path, record.path if record is not None else path):
-        return load_profile(path, kind, events_path=events, progress=note)
+        return load_profile(path, kind, events_path=events, progress=note,
+                            sampling_interval=interval if isinstance(interval, int) else None)
 
 
 def _name(record: CaptureRecord | None, path: Path) -> str:
@@ -73,6 +75,8 @@ def top(record: CaptureRecord | None, path: Path, by: str | None, limit: int | N
         print_json({"capture": _name(record, path), **result.to_dict()})
         return
     typer.echo(_render_top(result, _name(record, path)))
+    for text in result.notes:
+        note(f"note: {text}")
 
 
 def _selection_line(result: TopResult) -> str | None:
@@ -123,20 +127,26 @@ def _render_top(result: TopResult, name: str) -> str:
         _more(lines, result)
     elif result.kind == "heapprofile":
         extra = f", {h['unattributed_samples']} without a stack" if h.get("unattributed_samples") else ""
-        lines.append(f"Sampling heap profile {name}: {h['samples']:,} samples{extra}, "
+        source = {"capture": "", "file": ", read off the samples", "default": ", V8's default"}[h["interval_source"]]
+        lines.append(f"Sampling heap profile {name}: {h['samples']:,} samples{extra} (one per "
+                     f"~{h['sampling_interval']:,} bytes allocated{source}), "
                      f"{human_bytes(t['bytes'])} in sampled objects (~{_count(t['objects'])} objects)")
         body = [[human_bytes(r.self["bytes"]), _pct(r.self["bytes"], t["bytes"]), _count(r.self["objects"]),
-                 human_bytes(r.total["bytes"]), _pct(r.total["bytes"], t["bytes"]), *_label_cols(result, r)]
-                for r in rows]
+                 _count(r.self["samples"]), human_bytes(r.total["bytes"]), _pct(r.total["bytes"], t["bytes"]),
+                 *_label_cols(result, r)] for r in rows]
         if selected:
             lines.append(selected)
-        lines.append(table(body, ["self size", "self %", "~count", "total size", "total %", *labels],
-                           align="rrrrr" + "l" * len(labels)))
+        lines.append(table(body, ["self size", "self %", "~objects", "samples", "total size", "total %", *labels],
+                           align="rrrrrr" + "l" * len(labels)))
         _more(lines, result)
     else:
+        alive = h["survivors"]
         lines.append(f"Allocation timeline {name}: {h['duration_s']:.1f} s recorded, "
-                     f"{human_bytes(t['alloc_bytes'])} in {_count(t['alloc_count'])} allocations, "
+                     f"{human_bytes(t['alloc_bytes'])} in {_count(t['alloc_count'])} allocations with a stack, "
                      f"{human_bytes(t['live_bytes'])} of them alive at the end")
+        lines.append(f"Alive at the end, allocated during the recording: {_count(alive['count'])} objects, "
+                     f"{human_bytes(alive['bytes'])} ({_count(alive['traced_count'])} with an allocation stack, "
+                     f"{_count(alive['untraced_count'])} without)")
         body = [[human_bytes(r.self["alloc_bytes"]), _pct(r.self["alloc_bytes"], t["alloc_bytes"]),
                  _count(r.self["alloc_count"]), human_bytes(r.self["live_bytes"]), _count(r.self["live_count"]),
                  human_bytes(r.total["alloc_bytes"]), *_label_cols(result, r)] for r in rows]
@@ -145,12 +155,23 @@ def _render_top(result: TopResult, name: str) -> str:
         lines.append(table(body, ["allocated", "%", "count", "alive at end", "alive count", "total allocated",
                                   *labels], align="rrrrrr" + "l" * len(labels)))
         _more(lines, result)
+        if alive["untraced_count"]:
+            lines.append(f"(no allocation stack): {_count(alive['untraced_count'])} objects, "
+                         f"{human_bytes(alive['untraced_bytes'])} alive at the end, allocated during the recording")
+        if result.survivors_by_class:
+            lines.append("")
+            lines.append("Still alive at the end, by class (allocated during the recording):")
+            lines.append(table([[_count(c["count"]), human_bytes(c["bytes"]), _count(c["traced_count"]),
+                                 _count(c["count"] - c["traced_count"]), c["name"]]
+                                for c in result.survivors_by_class],
+                               ["objects", "alive", "with stack", "without", "class"], align="rrrrl"))
         if result.growth:
             lines.append("")
             lines.append("Still alive at the end, by when it was allocated:")
             lines.append(table([["end" if g["t_s"] is None else f"{g['t_s']:.2f}", human_bytes(g["bytes"]),
-                                 _count(g["count"])] for g in result.growth], ["until s", "alive", "objects"],
-                               align="rrr"))
+                                 _count(g["count"]), _count(g["traced_count"]), _count(g["count"] - g["traced_count"])]
+                                for g in _merge(result.growth, 20)],
+                               ["until s", "alive", "objects", "with stack", "without"], align="rrrrr"))
         if result.heap_over_time:
             lines.append("")
             lines.append("Tracked heap over time (heapStatsUpdate):")
@@ -163,6 +184,19 @@ def _render_top(result: TopResult, name: str) -> str:
 def _more(lines: list[str], result: TopResult | DiffResult) -> None:
     if result.omitted:
         lines.append(f"... {result.omitted} more (--limit)")
+
+
+def _merge(points: list[dict[str, float]], n: int) -> list[dict[str, float]]:
+    """At most ``n`` intervals (plus "end"), consecutive ones added up: sums stay whole."""
+    timed = [p for p in points if p["t_s"] is not None]
+    if len(timed) <= n:
+        return points
+    out: list[dict[str, float]] = []
+    for i in range(n):
+        group = timed[len(timed) * i // n:len(timed) * (i + 1) // n]
+        out.append({"t_s": group[-1]["t_s"], **{k: sum(g[k] for g in group)
+                                                 for k in ("bytes", "count", "traced_bytes", "traced_count")}})
+    return out + [p for p in points if p["t_s"] is None]
 
 
 def _thin(points: list[dict[str, float]], n: int) -> list[dict[str, float]]:

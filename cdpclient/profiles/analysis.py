@@ -24,9 +24,11 @@ RANK_METRIC = {"cpuprofile": "time", "heapprofile": "bytes", "heaptimeline": "al
 
 
 def load_profile(path: Path, kind: str | None = None, *, events_path: Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> Profile:
+                 progress: Callable[[str], None] | None = None, sampling_interval: int | None = None) -> Profile:
     """Read a profile of ``kind`` (cpuprofile, heapprofile, heaptimeline; guessed from the
-    file name or contents when None). Raises InvalidCaptureFile / AnalysisError."""
+    file name or contents when None). ``sampling_interval``: the interval a sampling heap
+    profile was taken with, when known (its object estimates use it; else it is read off the
+    samples). Raises InvalidCaptureFile / AnalysisError."""
     path = Path(path)
     if kind is None:
         suffix = path.suffix.lstrip(".")
@@ -34,7 +36,7 @@ def load_profile(path: Path, kind: str | None = None, *, events_path: Path | Non
     if kind == "cpuprofile":
         return load_cpu_profile(path)
     if kind == "heapprofile":
-        return load_heap_profile(path)
+        return load_heap_profile(path, interval=sampling_interval)
     if kind == "heaptimeline":
         return load_timeline(path, events_path=events_path, progress=progress)
     what = f"a {kind} capture" if kind else "not a profile this tool recognises"
@@ -95,6 +97,7 @@ class TopResult:
     omitted: int = 0
     growth: list[dict[str, float]] = field(default_factory=list)
     heap_over_time: list[dict[str, float]] = field(default_factory=list)
+    survivors_by_class: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +112,7 @@ class TopResult:
         return {"kind": self.kind, "by": self.by, "rank": self.rank, "metrics": self.metrics,
                 "header": self.header, "totals": self.totals, "rows": rows,
                 "omitted": self.omitted, "live_by_interval": self.growth,
+                "survivors_by_class": self.survivors_by_class,
                 "heap_over_time": self.heap_over_time, "notes": self.notes}
 
 
@@ -192,12 +196,13 @@ def header_of(profile: Profile) -> dict[str, Any]:
         return {"samples": profile.sample_count, "interval_us": round(profile.interval_us, 1),
                 "duration_ms": round(profile.duration_us / 1000, 3)}
     if isinstance(profile, HeapProfile):
-        head: dict[str, Any] = {"samples": profile.sample_count}
+        head: dict[str, Any] = {"samples": profile.sample_count, "sampling_interval": profile.interval,
+                                "interval_source": profile.interval_source}
         if profile.unattributed_samples:
             head["unattributed_samples"] = profile.unattributed_samples
         return head
     return {"heap_nodes": profile.node_count, "duration_s": round(profile.duration_s, 3),
-            "allocation_stacks": len(profile.tree)}
+            "allocation_stacks": len(profile.tree), "survivors": profile.survivors.to_dict()}
 
 
 def top(profile: Profile, by: str | None = None, limit: int | None = 30, *, sort: str = "self",
@@ -232,7 +237,8 @@ def top(profile: Profile, by: str | None = None, limit: int | None = 30, *, sort
                      omitted=omitted,
                      growth=[vars(p) for p in timeline.live_by_interval] if timeline else [],
                      heap_over_time=[vars(p) for p in timeline.heap_over_time] if timeline else [],
-                     notes=list(timeline.notes) if timeline else [])
+                     survivors_by_class=[vars(c) for c in timeline.survivors_by_class] if timeline else [],
+                     notes=list(profile.notes) if isinstance(profile, (Timeline, HeapProfile)) else [])
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ def test_timeline_views_find_the_side_file(timeline_files, capsys) -> None:  # t
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].startswith("Allocation timeline") and "alive at the end" in lines[0]
-    assert "allocationHotSpot" in lines[3]
+    assert lines[1].startswith("Alive at the end, allocated during the recording: ")
+    assert "allocationHotSpot" in lines[4]
     assert "Tracked heap over time" in out and "by when it was allocated" in out
     profile_views.top(None, timeline_files.timeline, "package", 3, True)
     data = json.loads(capsys.readouterr().out)
