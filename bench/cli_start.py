@@ -7,6 +7,15 @@ Three commands, each a fresh Python process:
   info   ``cdpclient info 127.0.0.1:P`` with nothing listening on P: the error path of a command that
          connects, so it pays for the network stack (aiohttp, websockets) and nothing else
 
+and, for this checkout only, what no change to cdpclient can remove (the floor under the three):
+
+  python      ``python -c pass``: the interpreter and site-packages
+  typer       ``import typer``
+  pydantic    ``import typer._adapters``: typer 0.29 coerces every parameter through pydantic, so every
+              command that parses one (``ls`` does; ``--help`` does not) imports it
+  help-plain  ``TYPER_USE_RICH=0 cdpclient --help``: typer's help without rich (rich draws the boxes of
+              the help; it is imported for ``--help`` only)
+
 Each runs ``--rounds`` interleaved rounds (command by command, the trees alternating which goes first);
 wall seconds come from the clock around the process, CPU seconds (user + system) from ``os.wait4``.
 Printed: best and median of both, per command and tree, and the ratio this / other.  On a shared
@@ -74,11 +83,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_once(args: list[str], pythonpath: Path) -> tuple[float, float, int]:
-    """(wall seconds, CPU seconds, exit status) of one ``cdpclient ARGS`` in a fresh process."""
-    env = {**os.environ, "PYTHONPATH": str(pythonpath), "COLUMNS": "100"}
+# The floor, for this checkout only: (python -c CODE or None for the command, cdpclient args, env).
+FLOOR: dict[str, tuple[str | None, list[str], dict[str, str]]] = {
+    "python": ("pass", [], {}),
+    "typer": ("import typer", [], {}),
+    "pydantic": ("import typer._adapters", [], {}),
+    "help-plain": (None, ["--help"], {"TYPER_USE_RICH": "0"}),
+}
+
+
+def run_once(args: list[str], pythonpath: Path, code: str | None = None,
+             extra_env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, exit status) of one ``cdpclient ARGS`` (or ``python -c CODE``) in a fresh
+    process."""
+    env = {**os.environ, "PYTHONPATH": str(pythonpath), "COLUMNS": "100", **(extra_env or {})}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, *args], env=env,
+    proc = subprocess.Popen([sys.executable, "-c", code or _LAUNCH, *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -119,6 +139,9 @@ def main() -> None:
                         if code != expected:
                             sys.exit(f"cli_start: {tree}: cdpclient {' '.join(args)} exited {code}")
                         results.setdefault((command, tree), []).append((wall, cpu))
+                for floor, (code, args, extra_env) in FLOOR.items():
+                    wall, cpu, _ = run_once(args, trees["this"], code, extra_env)
+                    results.setdefault((floor, "this"), []).append((wall, cpu))
         finally:
             if other is not None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=False)
@@ -139,6 +162,11 @@ def main() -> None:
                   f"{statistics.median(w for w, _ in this) / statistics.median(w for w, _ in base):8.2f} "
                   f"{min(c for _, c in this) / min(c for _, c in base):9.2f} "
                   f"{statistics.median(c for _, c in this) / statistics.median(c for _, c in base):8.2f}")
+    print("the floor (this checkout):")
+    for floor in FLOOR:
+        walls, cpus = [w for w, _ in results[(floor, "this")]], [c for _, c in results[(floor, "this")]]
+        print(f"{floor:10} {'':8} {min(walls):10.3f} {statistics.median(walls):8.3f} "
+              f"{min(cpus):9.3f} {statistics.median(cpus):8.3f}")
 
 
 if __name__ == "__main__":
