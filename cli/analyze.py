@@ -71,7 +71,7 @@ def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devt
     with named(path, record.path):
         return heap.load(path, cache_dir=cache_dir, progress=progress,
                          dominance="user-roots" if devtools else "gc-roots",
-                         classes="devtools" if devtools else "memlab")
+                         classes="devtools" if devtools else "memlab", on_note=note)
 
 
 def _label(record: CaptureRecord) -> str:

@@ -8,7 +8,6 @@ target.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -22,6 +21,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import typer
 
 if TYPE_CHECKING:
+    import asyncio  # imported where a command runs (run, early_stop): `--help` and `ls` need no event loop
+
     from cdpclient.store import CaptureRecord, Store
 
 T = TypeVar("T")
@@ -96,6 +97,8 @@ class _Terminated(Exception):
 def run(coro: Awaitable[T]) -> T:
     """Run a coroutine; Ctrl-C or SIGTERM cancel it, so its cleanup runs (profilers
     stopped, inspectors we opened closed, port-forwards ended), then exit 130 / 143."""
+    import asyncio
+
     try:
         return asyncio.run(_as_coro(coro))
     except KeyboardInterrupt:
@@ -105,6 +108,8 @@ def run(coro: Awaitable[T]) -> T:
 
 
 async def _as_coro(aw: Awaitable[T]) -> T:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     terminated = False
@@ -134,6 +139,8 @@ async def _as_coro(aw: Awaitable[T]) -> T:
 @contextlib.contextmanager
 def early_stop(message: str = "stopping early and saving (Ctrl-C again to abort)") -> Iterator[asyncio.Event]:
     """An event set by the first Ctrl-C (``message`` on stderr); a second Ctrl-C cancels the command (exit 130)."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     task = asyncio.current_task()

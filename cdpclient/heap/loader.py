@@ -7,6 +7,7 @@ imports the snapshot type, and neither imports this module or each other back.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from cdpclient.heap import cache
@@ -16,13 +17,15 @@ from cdpclient.heap.snapshot import HeapSnapshot, analyse
 
 def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
          progress: Progress | None = None, dominance: str = "gc-roots",
-         classes: str = "memlab") -> HeapSnapshot:
+         classes: str = "memlab", on_note: Callable[[str], None] | None = None) -> HeapSnapshot:
     """Parse and analyse a ``.heapsnapshot`` / ``.heaptimeline`` file.
 
     ``dominance`` and ``classes`` are explained at :func:`~cdpclient.heap.snapshot.analyse`.  With ``cache_dir``
     the arrays are kept there as ``.npy`` files (0600, directory 0700) and a later call maps
     them back in a fraction of a second; a cache that no longer matches the file (size or
-    mtime changed) is rebuilt.  Raises :class:`~cdpclient.errors.InvalidCaptureFile` for
+    mtime changed) is rebuilt.  ``on_note`` hears what a person waiting should know: today one line
+    before the first analysis on a machine compiles the kernels (about 15 s, once; then cached by numba,
+    see :func:`~cdpclient.heap._kernels.compile_notice`).  Raises :class:`~cdpclient.errors.InvalidCaptureFile` for
     files that are not heap snapshots.
     """
     path = Path(path)
@@ -32,6 +35,12 @@ def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | No
                 and cached.meta.get("classes", "memlab") == classes:
             return cached
     say: Progress = progress or (lambda _msg: None)
+    if on_note is not None:
+        from cdpclient.heap import _kernels
+
+        notice = _kernels.compile_notice()
+        if notice is not None:
+            on_note(notice)
     raw = parse_file(path, progress=say)
     workspace = cache.Workspace(Path(cache_dir) if cache_dir is not None else None)
     try:
