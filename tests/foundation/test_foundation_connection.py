@@ -114,14 +114,6 @@ async def test_large_message(node) -> None:  # type: ignore[no-untyped-def]
         assert len(value) == 30 * 1024 * 1024
 
 
-@pytest.mark.slow
-async def test_idle_session_survives(node) -> None:  # type: ignore[no-untyped-def]
-    # Websocket pings would lose the session here: the inspector never answers them.
-    async with cdpclient.connect(node.endpoint) as target:
-        await asyncio.sleep(float(__import__("os").environ.get("CDPCLIENT_IDLE_SECONDS", "60")))
-        assert await target.evaluate("'still here'") == "still here"
-
-
 async def test_inspector_drops_sessions_that_ping(node) -> None:  # type: ignore[no-untyped-def]
     # Why Connection sends no websocket pings: measured here, the Node inspector does not answer a ping
     # frame; it drops the whole session (no close frame). A pinging keep-alive would kill long captures.
