@@ -988,15 +988,7 @@ class Store:
         record = self.resolve(ref)
         if not fmt:
             self._check_export(record, redact, fmt)
-            src = self.materialize(record)
-            if redact:
-                from cdpclient.store.redact import redact_heapsnapshot
-
-                redact_heapsnapshot(src, sink)
-            else:
-                with open(src, "rb") as fh:
-                    while block := fh.read(compression.BLOCK):
-                        sink.write(block)
+            _write_content(self.materialize(record), sink, redact)
             sink.flush()
             return
         with tempfile.TemporaryDirectory(prefix="cdpclient-export-") as tmp:  # 0700
@@ -1054,18 +1046,23 @@ class Store:
             if not out.parent.is_dir():  # export writes into an existing directory; it creates none
                 raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(out.parent))
             with fileio.atomic_file(out) as sink:
-                if redact:
-                    from cdpclient.store.redact import redact_heapsnapshot
-
-                    redact_heapsnapshot(src, sink)
-                else:
-                    with open(src, "rb") as fh:
-                        while block := fh.read(compression.BLOCK):
-                            sink.write(block)
+                _write_content(src, sink, redact)
                 sink.commit()
         except OSError as exc:
             raise _store_error(exc, f"cannot write {out}") from exc
         return out
+
+
+def _write_content(src: Path, sink: Any, redact: bool) -> None:
+    """The capture's content into ``sink`` (a binary stream or an atomic file): as it is, or redacted."""
+    if redact:
+        from cdpclient.store.redact import redact_heapsnapshot
+
+        redact_heapsnapshot(src, sink)
+        return
+    with open(src, "rb") as fh:
+        while block := fh.read(compression.BLOCK):
+            sink.write(block)
 
 
 def _side_file(record: CaptureRecord, suffix: str) -> Path | None:

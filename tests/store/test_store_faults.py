@@ -5,14 +5,13 @@ read-only commands, concurrent rm and prune, a store root open to others, contro
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,23 +128,9 @@ def test_read_only_commands_never_recreate_a_lost_index_nor_replace_a_corrupt_on
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
+def small_fs(tmpfs: Callable[[str], Path]) -> Path:
     """A 24 MB tmpfs: a real volume that can be filled (needs root and permission to mount)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)],
-                              capture_output=True, text=True, timeout=10)
-    except FileNotFoundError:
-        pytest.skip("no mount command here")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): a full disk is not "
-                    "testable")
-    yield mnt
-    gc.collect()  # drop any Store (and its open index) a failed test left behind
-    if subprocess.run(["umount", str(mnt)], capture_output=True, timeout=10).returncode != 0:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=10)
-    assert not os.path.ismount(mnt)
+    return tmpfs("24m")
 
 
 def _fill(volume: Path, name: str = "filler") -> Path:

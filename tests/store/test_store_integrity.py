@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import sqlite3
@@ -177,22 +176,9 @@ def test_files_deleted_or_damaged_behind_the_store_show_as_status(store: Store, 
 
 
 @pytest.fixture
-def tiny_fs(tmp_path: Path) -> Any:
+def tiny_fs(tmpfs: Callable[[str], Path]) -> Path:
     """A 1 MB tmpfs (needs root and permission to mount)."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
-                              capture_output=True, text=True, timeout=10)
-    except FileNotFoundError:
-        pytest.skip("no mount command here")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}): ENOSPC not testable")
-    yield mnt
-    gc.collect()  # drop any Store (and its open index) a failed test left behind
-    if subprocess.run(["umount", str(mnt)], capture_output=True, timeout=10).returncode != 0:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=10)
-    assert not os.path.ismount(mnt)
+    return tmpfs("1m")
 
 
 def test_disk_full_during_a_capture_registers_nothing(tiny_fs: Path, writer: Any) -> None:
