@@ -101,6 +101,15 @@ class OneLineGroup(TyperGroup):
 
 
 _VALIDATION_WORDS = (
+    # typer 0.26-0.28 (its own copy of click)
+    (re.compile(r"'[^']*' is not a valid (?:int range|integer)\."), "not a whole number"),
+    (re.compile(r"'[^']*' is not a valid (?:float range|float)\."), "not a number"),
+    (re.compile(r"\S+ is not in the range x>=(\S+?)\."), r"must be \1 or more"),
+    (re.compile(r"\S+ is not in the range x>(\S+?)\."), r"must be more than \1"),
+    (re.compile(r"\S+ is not in the range x<=(\S+?)\."), r"must be \1 at most"),
+    (re.compile(r"\S+ is not in the range x<(\S+?)\."), r"must be less than \1"),
+    (re.compile(r"\S+ is not in the range (\S+?)<=x<=(\S+?)\."), r"must be between \1 and \2"),
+    # typer 0.29 and later (pydantic's words)
     (re.compile(r"Input should be a valid integer.*"), "not a whole number"),
     (re.compile(r"Input should be a valid number.*"), "not a number"),
     (re.compile(r"Input should be greater than or equal to (\S+)"), r"must be \1 or more"),

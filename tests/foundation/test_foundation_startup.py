@@ -69,3 +69,25 @@ def test_help_and_ls_of_an_empty_store_still_work(tmp_path: Path) -> None:
     assert "no captures" in listing.stdout + listing.stderr
     as_json = run_cli("ls", "--store", str(store), "--json", env={"CDPCLIENT_STORE": os.devnull})
     assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
+
+
+def _modules_after_command(*args: str) -> dict[str, bool]:
+    """Which of pydantic and rich a fresh ``cdpclient ARGS`` process had imported when it exited."""
+    code = ("import atexit, json, sys\n"
+            "atexit.register(lambda: sys.stderr.write('MODULES ' + json.dumps("
+            "{m: m in sys.modules for m in ('pydantic', 'rich')}) + '\\n'))\n"
+            f"sys.argv = ['cdpclient', *{list(args)!r}]\n"
+            "from cdpclient_cli.app import main\nmain()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    line = next(ln for ln in out.stderr.splitlines() if ln.startswith("MODULES "))
+    loaded: dict[str, bool] = json.loads(line.removeprefix("MODULES "))
+    return loaded
+
+
+def test_help_and_ls_import_neither_pydantic_nor_rich(tmp_path: Path) -> None:
+    # typer 0.29 coerces every parameter through pydantic (0.12 s) and rich draws the help's boxes (0.1 s):
+    # pyproject pins typer below 0.29 and the app asks for plain help.
+    store = tmp_path / "store"
+    store.mkdir(mode=0o700)
+    assert _modules_after_command("--help") == {"pydantic": False, "rich": False}
+    assert _modules_after_command("ls", "--store", str(store)) == {"pydantic": False, "rich": False}
