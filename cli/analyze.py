@@ -27,7 +27,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:  # imported inside the commands, so `cdpclient --help` stays fast
-    from cdpclient.heap import HeapSnapshot, LeakReport, Overview
+    from cdpclient.heap import Census, HeapSnapshot, LeakReport, Overview
     from cdpclient.store import CaptureRecord, Store
 
 HEAP_BY = ("class", "object")
@@ -72,6 +72,26 @@ def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devt
         return heap.load(path, cache_dir=cache_dir, progress=progress,
                          dominance="user-roots" if devtools else "gc-roots",
                          classes="devtools" if devtools else "memlab", on_note=note)
+
+
+def _census(store: Store, record: CaptureRecord, path: Path, label: str, devtools: bool = False) -> Census:
+    """What a Comparison by class needs of a snapshot: its cached analysis, else its classes only."""
+    from cdpclient import heap
+
+    try:
+        cache_dir = store.cache_dir(record)
+    except Exception:  # a read-only store
+        cache_dir = None
+    stages: list[str] = []
+
+    def progress(stage: str) -> None:
+        if not stages:
+            note(f"reading {label} ({human_bytes(path.stat().st_size)}) ...")
+        stages.append(stage)
+
+    with named(path, record.path):
+        return heap.census(path, cache_dir=cache_dir, progress=progress,
+                           classes="devtools" if devtools else "memlab", on_note=note)
 
 
 def _label(record: CaptureRecord) -> str:
@@ -319,11 +339,16 @@ def diff(
              ] if rec_a.id != given else []
     processes = series_notes([rec_a, rec_b])
     notes += processes
-    snap_a = _load_heap(store, rec_a, path_a, _label(rec_a), devtools)
-    snap_b = _load_heap(store, rec_b, path_b, _label(rec_b), devtools)
-    if by == "function":
-        _diff_functions(rec_a, snap_a, rec_b, snap_b, limit, as_json, notes)
+    from cdpclient.heap.parallel import together
+
+    if by == "function":  # closures by retained size: the full analysis of both, side by side
+        full_a, full_b = together(lambda: _load_heap(store, rec_a, path_a, _label(rec_a), devtools),
+                                  lambda: _load_heap(store, rec_b, path_b, _label(rec_b), devtools))
+        _diff_functions(rec_a, full_a, rec_b, full_b, limit, as_json, notes)
         return
+    # by class: counts and shallow sizes only, both files read at once
+    snap_a, snap_b = together(lambda: _census(store, rec_a, path_a, _label(rec_a), devtools),
+                              lambda: _census(store, rec_b, path_b, _label(rec_b), devtools))
     comparable = ids_comparable([rec_a, rec_b])
     result = heap.compare(snap_a, snap_b, ids_comparable=comparable, limit=limit)
     if as_json:

@@ -414,9 +414,10 @@ def checked(store: Store, record: CaptureRecord, force: bool = False) -> Capture
     """``record`` checked as analysis needs (:meth:`Store.intact`): a damaged capture is refused with
     one line, or with ``force`` said and analysed anyway."""
     from cdpclient.errors import InvalidCaptureFile
-    from cdpclient.store import STATUS_CORRUPT, STATUS_MISSING
+    from cdpclient.store import STATUS_CORRUPT, STATUS_EXTERNAL, STATUS_MISSING
 
-    if record.stored_size > 256 << 20 and not record.meta.get("verified"):
+    # a plain file outside the store (external) has no recorded sha256 to check
+    if record.stored_size > 256 << 20 and not record.meta.get("verified") and record.status != STATUS_EXTERNAL:
         note(f"checking the sha256 of {human_bytes(record.stored_size)} (once: the store remembers it)...")
     record = store.intact(record)
     if record.status in (STATUS_CORRUPT, STATUS_MISSING):

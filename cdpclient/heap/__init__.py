@@ -19,12 +19,12 @@ with ``--json``.  See docs/heap-analysis.md for the semantics and the numbers.
 
 from __future__ import annotations
 
-from cdpclient.heap.compare import ClassDelta, Comparison, compare, new_mask
+from cdpclient.heap.compare import Census, ClassDelta, Comparison, compare, new_mask
 from cdpclient.heap.leaks import LeakReport, Suspect, find_leaks
-from cdpclient.heap.loader import load
+from cdpclient.heap.loader import census, load
 from cdpclient.heap.names import function_label, functions_named
 from cdpclient.heap.paths import RetainerPath, Retainers, Step, format_path, path_to, retainers
-from cdpclient.heap.snapshot import DOMINANCE, HeapObject, HeapSnapshot, analyse, class_name_for_type
+from cdpclient.heap.snapshot import DOMINANCE, ClassCensus, HeapObject, HeapSnapshot, analyse, class_name_for_type
 from cdpclient.heap.summary import (
     ClassSummary,
     FunctionSummary,
@@ -38,7 +38,8 @@ from cdpclient.heap.userpath import UserPath, user_path
 
 __all__ = [
     # loading
-    "load", "analyse", "HeapSnapshot", "HeapObject", "DOMINANCE", "class_name_for_type",
+    "load", "census", "analyse", "HeapSnapshot", "ClassCensus", "Census", "HeapObject", "DOMINANCE",
+    "class_name_for_type",
     # views
     "overview", "Overview", "top_classes", "ClassSummary", "top_objects", "top_functions", "FunctionSummary",
     "compare", "Comparison", "ClassDelta", "new_mask",

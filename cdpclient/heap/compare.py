@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from cdpclient.heap.snapshot import HeapSnapshot
+from typing import Any, Protocol
 
 AGGREGATE_NOTE = ("object ids are not comparable between these snapshots (not from one inspector "
                   "session), so new/deleted objects are unknown; counts and sizes are compared per class")
+
+
+class Census(Protocol):
+    """What a Comparison reads of a snapshot: a :class:`~cdpclient.heap.snapshot.HeapSnapshot` or, without
+    dominators, a :class:`~cdpclient.heap.snapshot.ClassCensus` (:func:`cdpclient.heap.census`)."""
+
+    node_id: Any
+    self_size: Any
+    cls: Any
+    class_names: list[str]
+    class_count: Any
+    class_shallow: Any
+
+    @property
+    def node_count(self) -> int: ...
+
+    @property
+    def total_size(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -86,12 +102,12 @@ def member(values: Any, pool: Any) -> Any:
     return pool[at] == values
 
 
-def new_mask(before: HeapSnapshot, after: HeapSnapshot) -> Any:
+def new_mask(before: Census, after: Census) -> Any:
     """Boolean array over ``after``'s nodes: objects whose id is not in ``before``."""
     return ~member(after.node_id, before.node_id)
 
 
-def compare(a: HeapSnapshot, b: HeapSnapshot, *, ids_comparable: bool, limit: int | None = None) -> Comparison:
+def compare(a: Census, b: Census, *, ids_comparable: bool, limit: int | None = None) -> Comparison:
     """Per class counts and shallow sizes in ``a`` and ``b`` and, when the snapshots' object
     ids are comparable, the objects ``new`` in ``b`` and ``deleted`` from ``a`` (by id).
 
@@ -106,7 +122,7 @@ def compare(a: HeapSnapshot, b: HeapSnapshot, *, ids_comparable: bool, limit: in
     map_b = np.array([index[c] for c in b.class_names], dtype=np.int64)
     k = len(names)
 
-    def per_class(snap: HeapSnapshot, mapping: Any) -> tuple[list[int], list[int]]:
+    def per_class(snap: Census, mapping: Any) -> tuple[list[int], list[int]]:
         count = np.zeros(k, np.int64)
         size = np.zeros(k, np.int64)
         np.add.at(count, mapping, np.asarray(snap.class_count))

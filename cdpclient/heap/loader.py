@@ -12,7 +12,8 @@ from pathlib import Path
 
 from cdpclient.heap import cache
 from cdpclient.heap.parse import Progress, parse_file
-from cdpclient.heap.snapshot import HeapSnapshot, analyse
+from cdpclient.heap.snapshot import ClassCensus, HeapSnapshot, analyse
+from cdpclient.heap.snapshot import census as _census
 
 
 def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
@@ -59,3 +60,27 @@ def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | No
         if cached is not None:
             return cached
     return snap
+
+
+def census(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
+           progress: Progress | None = None, classes: str = "memlab",
+           on_note: Callable[[str], None] | None = None) -> HeapSnapshot | ClassCensus:
+    """What :func:`cdpclient.heap.compare` needs of a snapshot file, at the least cost: its full analysis when
+    ``cache_dir`` holds one (any dominance: the classes do not depend on it), else a parse and the classes
+    only (:func:`cdpclient.heap.snapshot.census`: no dominators, distances or retained sizes, and no cache
+    written: a Comparison alone does not pay for one).  Raises what :func:`load` raises."""
+    path = Path(path)
+    if cache_dir is not None:
+        cached = cache.read(Path(cache_dir), path)
+        if cached is not None and cached.meta.get("classes", "memlab") == classes:
+            return cached
+    if on_note is not None:
+        from cdpclient.heap import _kernels
+
+        notice = _kernels.compile_notice()
+        if notice is not None:
+            on_note(notice)
+    say: Progress = progress or (lambda _msg: None)
+    raw = parse_file(path, progress=say)
+    say("classes")
+    return _census(raw, path, classes=classes)
