@@ -32,24 +32,48 @@ def together(*calls: Callable[[], Any]) -> list[Any]:
     """
     if len(calls) <= 1 or cores() == 1:
         return [call() for call in calls]
-    results: list[Any] = [None] * len(calls)
-    errors: list[BaseException | None] = [None] * len(calls)
+    started = [Started(call, threaded=True) for call in calls[1:]]
+    first = Started(calls[0], threaded=False)
+    for job in started:
+        job.wait()
+    return [job.result() for job in (first, *started)]
 
-    def run(i: int) -> None:
+
+class Started:
+    """A call running in a daemon thread (:func:`start`); :meth:`result` waits for it and returns or raises."""
+
+    def __init__(self, call: Callable[[], Any], threaded: bool) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._run, args=(call,), name="cdpclient-heap", daemon=True)
+            self._thread.start()
+        else:
+            self._run(call)
+
+    def _run(self, call: Callable[[], Any]) -> None:
         try:
-            results[i] = calls[i]()
-        except BaseException as exc:  # handed to the caller below
-            errors[i] = exc
+            self._result = call()
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
 
-    threads = [threading.Thread(target=run, args=(i,), name=f"cdpclient-heap-{i}", daemon=True)
-               for i in range(1, len(calls))]
-    for thread in threads:
-        thread.start()
-    run(0)
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.2)  # in slices: a KeyboardInterrupt is not held until the join returns
-    for exc in errors:
-        if exc is not None:
-            raise exc
-    return results
+    def wait(self) -> None:
+        """Wait for the call to end (in slices: a KeyboardInterrupt is not held until it does)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.2)
+
+    def failed(self) -> BaseException | None:
+        self.wait()
+        return self._error
+
+    def result(self) -> Any:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def start(call: Callable[[], Any]) -> Started:
+    """``call`` started in a daemon thread when there is a core to spare, else run here and now."""
+    return Started(call, threaded=cores() > 1)

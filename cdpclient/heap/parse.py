@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cdpclient.errors import AnalysisError, InvalidCaptureFile
+from cdpclient.heap import parallel
 
 Progress = Callable[[str], None]
 
@@ -118,7 +119,7 @@ class _Parser:
         self.buf = buf
         self.size = buf.shape[0]
         self.progress = progress or (lambda _msg: None)
-        self.released = 0
+        self.nodes_seen = False  # the 'nodes' key was met (its array may still be parsing in a thread)
         self.header: dict[str, Any] | None = None
         self.nodes: dict[str, Any] | None = None
         self.edges: dict[str, Any] | None = None
@@ -139,15 +140,56 @@ class _Parser:
             pos += 1
         return pos
 
-    def release(self, upto: int) -> None:
-        """Drop parsed pages of the mapping from our resident set (they stay in the page cache)."""
+    def release(self, since: int, upto: int) -> int:
+        """Drop the parsed pages of ``since..upto`` from our resident set (they stay in the page cache);
+        returns where the next release of the same region starts.  Regions are parsed in parallel,
+        each releasing its own: a page two regions share may be dropped while the other still reads it,
+        which costs a fault that maps it back, never its content."""
+        since -= since % mmap.PAGESIZE
         upto -= upto % mmap.PAGESIZE
-        if upto > self.released and hasattr(self.mm, "madvise"):
-            self.mm.madvise(mmap.MADV_DONTNEED, self.released, upto - self.released)
-            self.released = upto
+        if upto > since and hasattr(self.mm, "madvise"):
+            self.mm.madvise(mmap.MADV_DONTNEED, since, upto - since)
+            return upto
+        return since
+
+    def find_close(self, pos: int) -> int:
+        """Where the first ``]`` from ``pos`` is, or -1; the pages looked through leave our resident set as the
+        search goes (the thread parsing them maps them back a chunk at a time)."""
+        while pos < self.size:
+            upto = min(self.size, pos + _CHUNK)
+            end = self.mm.find(b"]", pos, upto)
+            if end >= 0:
+                return end
+            self.release(pos, upto)
+            pos = upto
+        return -1
 
     # -- the top-level object -------------------------------------------------------
     def run(self) -> RawSnapshot | None:
+        jobs: list[tuple[parallel.Started, int]] = []  # arrays parsing in threads, and where each must end
+        try:
+            self.walk(jobs)
+        except BaseException:
+            for job, _end in jobs:  # an error earlier in the file comes first
+                failed = job.failed()
+                if failed is not None:
+                    raise failed from None
+            raise
+        for job, end in jobs:
+            if job.result() != end:  # pragma: no cover - the ']' found is where the parse stops
+                raise self.bad(f"an array ends at offset {job.result()}, not at {end}")
+        if self.header is None or self.nodes is None or self.edges is None or self.strings is None:
+            missing = [k for k, v in (("snapshot", self.header), ("nodes", self.nodes),
+                                      ("edges", self.edges), ("strings", self.strings)) if v is None]
+            raise self.bad(f"missing {', '.join(missing)}")
+        self.release(0, self.size)
+        if self.check_only:
+            self.finish_check()
+            return None
+        return self.assemble()
+
+    def walk(self, jobs: list[tuple[parallel.Started, int]]) -> None:
+        """The top-level keys, in file order; ``nodes`` and ``edges`` go to ``jobs`` when parsed in threads."""
         from cdpclient.heap import _kernels as K
 
         mm = self.mm
@@ -186,7 +228,19 @@ class _Parser:
                     raise self.bad("'snapshot' is not an object")
                 pos = end
             elif key in ("nodes", "edges"):
-                pos = self.parse_graph_array(key, pos)
+                if key == "edges" and not self.nodes_seen:
+                    raise self.bad("'edges' come before 'nodes'")
+                self.nodes_seen = self.nodes_seen or key == "nodes"
+                # nodes and edges hold only digits, commas and blanks up to their ']': found at memchr speed,
+                # so each array is parsed in a thread of its own while the walk goes on past it
+                end = -1 if self.check_only or parallel.cores() == 1 else self.find_close(pos)
+                if end < 0:
+                    pos = self.parse_graph_array(key, pos)
+                else:
+                    self.layout()
+                    job = parallel.start(lambda key=key, at=pos: self.parse_graph_array(key, at))  # type: ignore[misc]
+                    jobs.append((job, end + 1))
+                    pos = end + 1
             elif key == "strings":
                 pos = self.parse_strings(pos)
             elif key == "locations":
@@ -196,15 +250,6 @@ class _Parser:
                 if end < 0:
                     raise self.bad(f"the {key!r} value is not closed (truncated?)")
                 pos = end
-        if self.header is None or self.nodes is None or self.edges is None or self.strings is None:
-            missing = [k for k, v in (("snapshot", self.header), ("nodes", self.nodes),
-                                      ("edges", self.edges), ("strings", self.strings)) if v is None]
-            raise self.bad(f"missing {', '.join(missing)}")
-        self.release(self.size)
-        if self.check_only:
-            self.finish_check()
-            return None
-        return self.assemble()
 
     def layout(self) -> dict[str, Any]:
         if self.header is None:
@@ -228,7 +273,7 @@ class _Parser:
         meta = self.layout()
         if self.at(pos) != ord("["):
             raise self.bad(f"'{key}' is not an array")
-        if key == "edges" and self.nodes is None:
+        if key == "edges" and not self.nodes_seen:
             raise self.bad("'edges' come before 'nodes'")
         pos += 1
         fields: list[str] = list(meta["node_fields" if key == "nodes" else "edge_fields"])
@@ -264,6 +309,7 @@ class _Parser:
         else:
             cols += [np.empty(0, np.uint32), np.empty(0, np.uint32)]
         index = 0
+        released = pos
         base = 0  # check_only: the row buffer position 0 holds
         self.progress(f"parsing {key}: {count:,}")
         while True:
@@ -271,7 +317,7 @@ class _Parser:
             pos, index, status = K.parse_ints(self.buf, pos, limit, fieldmap, out8, cols[0], cols[1], cols[2],
                                                cols[3], detached, index, total, base)
             pos, index, status = int(pos), int(index), int(status)
-            self.release(pos)
+            released = self.release(released, pos)
             if self.check_only and status in (K.MORE, K.CLOSED):
                 rows = index // nf - base
                 self.check_rows(key, out8, cols, rows, base)
@@ -320,14 +366,14 @@ class _Parser:
             raise self.bad("the file ends inside 'strings' (truncated?)")
         if self.check_only:
             self.strings = (b"", np.empty(count, np.uint8), None)
-            self.release(end)
+            self.release(start, end)
             return int(end)
         blob = self.mm[start:end]  # bytes: a copy, the mapping goes away
         starts = np.empty(count, np.int64)
         ends = np.empty(count, np.int64)
         K.scan_strings(np.frombuffer(blob, np.uint8), 1, starts, ends, True)
         self.strings = (blob, starts, ends)
-        self.release(end)
+        self.release(start, end)
         return int(end)
 
     def parse_locations(self, pos: int) -> int:
@@ -369,7 +415,7 @@ class _Parser:
                            f"a node (a multiple of {nf}), or a negative line")
         located = np.stack([objects // nf, lines], axis=1)
         self.locations = located[np.argsort(located[:, 0], kind="stable")]
-        self.release(end)
+        self.release(pos, end)
         return end
 
     def type_names(self) -> tuple[list[str], list[str]]:
