@@ -532,7 +532,7 @@ def distances(first_edge: Array, edge_type: Array, edge_name: Array, edge_to: Ar
     """
     n = first_edge.shape[0] - 1
     distance = np.full(n, -1, np.int32)
-    parent_edge = np.full(n, -1, np.int64)
+    parent_edge = np.full(n, -1, np.int32)  # edge indexes: the parser refuses 2**31 edges or more
     queue = np.empty(n, np.uint32)
     tail = 0
     for e in range(first_edge[root], first_edge[root + 1]):

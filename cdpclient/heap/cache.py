@@ -27,7 +27,7 @@ from cdpclient.fileio import make_private_dir, open_private
 from cdpclient.heap.snapshot import ARRAYS, HeapSnapshot
 from cdpclient.heap.strings import StringTable
 
-VERSION = 2  # 2: function locations (loc_node, loc_line)
+VERSION = 3  # 2: function locations (loc_node, loc_line); 3: parent_edge int32
 
 
 def _dir(cache_dir: Path) -> Path:

@@ -26,6 +26,10 @@ Progress = Callable[[str], None]
 _CHUNK = 64 << 20  # bytes parsed between two page releases
 _CHECK_CHUNK = 4 << 20  # check_file: bytes parsed into the (reused) row buffers at a time
 _WS = b" \t\r\n"
+# The analysis's index limits: an edge's target is a node index (ordinal * node fields) in uint32, and
+# edges are numbered in int32 (parent_edge, -1 for none).  A 4 GB heap is ~100 M nodes, ~400 M edges.
+NODE_INDEX_MAX = (1 << 32) - 1
+EDGE_MAX = (1 << 31) - 1
 
 
 @dataclass
@@ -226,6 +230,7 @@ class _Parser:
                     raise self.bad(f"the snapshot header is not JSON ({exc})") from exc
                 if not isinstance(self.header, dict):
                     raise self.bad("'snapshot' is not an object")
+                self.check_limits()
                 pos = end
             elif key in ("nodes", "edges"):
                 if key == "edges" and not self.nodes_seen:
@@ -250,6 +255,20 @@ class _Parser:
                 if end < 0:
                     raise self.bad(f"the {key!r} value is not closed (truncated?)")
                 pos = end
+
+    def check_limits(self) -> None:
+        """Refuse at once, naming the limit, a snapshot whose counts the analysis's 32-bit indexes cannot hold
+        (node indexes ``ordinal * fields`` in uint32, edge indexes in int32: a heap of some 40 GB and more)."""
+        assert self.header is not None
+        meta = self.header.get("meta")
+        nodes, edges = self.header.get("node_count"), self.header.get("edge_count")
+        fields = meta.get("node_fields") if isinstance(meta, dict) else None
+        if isinstance(nodes, int) and isinstance(fields, list) and fields and nodes * len(fields) > NODE_INDEX_MAX:
+            raise AnalysisError(f"{self.path}: {nodes:,} nodes of {len(fields)} fields are more than this analyser "
+                                f"indexes in 32 bits (at most {NODE_INDEX_MAX // len(fields):,} nodes)")
+        if isinstance(edges, int) and edges > EDGE_MAX:
+            raise AnalysisError(f"{self.path}: {edges:,} edges are more than this analyser indexes in 32 bits "
+                                f"(at most {EDGE_MAX:,} edges)")
 
     def layout(self) -> dict[str, Any]:
         if self.header is None:
@@ -294,8 +313,9 @@ class _Parser:
             raise self.bad(f"meta.{key[:-1]}_fields lacks {', '.join(missing)}")
         fieldmap = np.array([wanted.get(f, -1) for f in fields], dtype=np.int64)
         total = count * len(fields)
-        if count * len(fields) >= 1 << 40 or (key == "edges" and count >= 1 << 32):
-            raise AnalysisError(f"{self.path}: {count:,} {key} is beyond what this analyser handles")
+        if (key == "nodes" and count * len(fields) > NODE_INDEX_MAX) or (key == "edges" and count > EDGE_MAX):
+            raise AnalysisError(f"{self.path}: {count:,} {key} are more than this analyser indexes in 32 bits "
+                                f"(at most {(NODE_INDEX_MAX // len(fields)) if key == 'nodes' else EDGE_MAX:,})")
         nf = len(fields)
         # check_only: buffers of one chunk's rows (a value takes two bytes at least), refilled per chunk
         chunk = _CHECK_CHUNK if self.check_only else _CHUNK

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cdpclient.heap.devtools import CLASSES, devtools_classes, devtools_self_sizes, weakmap_table_edges_as_weak
+from cdpclient.heap.parallel import together
 from cdpclient.heap.parse import Progress, RawSnapshot
 from cdpclient.heap.strings import StringTable
 
@@ -233,46 +234,67 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
     weak_t, shortcut_t = code(edge_types, "weak"), code(edge_types, "shortcut")
     element_t = code(edge_types, "element")
 
-    say("classes")
-    census = _census(raw, strings, root, classes)
+    # DevTools' WeakMap rule first: it reads names and ids, which the classes strand below lets go of.
+    dom_edge_type = raw.edge_type
+    if dominance == "user-roots" and weak_t != 255:
+        dom_edge_type = weakmap_table_edges_as_weak(raw.first_edge, raw.edge_type, raw.edge_name, raw.node_id,
+                                                    strings, code(edge_types, "internal"), weak_t)
+    # Two strands, side by side on two cores (the kernels release the GIL): the classes and the distances,
+    # then out of memory with what only they read; and the dominators, which read neither.
+    held = {"node_name": raw.node_name, "node_id": raw.node_id, "edge_name": raw.edge_name}
+    raw.node_name = raw.node_id = raw.edge_name = None
+
+    def classes_and_distances() -> tuple[ClassCensus, dict[str, Any], StringTable]:
+        say("classes")
+        strings = held_strings.pop()
+        raw.node_name, raw.node_id = held["node_name"], held["node_id"]  # what _census reads of raw
+        raw.edge_name = held["edge_name"]
+        census = _census(raw, strings, root, classes)
+        raw.node_name = raw.node_id = raw.edge_name = None
+        census.node_id = None  # analyse keeps its own reference (held), spilled below
+        raw.self_size = census.self_size = spill("self_size", raw.self_size)  # read again only at the end
+        names = [_string_or_none(strings, text) for text in
+                 ("system / NativeContext", "sloppy_function_map", "(map descriptors)")]
+        # ids and strings are not read again here: out of memory before the distances take theirs
+        spilled = {"node_id": spill("node_id", held.pop("node_id"))}
+        table = strings
+        if workspace is not None:
+            spilled["string_starts"] = spill("string_starts", raw.string_starts)
+            spilled["string_ends"] = spill("string_ends", raw.string_ends)
+            table = StringTable(workspace.spill_bytes("strings.json", strings.blob), spilled["string_starts"],
+                                spilled["string_ends"])
+            raw.string_starts = raw.string_ends = raw.string_blob = None
+        else:
+            spilled["string_starts"], spilled["string_ends"] = raw.string_starts, raw.string_ends
+        del strings
+        say("distances")
+        distance, parent_edge = K.distances(
+            raw.first_edge, raw.edge_type, held["edge_name"], raw.edge_to, raw.node_type, held["node_name"], root,
+            weak_t, element_t, code(node_types, "synthetic"), code(node_types, "hidden"),
+            code(node_types, "array"), names[0], names[1], names[2], SYSTEM_DISTANCE)
+        spilled["distance"] = spill("distance", distance)
+        spilled["parent_edge"] = spill("parent_edge", parent_edge)
+        del distance, parent_edge
+        for name in ("node_name", "edge_name"):
+            spilled[name] = spill(name, held.pop(name))
+        return census, spilled, table
+
+    def dominator_tree() -> tuple[Any, Any]:
+        say("dominators")
+        flags = K.mark_page_owned(raw.first_edge, raw.edge_type, raw.edge_to, root, shortcut_t, weak_t,
+                                  dominance == "user-roots")
+        first_pred, preds, strong = K.essential_preds(raw.first_edge, dom_edge_type, raw.edge_to, flags, root,
+                                                      shortcut_t, weak_t)
+        return K.dominators(raw.first_edge, dom_edge_type, raw.edge_to, flags, first_pred, preds, strong,
+                            root, shortcut_t, weak_t)
+
+    held_strings = [strings]  # the classes strand lets go of it once spilled, and hands back the spilled table
+    del strings
+    (census, arrays, strings), (idom, order) = together(classes_and_distances, dominator_tree)
     cls, class_names, class_count, class_shallow = census.cls, census.class_names, census.class_count, \
         census.class_shallow
     nclasses = len(class_names)
-
-    say("distances")
-    distance, parent_edge = K.distances(
-        raw.first_edge, raw.edge_type, raw.edge_name, raw.edge_to, raw.node_type, raw.node_name, root,
-        weak_t, element_t, code(node_types, "synthetic"), code(node_types, "hidden"),
-        code(node_types, "array"), _string_or_none(strings, "system / NativeContext"),
-        _string_or_none(strings, "sloppy_function_map"), _string_or_none(strings, "(map descriptors)"),
-        SYSTEM_DISTANCE)
-    # What the dominator pass does not read leaves memory now.
-    arrays: dict[str, Any] = {}
-    for name, value in (("node_name", raw.node_name), ("node_id", raw.node_id), ("edge_name", raw.edge_name),
-                        ("distance", distance), ("parent_edge", parent_edge),
-                        ("string_starts", raw.string_starts), ("string_ends", raw.string_ends)):
-        arrays[name] = spill(name, value)
-    del distance, parent_edge
-    raw.node_name = raw.node_id = raw.edge_name = raw.string_starts = raw.string_ends = None
-    if workspace is not None:
-        blob = workspace.spill_bytes("strings.json", strings.blob)
-        strings = StringTable(blob, arrays["string_starts"], arrays["string_ends"])
-        raw.string_blob = None
-
-    say("dominators")
-    flags = K.mark_page_owned(raw.first_edge, raw.edge_type, raw.edge_to, root, shortcut_t, weak_t,
-                              dominance == "user-roots")
-    dom_edge_type = raw.edge_type
-    if dominance == "user-roots" and weak_t != 255:
-        dom_edge_type = weakmap_table_edges_as_weak(raw.first_edge, raw.edge_type, arrays["edge_name"],
-                                                    arrays["node_id"], strings, code(edge_types, "internal"),
-                                                    weak_t)
-    first_pred, preds, strong = K.essential_preds(raw.first_edge, dom_edge_type, raw.edge_to, flags, root,
-                                                  shortcut_t, weak_t)
-    idom, order = K.dominators(raw.first_edge, dom_edge_type, raw.edge_to, flags, first_pred, preds, strong,
-                               root, shortcut_t, weak_t)
-    del dom_edge_type
-    del first_pred, preds, strong, flags
+    del census
     retained = K.retained_sizes(raw.self_size, idom, order)
     class_retained = K.class_retained(idom, order, retained, cls, nclasses, raw.self_size,
                                       classes == "devtools")
@@ -349,8 +371,13 @@ def _census(raw: RawSnapshot, strings: StringTable, root: int, classes: str) -> 
         counted = raw.self_size > 0  # DevTools' Summary leaves out objects of no size
     raw.detachedness = None
     nclasses = len(class_names)
-    class_count = np.bincount(cls if counted is None else cls[counted], minlength=nclasses).astype(np.int64)
-    class_shallow = np.bincount(cls, weights=raw.self_size, minlength=nclasses).astype(np.int64)
+    class_count = np.zeros(nclasses, np.int64)
+    class_shallow = np.zeros(nclasses, np.int64)
+    step = 1 << 23  # in slices: bincount's float64 weights would be a copy of 8 bytes per node
+    for at in range(0, cls.shape[0], step):
+        part = cls[at:at + step]
+        class_count += np.bincount(part if counted is None else part[counted[at:at + step]], minlength=nclasses)
+        class_shallow += np.bincount(part, weights=raw.self_size[at:at + step], minlength=nclasses).astype(np.int64)
     return ClassCensus(Path(), raw.node_id, raw.self_size, cls, class_names, class_count, class_shallow)
 
 
