@@ -6,7 +6,7 @@
     $XDG_CACHE_HOME/cdpclient/files/     (default ~/.cache/cdpclient/files; 0700)
       <key>/                             one entry per file version: path, size and mtime
         source.json                      the file it caches: {"path", "size", "mtime_ns"}
-        heap-v2/ ...                     the heap analysis (cdpclient.heap.cache)
+        heap-v3/ ...                     the heap analysis (cdpclient.heap.cache)
         <name>                           a decompressed copy of a .zst (Store.materialize)
       .trash-<key>.<token>/              an evicted entry being deleted
 

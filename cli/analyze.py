@@ -71,7 +71,8 @@ def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devt
     with named(path, record.path):
         return heap.load(path, cache_dir=cache_dir, progress=progress,
                          dominance="user-roots" if devtools else "gc-roots",
-                         classes="devtools" if devtools else "memlab", on_note=note)
+                         classes="devtools" if devtools else "memlab", on_note=note,
+                         background=True)  # the answer first; the process waits for the cache at exit
 
 
 def _census(store: Store, record: CaptureRecord, path: Path, label: str, devtools: bool = False) -> Census:

@@ -95,9 +95,29 @@ class OneLineGroup(TyperGroup):
             if common.state.debug:
                 raise
             common.fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", code=1)
+        _finish_caches()
         if standalone_mode:
             sys.exit(rv if isinstance(rv, int) else 0)
         return rv
+
+
+def _finish_caches() -> None:
+    """Wait for heap caches still being written (heap.load(background=True)) once the answer is out: stdout is
+    flushed and closed first, so a reader of the output (a pipe, ``| jq``) is not kept waiting."""
+    loader = sys.modules.get("cdpclient.heap.loader")
+    if loader is None or not loader.caching():
+        return
+    try:
+        sys.stdout.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    try:
+        loader.wait_for_caches()
+    except KeyboardInterrupt:
+        common.fail("interrupted while writing the analysis cache (the next analysis redoes it)", code=130)
 
 
 _VALIDATION_WORDS = (

@@ -67,6 +67,22 @@ def read(cache_dir: Path, path: Path) -> HeapSnapshot | None:
     return HeapSnapshot(path, meta["layout"], arrays, strings, meta["class_names"], meta["layout"]["root"])
 
 
+STALE_S = 24 * 3600.0  # a workspace untouched this long belongs to a process that stopped before its commit
+
+
+def _remove_stale(cache_dir: Path) -> None:
+    """Remove workspaces that processes stopped (killed, Ctrl-C) left in ``cache_dir``."""
+    import time
+
+    now = time.time()
+    try:
+        for entry in cache_dir.iterdir():
+            if entry.name.startswith(".heap-") and now - entry.stat().st_mtime > STALE_S:
+                shutil.rmtree(entry, ignore_errors=True)
+    except OSError:
+        pass
+
+
 class Workspace:
     """A directory the arrays of one analysis are written to.
 
@@ -80,6 +96,7 @@ class Workspace:
         try:
             if cache_dir is not None:
                 make_private_dir(cache_dir)
+                _remove_stale(cache_dir)
                 self.dir = Path(tempfile.mkdtemp(prefix=".heap-", dir=cache_dir))
             else:
                 self.dir = Path(tempfile.mkdtemp(prefix="cdpclient-heap-"))

@@ -7,6 +7,7 @@ imports the snapshot type, and neither imports this module or each other back.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,10 +16,37 @@ from cdpclient.heap.parse import Progress, parse_file
 from cdpclient.heap.snapshot import ClassCensus, HeapSnapshot, analyse
 from cdpclient.heap.snapshot import census as _census
 
+_pending: list[threading.Thread] = []  # caches being written in the background (load(background=True))
+
+
+def _finish(workspace: cache.Workspace, path: Path, snap: HeapSnapshot, cache_dir: Path) -> None:
+    try:
+        workspace.commit(path, snap)
+    finally:
+        workspace.discard()
+    cached = cache.read(cache_dir, path)
+    if cached is not None:
+        snap.adopt(cached)  # mapped, not resident: what a series of snapshots needs
+
+
+def caching() -> bool:
+    """Whether a cache is still being written in the background."""
+    return any(thread.is_alive() for thread in _pending)
+
+
+def wait_for_caches() -> None:
+    """Wait until the caches being written in the background are written (in slices: Ctrl-C gets through)."""
+    while _pending:
+        thread = _pending[0]
+        while thread.is_alive():
+            thread.join(0.2)
+        _pending.remove(thread)
+
 
 def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
          progress: Progress | None = None, dominance: str = "gc-roots",
-         classes: str = "memlab", on_note: Callable[[str], None] | None = None) -> HeapSnapshot:
+         classes: str = "memlab", on_note: Callable[[str], None] | None = None,
+         background: bool = False) -> HeapSnapshot:
     """Parse and analyse a ``.heapsnapshot`` / ``.heaptimeline`` file.
 
     ``dominance`` and ``classes`` are explained at :func:`~cdpclient.heap.snapshot.analyse`.  With ``cache_dir``
@@ -28,6 +56,12 @@ def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | No
     before the first analysis on a machine compiles the kernels (about 15 s, once; then cached by numba,
     see :func:`~cdpclient.heap._kernels.compile_notice`).  Raises :class:`~cdpclient.errors.InvalidCaptureFile` for
     files that are not heap snapshots.
+
+    ``background``: hand the snapshot back as soon as it is analysed and finish writing its cache in a
+    thread (a second or more on a 2 GB file), so the first answer does not wait for it; the snapshot's
+    arrays become the cached, mapped ones when the writing is done.  :func:`wait_for_caches` waits for
+    the writing (the CLI does before it exits); a process that stops first leaves no cache, only a
+    temporary directory that a later analysis of the same file removes.
     """
     path = Path(path)
     if cache_dir is not None:
@@ -43,16 +77,25 @@ def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | No
         if notice is not None:
             on_note(notice)
     raw = parse_file(path, progress=say)
-    workspace = cache.Workspace(Path(cache_dir) if cache_dir is not None else None)
+    workspace: cache.Workspace | None = cache.Workspace(Path(cache_dir) if cache_dir is not None else None)
+    assert workspace is not None
     try:
         snap = analyse(raw, path, progress=say, dominance=dominance, classes=classes,
                        workspace=workspace)
         del raw
+        if cache_dir is not None and background:
+            thread = threading.Thread(target=_finish, args=(workspace, path, snap, Path(cache_dir)),
+                                      name="cdpclient-heap-cache", daemon=True)
+            thread.start()
+            _pending.append(thread)
+            workspace = None
+            return snap
         if cache_dir is not None:
             say("caching")
         workspace.commit(path, snap)
     finally:
-        workspace.discard()
+        if workspace is not None:
+            workspace.discard()
     if cache_dir is not None:
         # Hand back the cached copy: mapped, not resident, so a diff or a series of three
         # does not hold every snapshot's arrays in memory at once.

@@ -92,6 +92,13 @@ class HeapSnapshot:
         self._reverse: tuple[Array, Array] | None = None
         self._class_index: dict[str, int] | None = None
 
+    def adopt(self, other: HeapSnapshot) -> None:
+        """Take ``other``'s arrays and strings (the same analysis, mapped from its cache) in place of ours."""
+        for name in ARRAYS:
+            self.arrays[name] = other.arrays[name]
+            setattr(self, name, other.arrays[name])
+        self.strings = other.strings
+
     # -- sizes and lookups --------------------------------------------------------------
     @property
     def node_count(self) -> int:

@@ -21,6 +21,10 @@ import pytest
 
 from nodeproc import run_cli  # type: ignore[attr-defined]
 
+from cdpclient.heap.cache import VERSION
+
+HEAP_DIR = f"heap-v{VERSION}"  # the heap analysis's directory in an entry
+
 DAY = 86400.0
 
 
@@ -86,7 +90,7 @@ def test_a_plain_file_gets_one_private_entry_and_the_first_says_where(
     assert list(entries) == [str(a)]
     entry = entries[str(a)]
     assert stat.S_IMODE(entry.stat().st_mode) == 0o700
-    assert (entry / "heap-v2" / "meta.json").is_file()
+    assert (entry / HEAP_DIR / "meta.json").is_file()
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in entry.rglob("*") if f.is_file())
 
     _age(entry, 3)
@@ -200,7 +204,7 @@ def test_an_entry_another_process_is_using_is_never_evicted(node_files: dict[str
             cleared = json.loads(done.stdout)
             assert [e["source"] for e in cleared["removed"]] == [str(b)]
             assert [e["source"] for e in cleared["in_use"]] == [str(a)]
-            assert (entry / "heap-v2" / "meta.json").is_file()
+            assert (entry / HEAP_DIR / "meta.json").is_file()
             human = run_cli("cache", "clear", env=env)
             assert "1 in use by a running cdpclient, kept" in human.stderr
         finally:
@@ -216,17 +220,17 @@ def test_a_damaged_or_vanished_entry_is_rebuilt_never_an_error(node_files: dict[
     (a,) = _copies(node_files, tmp_path, "a")
     first = _top(a, env)
     entry = _entries(env)[str(a)]
-    npy = sorted((entry / "heap-v2").glob("*.npy"))
+    npy = sorted((entry / HEAP_DIR).glob("*.npy"))
     with open(npy[0], "r+b") as fh:  # cut short
         fh.truncate(npy[0].stat().st_size // 2)
-    (entry / "heap-v2" / "strings.json").write_bytes(b"")
+    (entry / HEAP_DIR / "strings.json").write_bytes(b"")
     again = _top(a, env)
     assert again.stdout == first.stdout and "analysing" in again.stderr  # rebuilt
-    (entry / "heap-v2" / "meta.json").write_text("{not json")
+    (entry / HEAP_DIR / "meta.json").write_text("{not json")
     assert _top(a, env).stdout == first.stdout
     shutil.rmtree(entry)
     assert _top(a, env).stdout == first.stdout
-    assert (entry / "heap-v2" / "meta.json").is_file() and (entry / "source.json").is_file()
+    assert (entry / HEAP_DIR / "meta.json").is_file() and (entry / "source.json").is_file()
     assert _top(a, env).stderr.count("analysing") == 0  # and read back from the cache again
 
 
@@ -268,7 +272,7 @@ def test_rm_and_prune_remove_the_caches_of_the_captures_they_remove(node_files: 
     for capture in (first, second):
         _top(Path(capture), env)
         cache = store / "cache" / capture
-        assert (cache / "heap-v2" / "meta.json").is_file()
+        assert (cache / HEAP_DIR / "meta.json").is_file()
         assert (cache / f"{capture}.heapsnapshot").is_file()  # the decompressed copy
     assert _entries(env) == {}  # stored captures use the store's cache, not the user's
     assert run_cli("rm", first, env=env).returncode == 0
