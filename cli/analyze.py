@@ -347,9 +347,10 @@ def diff(
                                   lambda: _load_heap(store, rec_b, path_b, _label(rec_b), devtools))
         _diff_functions(rec_a, full_a, rec_b, full_b, limit, as_json, notes)
         return
-    # by class: counts and shallow sizes only, both files read at once
-    snap_a, snap_b = together(lambda: _census(store, rec_a, path_a, _label(rec_a), devtools),
-                              lambda: _census(store, rec_b, path_b, _label(rec_b), devtools))
+    # by class: counts and shallow sizes only, one file after the other (each parsed on both cores; the
+    # first one's edges gone before the second is read)
+    snap_a = _census(store, rec_a, path_a, _label(rec_a), devtools)
+    snap_b = _census(store, rec_b, path_b, _label(rec_b), devtools)
     comparable = ids_comparable([rec_a, rec_b])
     result = heap.compare(snap_a, snap_b, ids_comparable=comparable, limit=limit)
     if as_json:

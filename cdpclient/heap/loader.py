@@ -124,6 +124,6 @@ def census(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | 
         if notice is not None:
             on_note(notice)
     say: Progress = progress or (lambda _msg: None)
-    raw = parse_file(path, progress=say)
+    raw = parse_file(path, progress=say, edges=classes != "memlab")  # memlab's classes read no edge
     say("classes")
     return _census(raw, path, classes=classes)

@@ -144,3 +144,20 @@ def test_together_runs_side_by_side_and_raises_the_first_error() -> None:
         parallel.together(lambda: fail("first"), lambda: fail("second"))
     with pytest.raises(ValueError, match="second"):
         parallel.together(lambda: None, lambda: fail("second"))
+
+
+def test_the_census_passes_over_the_edges_but_checks_their_count(app_snapshot: Path, tmp_path: Path) -> None:
+    import re
+
+    from cdpclient.errors import InvalidCaptureFile
+
+    text = app_snapshot.read_text()
+    count = int(re.search(r'"edge_count":(\d+)', text).group(1))  # type: ignore[union-attr]
+    wrong = tmp_path / "wrong.heapsnapshot"
+    wrong.write_text(text.replace(f'"edge_count":{count}', f'"edge_count":{count + 1}', 1))
+    with pytest.raises(InvalidCaptureFile, match=f"add up to {count}, not edge_count={count + 1}"):
+        heap.census(wrong)
+    cut = tmp_path / "cut.heapsnapshot"
+    cut.write_text(text[: text.index('"strings"')])  # the strings never come
+    with pytest.raises(InvalidCaptureFile):
+        heap.census(cut)
