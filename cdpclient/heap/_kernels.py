@@ -437,10 +437,12 @@ def dominators(first_edge: Array, edge_type: Array, edge_to: Array, flags: Array
         while d > semi[w]:
             d = idom_pre[d]
         idom_pre[w] = d
-    idom = np.empty(n, np.uint32)
+    # idom (by node) takes `label`'s memory and order is `vertex` itself: no new array of n at the end,
+    # when all the others are still held (the peak of a 100 M node analysis)
+    idom = label[:n]
     for w in range(1, count + 1):
         idom[vertex[w]] = vertex[idom_pre[w]]
-    order = vertex[1:count + 1].copy()
+    order = vertex[1:count + 1]
     return idom, order
 
 

@@ -242,7 +242,7 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
     element_t = code(edge_types, "element")
 
     # DevTools' WeakMap rule first: it reads names and ids, which the classes strand below lets go of.
-    dom_edge_type = raw.edge_type
+    dom_edge_type: Any = raw.edge_type
     if dominance == "user-roots" and weak_t != 255:
         dom_edge_type = weakmap_table_edges_as_weak(raw.first_edge, raw.edge_type, raw.edge_name, raw.node_id,
                                                     strings, code(edge_types, "internal"), weak_t)
@@ -302,17 +302,27 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
         census.class_shallow
     nclasses = len(class_names)
     del census
-    retained = K.retained_sizes(raw.self_size, idom, order)
-    class_retained = K.class_retained(idom, order, retained, cls, nclasses, raw.self_size,
-                                      classes == "devtools")
-    del order
+    graph = {"node_type": raw.node_type, "first_edge": raw.first_edge, "edge_type": raw.edge_type,
+             "edge_to": raw.edge_to}
+    raw.node_type = raw.first_edge = raw.edge_type = raw.edge_to = None
+    dom_edge_type = None  # a WeakMap rule's copy of the edge types: done with
+
+    def graph_out() -> dict[str, Any]:  # not read by the retained sizes: out of memory meanwhile
+        return {name: spill(name, graph.pop(name)) for name in list(graph)}
+
+    def retained_sizes() -> tuple[Any, Any]:
+        retained = K.retained_sizes(raw.self_size, idom, order)
+        return retained, K.class_retained(idom, order, retained, cls, nclasses, raw.self_size,
+                                          classes == "devtools")
+
+    (retained, class_retained), spilled_graph = together(retained_sizes, graph_out)
+    order = None
 
     meta = {"node_types": node_types, "edge_types": edge_types, "node_fields": raw.meta["node_fields"],
             "edge_fields": raw.meta["edge_fields"], "root": root, "node_count": n,
-            "edge_count": raw.edge_count, "dominance": dominance, "classes": classes}
+            "edge_count": int(spilled_graph["edge_type"].shape[0]), "dominance": dominance, "classes": classes}
     arrays.update({
-        "node_type": raw.node_type, "self_size": raw.self_size, "first_edge": raw.first_edge,
-        "edge_type": raw.edge_type, "edge_to": raw.edge_to, "cls": cls, "retained": retained, "idom": idom,
+        **spilled_graph, "self_size": raw.self_size, "cls": cls, "retained": retained, "idom": idom,
         "class_count": class_count, "class_shallow": class_shallow, "class_retained": class_retained,
         "loc_node": np.ascontiguousarray(raw.locations[:, 0], dtype=np.int64),
         "loc_line": np.ascontiguousarray(raw.locations[:, 1], dtype=np.int64),
