@@ -59,4 +59,5 @@ def test_top_gives_the_synthetic_truth(tmp_path: Path) -> None:
     assert len(facts) > 25
     registry = want["classes"]["LeakyRegistry"]["retained_size"]
     assert registry == 64 + 32 + 16 + 8 * plan.n_leak + plan.n_leak * (48 + 80)  # the truth, by hand
-    assert time.perf_counter() - start < 15
+    if "compiling the analysis kernels" not in proc.stderr:  # the first analysis on a machine compiles (~16 s)
+        assert time.perf_counter() - start < 15
