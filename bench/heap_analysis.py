@@ -1,23 +1,36 @@
-"""Benchmark: heap snapshot analysis by cdpclient against memlab, on real Node heaps.
+"""Benchmark: heap snapshot analysis by cdpclient against memlab (and an earlier cdpclient), on real Node heaps.
 
-One run fills real Node heaps of about 50 MB and 300 MB (and about 1 GB of snapshot file
-with --gb), writes two snapshots of each (the second after 5% more growth, for ``diff``),
-then times, as separate processes on the same files:
+One run fills real Node heaps of about 50 MB and 300 MB (``--sizes``; 620 is a ~1 GB file,
+1240 a ~2 GB one: ``--gb``, ``--gb2``), writes two snapshots of each (the second after 5% more
+growth, for ``diff``), then times, as separate processes on the same files:
 
 * ``cdpclient top FILE --json``      cold: parse, dominators, retained sizes, cache written
-* ``cdpclient top FILE --json``      warm: from the cache
+* ``cdpclient top FILE --json``      cached: from the cache the cold run wrote
 * ``cdpclient diff A B --json``      cold: both snapshots analysed, compared by class
 * memlab ``getFullHeapFromFile``      parse, shortest paths, dominators, retained sizes
 
-and prints wall time and peak RSS with the ratios.  memlab is installed into
-``.cache/memlab`` from the npm registry when missing.
+``--rounds`` interleaved rounds (default 5): in each, every measurement of every tool and tree,
+who goes first alternating between rounds (memlab / cdpclient, this tree / the other), so a busy
+moment of the shared machine hits all alike. Wall seconds come from the clock around the
+process, CPU seconds (user + system) and peak RSS from ``os.wait4``; printed: best and median
+of wall and CPU, the median peak RSS. On a shared machine the best wall time and the CPU seconds
+say most about the tool; the median about the load.
 
-    .venv/bin/python bench/heap_analysis.py                  # 50 MB and 300 MB heaps
-    .venv/bin/python bench/heap_analysis.py --sizes 50       # just the small one
-    .venv/bin/python bench/heap_analysis.py --gb             # adds a ~1 GB snapshot file
+``--against REV`` runs the same cdpclient measurements with an earlier checkout (``git worktree
+add --detach`` into a temporary directory, removed at the end; run with this .venv's interpreter
+and a PYTHONPATH holding links to that tree's ``cdpclient`` and ``cli``, as bench/cli_start.py
+does) and prints the ratios this / previous. Every tree has its own XDG_CACHE_HOME (removed
+before each cold run) and its own NUMBA_CACHE_DIR, warmed once before timing: no timed run pays
+the numba compile. memlab is installed into ``.cache/memlab`` from the npm registry when missing.
 
-Needs several GB of RAM and disk; the 300 MB heap takes a few minutes, mostly Node
-writing its snapshots.
+    .venv/bin/python bench/heap_analysis.py                                 # 50 MB and 300 MB heaps
+    .venv/bin/python bench/heap_analysis.py --workdir /work/heaps --against HEAD~1 --rounds 3
+    .venv/bin/python bench/heap_analysis.py --workdir /work/heaps --sizes 50 --gb2 --no-memlab
+
+``--workdir DIR`` reuses the snapshots ``heap{SIZE}-{a,b}.heapsnapshot`` present there (and
+writes missing ones there); a snapshot that is there but incomplete is left alone and its row
+skipped. Without it they are made in a temporary directory, removed at the end. A command that
+fails prints the tail of its stderr and the bench goes on with the other measurements.
 """
 
 from __future__ import annotations
@@ -26,15 +39,24 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_start import package_dir  # noqa: E402  (the same links, compiled, as the start-up bench)
 
 REPO = Path(__file__).resolve().parents[1]
 MEMLAB_PREFIX = REPO / ".cache" / "memlab"
 NODE = os.environ.get("CDPCLIENT_TEST_NODE", "node")
+# Runs the command of one tree: that tree's packages first on sys.path (the editable install of
+# .venv is a meta-path finder that comes after the path entries, so it does not shadow them).
+_LAUNCH = "import sys; sys.argv[0] = 'cdpclient'; from cdpclient_cli.app import main; main()"
 
 # Fills the heap with a server-like mix (sessions with nested objects and maps, cached
 # payload strings, closures), writes snapshot A, grows 5% more, writes snapshot B.
@@ -78,6 +100,8 @@ getFullHeapFromFile(process.argv[2]).then((heap) => {
 }).catch((e) => { console.error(e); process.exit(1); });
 """
 
+MEASURES = ("top", "cached", "diff")  # per cdpclient tree; "memlab" once per size
+
 
 def install_memlab() -> Path | None:
     modules = MEMLAB_PREFIX / "node_modules"
@@ -92,41 +116,67 @@ def install_memlab() -> Path | None:
     return modules
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run ``cmd``; wall seconds, peak RSS in MB (of that process tree's largest process), stdout."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=REPO)
-        _, status, usage = os.wait4(proc.pid, 0)
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mb: float
+
+
+def measure(cmd: list[str], env: dict[str, str], timeout: float) -> Run | str:
+    """Run ``cmd``: its wall and CPU seconds and peak RSS (``os.wait4``), or the tail of its stderr if it failed."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, **env}, cwd=REPO)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {stderr[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, stdout
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip().splitlines()[-12:]
+            why = f"killed after {timeout:.0f} s" if wall >= timeout else f"exit {proc.returncode}"
+            return f"{why}: " + "\n    ".join(tail)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
-def best(old: tuple[float, float, str] | None, new: tuple[float, float, str]) -> tuple[float, float, str]:
-    return new if old is None or new[0] < old[0] else old
+def complete(path: Path) -> bool:
+    """A snapshot V8 finished writing (it ends with ``]}``)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(-2, os.SEEK_END)
+            return fh.read(2) == b"]}"
+    except OSError:
+        return False
 
 
-def make_heaps(workdir: Path, size_mb: int) -> tuple[Path, Path, float]:
+def make_heaps(workdir: Path, size_mb: int) -> tuple[Path, Path, float] | str:
     a, b = workdir / f"heap{size_mb}-a.heapsnapshot", workdir / f"heap{size_mb}-b.heapsnapshot"
-    if a.exists() and b.exists():
-        return a, b, 0.0
-    script = workdir / "fill.js"
+    if a.exists() or b.exists():
+        if complete(a) and complete(b):
+            return a, b, 0.0
+        return f"{a.name} / {b.name} present but not complete (still being written?): left alone"
+    script = workdir / f".fill-{os.getpid()}.js"
     script.write_text(FILL_JS)
     start = time.perf_counter()
-    subprocess.run([NODE, f"--max-old-space-size={max(4096, size_mb * 6)}", str(script), str(a), str(b),
-                    str(size_mb)], check=True)
+    try:
+        subprocess.run([NODE, f"--max-old-space-size={max(4096, size_mb * 6)}", str(script), str(a), str(b),
+                        str(size_mb)], check=True)
+    except subprocess.CalledProcessError as e:
+        return f"node could not write the snapshots: {e}"
+    finally:
+        script.unlink(missing_ok=True)
     return a, b, time.perf_counter() - start
 
 
 def counts(path: Path) -> tuple[int, int]:
     with open(path, "rb") as fh:
         head = fh.read(4096).decode("utf-8", "replace")
+
     def grab(key: str) -> int:
         i = head.find(f'"{key}":')
         j = i + len(key) + 3
@@ -137,65 +187,200 @@ def counts(path: Path) -> tuple[int, int]:
     return grab("node_count"), grab("edge_count")
 
 
+@dataclass
+class Tree:
+    name: str
+    pythonpath: Path
+    xdg: Path
+    numba: Path
+
+    def env(self) -> dict[str, str]:
+        return {"PYTHONPATH": str(self.pythonpath), "XDG_CACHE_HOME": str(self.xdg),
+                "NUMBA_CACHE_DIR": str(self.numba)}
+
+    def cli(self, *args: str) -> list[str]:
+        return [sys.executable, "-c", _LAUNCH, *args]
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+def best_med(values: list[float], digits: int = 1) -> str:
+    return f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f}"
+
+
+def cell(runs: list[Run] | str | None, cpu: bool = True, digits: int = 1) -> str:
+    if runs is None:
+        return "-"
+    if isinstance(runs, str) or not runs:
+        return "failed"
+    text = f"{best_med([r.wall for r in runs], digits)} s"
+    if cpu:
+        text += f", CPU {best_med([r.cpu for r in runs], digits)} s"
+    return text + f", {statistics.median(r.rss_mb for r in runs):.0f} MB"
+
+
+def ratio(a: list[Run] | str | None, b: list[Run] | str | None, key: str = "wall") -> float | None:
+    if not isinstance(a, list) or not isinstance(b, list) or not a or not b:
+        return None
+    if key == "rss":
+        return statistics.median(r.rss_mb for r in a) / statistics.median(r.rss_mb for r in b)
+    return min(getattr(r, key) for r in a) / min(getattr(r, key) for r in b)
+
+
+def fmt(x: float | None, suffix: str = "x") -> str:
+    return "-" if x is None else f"{x:.2f}{suffix}"
+
+
+Results = dict[tuple[str, str], "list[Run] | str"]
+
+
+def bench_files(a: Path, b: Path, trees: list[Tree], memlab_cmd: list[str] | None, memlab_env: dict[str, str],
+                rounds: int, timeout: float) -> Results:
+    """Every measurement of snapshots ``a`` (and ``b`` for diff), ``rounds`` interleaved rounds:
+    {(measure, tree): runs, or the error of the first failed run (not run again)}."""
+    results: Results = {}
+
+    def record(key: tuple[str, str], cmd: list[str], env: dict[str, str]) -> None:
+        runs = results.get(key)
+        if isinstance(runs, str):
+            return  # failed before: not again
+        got = measure(cmd, env, timeout)
+        if isinstance(got, str):
+            print(f"  {key[1]} {key[0]} failed: {got}", file=sys.stderr, flush=True)
+            results[key] = got
+        else:
+            results.setdefault(key, [])
+            runs = results[key]
+            assert isinstance(runs, list)
+            runs.append(got)
+
+    def cdpclient(tree: Tree) -> None:
+        shutil.rmtree(tree.xdg, ignore_errors=True)
+        record(("top", tree.name), tree.cli("top", str(a), "--json"), tree.env())
+        record(("cached", tree.name), tree.cli("top", str(a), "--json"), tree.env())
+        shutil.rmtree(tree.xdg, ignore_errors=True)
+        record(("diff", tree.name), tree.cli("diff", str(a), str(b), "--json"), tree.env())
+        shutil.rmtree(tree.xdg, ignore_errors=True)
+
+    def memlab() -> None:
+        if memlab_cmd is not None:
+            record(("memlab", "memlab"), memlab_cmd, memlab_env)
+
+    for n in range(max(1, rounds)):
+        # even rounds: cdpclient first, trees in order; odd rounds: memlab first, trees reversed
+        if n % 2:
+            memlab()
+        for tree in trees if n % 2 == 0 else trees[::-1]:
+            cdpclient(tree)
+        if n % 2 == 0:
+            memlab()
+        print(f"  round {n + 1}: top {cell(results.get(('top', 'this')), cpu=False)}"
+              + "".join(f"; {t.name} {cell(results.get(('top', t.name)), cpu=False)}" for t in trees[1:])
+              + (f"; memlab {cell(results.get(('memlab', 'memlab')), cpu=False)}" if memlab_cmd else ""),
+              file=sys.stderr, flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="50,300", help="heap sizes in MB (default 50,300)")
-    parser.add_argument("--gb", action="store_true", help="also a heap whose snapshot file is about 1 GB")
-    parser.add_argument("--workdir", default=None, help="keep the snapshots here (reused when present)")
+    parser.add_argument("--sizes", default="50,300",
+                        help="heap sizes in MB (default 50,300; 620: a ~1 GB file, 1240: a ~2 GB file)")
+    parser.add_argument("--gb", action="store_true", help="also the heap whose snapshot file is about 1 GB (620)")
+    parser.add_argument("--gb2", action="store_true", help="also the heap whose snapshot file is about 2 GB (1240)")
+    parser.add_argument("--workdir", default=None, help="reuse the snapshots here (missing ones are made here)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per measurement (default 5)")
+    parser.add_argument("--against", default="none",
+                        help="git revision of an earlier cdpclient to time too (e.g. HEAD~1); default none")
     parser.add_argument("--no-memlab", action="store_true", help="skip memlab")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the fastest is kept")
+    parser.add_argument("--memlab-max", type=int, default=1000,
+                        help="skip memlab on heaps above this many MB (default 1000: it needs ~7x the file)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds before a command is killed")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    if args.gb:
-        sizes.append(620)  # a 620 MB heap of this mix writes a snapshot file of about 1 GB
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="cdpclient-heap-bench-"))
+    sizes += [620] * args.gb + [1240] * args.gb2
+    sizes = list(dict.fromkeys(sizes))
+    scratch = Path(tempfile.mkdtemp(prefix="cdpclient-heap-bench-"))
+    workdir = Path(args.workdir) if args.workdir else scratch
     workdir.mkdir(parents=True, exist_ok=True)
     modules = None if args.no_memlab else install_memlab()
-    cli = [sys.executable, "-m", "cdpclient_cli.app"]
-    # Warm numba's on-disk cache once so no run below pays the JIT compile.
-    warm = workdir / "warm.heapsnapshot"
-    subprocess.run([NODE, "-e", f"require('v8').writeHeapSnapshot({json.dumps(str(warm))})"], check=True)
-    measure([*cli, "top", str(warm), "--json"], env={"XDG_CACHE_HOME": str(workdir / "xdg-warm")})
-    rows = []
-    for size in sizes:
-        a, b, made = make_heaps(workdir, size)
-        file_mb = a.stat().st_size / 2**20
-        nodes, edges = counts(a)
-        print(f"heap {size} MB: {file_mb:.0f} MB file, {nodes:,} nodes, {edges:,} edges"
-              + (f" (made in {made:.0f} s)" if made else ""), file=sys.stderr, flush=True)
-        cache = workdir / f"xdg-{size}"
-        shutil.rmtree(cache, ignore_errors=True)
-        env = {"XDG_CACHE_HOME": str(cache)}
-        top_cold = top_warm = diff_cold = mem = None
-        script = workdir / "memlab_bench.js"
-        script.write_text(MEMLAB_JS)
-        for _ in range(max(1, args.repeat)):  # interleaved, so a busy moment hits both tools alike
-            shutil.rmtree(cache, ignore_errors=True)
-            top_cold = best(top_cold, measure([*cli, "top", str(a), "--json"], env=env))
-            top_warm = best(top_warm, measure([*cli, "top", str(a), "--json"], env=env))
-            shutil.rmtree(cache, ignore_errors=True)
-            diff_cold = best(diff_cold, measure([*cli, "diff", str(a), str(b), "--json"], env=env))
-            shutil.rmtree(cache, ignore_errors=True)
-            if modules is not None:
-                mem = best(mem, measure([NODE, "--max-old-space-size=20000", str(script), str(a)],
-                                        env={"NODE_PATH": str(modules)}))
-        assert top_cold and top_warm and diff_cold
-        rows.append((size, file_mb, nodes, edges, top_cold, top_warm, diff_cold, mem))
-        print(f"  top {top_cold[0]:.1f} s {top_cold[1]:.0f} MB; cached {top_warm[0]:.2f} s; diff {diff_cold[0]:.1f} s"
-              + (f"; memlab {mem[0]:.1f} s {mem[1]:.0f} MB" if mem else ""), file=sys.stderr, flush=True)
-    header = ("| heap | file | nodes / edges | cdpclient top (cold) | top (cached) | diff A B (cold) "
-              "| memlab | speed-up vs memlab | top RSS / file |")
+    memlab_js = scratch / "memlab_bench.js"
+    memlab_js.write_text(MEMLAB_JS)
+    other: Path | None = None
+    trees = [Tree("this", package_dir(REPO, scratch / "path-this"), scratch / "xdg-this", scratch / "numba-this")]
+    rows: list[tuple[int, float, int, int, Results]] = []
+    skipped: list[str] = []
+    try:
+        if args.against != "none":
+            other = scratch / "other"
+            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(other),
+                            args.against], check=True)
+            trees.append(Tree(args.against, package_dir(other, scratch / "path-other"), scratch / "xdg-other",
+                              scratch / "numba-other"))
+        # Warm every tree's numba cache once (top and diff), so no timed run pays the compile.
+        warm = scratch / "warm.heapsnapshot"
+        subprocess.run([NODE, "-e", f"require('v8').writeHeapSnapshot({json.dumps(str(warm))})"], check=True)
+        for tree in trees:
+            for cmd in (tree.cli("top", str(warm), "--json"), tree.cli("diff", str(warm), str(warm), "--json")):
+                got = measure(cmd, tree.env(), args.timeout)
+                if isinstance(got, str):
+                    print(f"warm-up of {tree.name} failed: {got}", file=sys.stderr, flush=True)
+            shutil.rmtree(tree.xdg, ignore_errors=True)
+        for size in sizes:
+            made = make_heaps(workdir, size)
+            if isinstance(made, str):
+                print(f"heap {size} MB: skipped: {made}", file=sys.stderr, flush=True)
+                skipped.append(f"{size} MB: {made}")
+                continue
+            a, b, seconds = made
+            file_mb = a.stat().st_size / 2**20
+            nodes, edges = counts(a)
+            print(f"heap {size} MB: {file_mb:.0f} MB file, {nodes:,} nodes, {edges:,} edges"
+                  + (f" (made in {seconds:.0f} s)" if seconds else ""), file=sys.stderr, flush=True)
+            memlab_cmd = ([NODE, "--max-old-space-size=20000", str(memlab_js), str(a)]
+                          if modules is not None and size <= args.memlab_max else None)
+            results = bench_files(a, b, trees, memlab_cmd, {"NODE_PATH": str(modules)}, args.rounds, args.timeout)
+            rows.append((size, file_mb, nodes, edges, results))
+    finally:
+        if other is not None:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(other)], check=False)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    print(f"\n{args.rounds} interleaved rounds; wall and CPU: best / median s; RSS: median peak; "
+          f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}\n")
+    names = [t.name for t in trees]
+    header = ("| heap | file | nodes / edges | tree | top (cold) | RSS / file | top (cached) | diff A B (cold) "
+              "| diff / top | memlab | vs memlab (top cold) |" + (f" this / {names[1]} |" if len(names) > 1 else ""))
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
-    for size, file_mb, nodes, edges, top_cold, top_warm, diff_cold, mem in rows:
-        memlab_cell = f"{mem[0]:.1f} s, {mem[1]:.0f} MB" if mem else "-"
-        ratio = f"{mem[0] / top_cold[0]:.1f}x time, {mem[1] / top_cold[1]:.1f}x less RSS" if mem else "-"
-        print(f"| {size} MB | {file_mb:.0f} MB | {nodes / 1e6:.2f} M / {edges / 1e6:.1f} M "
-              f"| {top_cold[0]:.1f} s, {top_cold[1]:.0f} MB | {top_warm[0]:.2f} s, {top_warm[1]:.0f} MB "
-              f"| {diff_cold[0]:.1f} s, {diff_cold[1]:.0f} MB | {memlab_cell} | {ratio} "
-              f"| {top_cold[1] / file_mb:.2f} |")
-    if not args.workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
+    for size, file_mb, nodes, edges, res in rows:
+        mem = res.get(("memlab", "memlab"))
+        for tree in names:
+            top, cached, diff = (res.get((m, tree)) for m in MEASURES)
+            rss_file = (f"{statistics.median(r.rss_mb for r in top) / file_mb:.2f}"
+                        if isinstance(top, list) and top else "-")
+            vs_mem = "-"
+            if isinstance(mem, list) and isinstance(top, list) and top:
+                vs_mem = (f"{fmt(ratio(mem, top))} wall, {fmt(ratio(mem, top, 'cpu'))} CPU, "
+                          f"{fmt(ratio(mem, top, 'rss'))} RSS")
+            line = (f"| {size} MB | {file_mb:.0f} MB | {nodes / 1e6:.2f} M / {edges / 1e6:.1f} M | {tree} "
+                    f"| {cell(top)} | {rss_file} | {cell(cached, cpu=False, digits=2)} | {cell(diff)} "
+                    f"| {fmt(ratio(diff, top))} | {cell(mem, cpu=False) if tree == 'this' else ''} | {vs_mem} |")
+            if len(names) > 1:
+                if tree == "this":
+                    prev = {m: res.get((m, names[1])) for m in MEASURES}
+                    line += (f" top {fmt(ratio(top, prev['top']))} wall, {fmt(ratio(top, prev['top'], 'cpu'))} CPU, "
+                             f"{fmt(ratio(top, prev['top'], 'rss'))} RSS; cached {fmt(ratio(cached, prev['cached']))}; "
+                             f"diff {fmt(ratio(diff, prev['diff']))} |")
+                else:
+                    line += " |"
+            print(line)
+    print("\n(ratios: best wall and best CPU, median RSS; vs memlab: memlab / cdpclient; "
+          "this / previous: below 1 is faster)")
+    for failed in [(size, k, v) for size, _, _, _, res in rows for k, v in res.items() if isinstance(v, str)]:
+        print(f"failed: {failed[0]} MB {failed[1][1]} {failed[1][0]}: {failed[2].splitlines()[0]}")
+    for line in skipped:
+        print(f"skipped: {line}")
 
 
 if __name__ == "__main__":
