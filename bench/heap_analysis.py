@@ -4,9 +4,10 @@ One run fills real Node heaps of about 50 MB and 300 MB (``--sizes``; 620 is a ~
 1240 a ~2 GB one: ``--gb``, ``--gb2``), writes two snapshots of each (the second after 5% more
 growth, for ``diff``), then times, as separate processes on the same files:
 
-* ``cdpclient top FILE --json``      cold: parse, dominators, retained sizes, cache written
+* ``cdpclient top FILE --json``      cold: parse, dominators, retained sizes, cache written (the rest of it
+                                      after the answer: "answer" is when stdout ended, the time the exit)
 * ``cdpclient top FILE --json``      cached: from the cache the cold run wrote
-* ``cdpclient diff A B --json``      cold: both snapshots analysed, compared by class
+* ``cdpclient diff A B --json``      cold: both snapshots' classes (an earlier tree: both analysed), by class
 * memlab ``getFullHeapFromFile``      parse, shortest paths, dominators, retained sizes
 
 ``--rounds`` interleaved rounds (default 5): in each, every measurement of every tool and tree,
@@ -121,27 +122,39 @@ class Run:
     wall: float
     cpu: float
     rss_mb: float
+    answer: float = 0.0  # when stdout ended: cdpclient closes it once the answer is out, before its cache is written
 
 
 def measure(cmd: list[str], env: dict[str, str], timeout: float) -> Run | str:
     """Run ``cmd``: its wall and CPU seconds and peak RSS (``os.wait4``), or the tail of its stderr if it failed."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, **env}, cwd=REPO)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env={**os.environ, **env}, cwd=REPO)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
+        answered: list[float] = []
+
+        def drain() -> None:
+            assert proc.stdout is not None
+            while proc.stdout.read(1 << 16):
+                pass
+            answered.append(time.perf_counter() - start)
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
         wall = time.perf_counter() - start
+        reader.join(5)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
         if proc.returncode != 0:
             err.seek(0)
             tail = err.read().decode(errors="replace").strip().splitlines()[-12:]
             why = f"killed after {timeout:.0f} s" if wall >= timeout else f"exit {proc.returncode}"
             return f"{why}: " + "\n    ".join(tail)
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, min(answered or [wall]))
 
 
 def complete(path: Path) -> bool:
@@ -215,6 +228,8 @@ def cell(runs: list[Run] | str | None, cpu: bool = True, digits: int = 1) -> str
     if isinstance(runs, str) or not runs:
         return "failed"
     text = f"{best_med([r.wall for r in runs], digits)} s"
+    if min(r.answer for r in runs) < 0.97 * min(r.wall for r in runs):  # the cache was written after the answer
+        text += f" (answer {best_med([r.answer for r in runs], digits)} s)"
     if cpu:
         text += f", CPU {best_med([r.cpu for r in runs], digits)} s"
     return text + f", {statistics.median(r.rss_mb for r in runs):.0f} MB"
@@ -361,8 +376,8 @@ def main() -> None:
                         if isinstance(top, list) and top else "-")
             vs_mem = "-"
             if isinstance(mem, list) and isinstance(top, list) and top:
-                vs_mem = (f"{fmt(ratio(mem, top))} wall, {fmt(ratio(mem, top, 'cpu'))} CPU, "
-                          f"{fmt(ratio(mem, top, 'rss'))} RSS")
+                vs_mem = (f"{fmt(ratio(mem, top))} wall, {fmt(ratio(mem, top, 'answer'))} answer, "
+                          f"{fmt(ratio(mem, top, 'cpu'))} CPU, {fmt(ratio(mem, top, 'rss'))} RSS")
             line = (f"| {size} MB | {file_mb:.0f} MB | {nodes / 1e6:.2f} M / {edges / 1e6:.1f} M | {tree} "
                     f"| {cell(top)} | {rss_file} | {cell(cached, cpu=False, digits=2)} | {cell(diff)} "
                     f"| {fmt(ratio(diff, top))} | {cell(mem, cpu=False) if tree == 'this' else ''} | {vs_mem} |")
