@@ -1,7 +1,8 @@
 """The analysis cache of one snapshot: its arrays as ``.npy`` files, mapped back on read.
 
 Layout: ``<cache_dir>/heap-v<VERSION>/`` holding one ``.npy`` per array, ``strings.json``
-(the raw strings array) and ``meta.json`` (layout, class names, and the size and mtime of
+(the raw strings array, from the page boundary before its ``[``: the
+string offsets count from there) and ``meta.json`` (layout, class names, and the size and mtime of
 the source file, which decide whether the cache is still valid, and the size of each file
 in it: one cut short is rebuilt).  A cache is built in a temporary directory and renamed
 into place, so a reader never sees half of one; a cache that is missing or damaged is only

@@ -97,11 +97,13 @@ def _read(path: str | os.PathLike[str], progress: Progress | None, check_only: b
         if size == 0:
             raise InvalidCaptureFile(f"{path} is empty")
         mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        keep_fd = os.dup(fd)  # for the strings' own mapping (_Parser.parse_strings)
     finally:
         os.close(fd)
     try:
         buf = np.frombuffer(mm, dtype=np.uint8)
         parser = _Parser(path, mm, buf, progress, check_only, keep_edges)
+        parser.fd = keep_fd
         try:
             return parser.run()
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
@@ -110,6 +112,7 @@ def _read(path: str | os.PathLike[str], progress: Progress | None, check_only: b
         finally:
             del buf, parser
     finally:
+        os.close(keep_fd)
         try:
             mm.close()
         except BufferError:  # pragma: no cover - a view still alive; the GC closes it
@@ -122,6 +125,7 @@ class _Parser:
         self.path = path
         self.check_only = check_only
         self.keep_edges = keep_edges
+        self.fd = -1  # the file, for a mapping of the strings that outlives the parse
         self.ranges: dict[str, Any] = {}  # check_only: what the chunks held (maxima, sums)
         self.mm = mm
         self.buf = buf
@@ -396,10 +400,21 @@ class _Parser:
             self.strings = (b"", np.empty(count, np.uint8), None)
             self.release(start, end)
             return int(end)
-        blob = self.mm[start:end]  # bytes: a copy, the mapping goes away
+        # The strings stay in the file: a mapping of their part of it (from the page boundary below their
+        # '['), not a copy in fresh memory; offsets count from that boundary.
+        base = start - start % mmap.ALLOCATIONGRANULARITY
+        blob: Any
+        try:
+            blob = mmap.mmap(self.fd, end - base, offset=base, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            blob, base = self.mm[start:end], start  # bytes: a copy
         starts = np.empty(count, np.int64)
         ends = np.empty(count, np.int64)
-        K.scan_strings(np.frombuffer(blob, np.uint8), 1, starts, ends, True)
+        view = np.frombuffer(blob, np.uint8)
+        K.scan_strings(view, start - base + 1, starts, ends, True)
+        del view
+        if isinstance(blob, mmap.mmap) and hasattr(blob, "madvise"):
+            blob.madvise(mmap.MADV_DONTNEED)  # scanned: out of our resident set, read back as shown
         self.strings = (blob, starts, ends)
         self.release(start, end)
         return int(end)
