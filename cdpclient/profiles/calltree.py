@@ -136,6 +136,11 @@ class CallTree:
                         values=self.values * mask[:, None], metrics=self.metrics, new_index=self.new_index)
 
     def stacks(self) -> Iterator[tuple[list[int], np.ndarray]]:
+        """:meth:`node_stacks` without the node indexes."""
+        for _node, stack, values in self.node_stacks():
+            yield stack, values
+
+    def node_stacks(self) -> Iterator[tuple[int, list[int], np.ndarray]]:
         """Each node with a non-zero self value: its stack (frame indexes, root first) and self values.
 
         The root frame is left out of every stack but its own: what the root holds itself
@@ -151,7 +156,7 @@ class CallTree:
             del path[depth[i]:]
             path.append(frames[i])
             if nonzero[i]:
-                yield (path[1:] if i else list(path)), values[i]
+                yield i, (path[1:] if i else list(path)), values[i]
 
 
 def build(frames: list[Frame], parent: Sequence[int], frame: Sequence[int], values: np.ndarray,

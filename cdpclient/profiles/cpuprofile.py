@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,9 @@ class CpuProfile:
     end_us: float
     sample_nodes: np.ndarray
     sample_us: np.ndarray
+    # tree node -> ((line, ticks), ...): V8's positionTicks, how a node's own samples fall on the lines of
+    # its function (1-based lines; nodes V8 gave none are absent)
+    line_ticks: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     kind = "cpuprofile"
 
@@ -143,4 +146,22 @@ def parse_cpu_profile(data: Any, path: Path | str = "<profile>") -> CpuProfile:
     # build() renumbers nodes into preorder; carry the sample -> node map along.
     assert tree.new_index is not None
     return CpuProfile(tree=tree, start_us=start, end_us=end,
-                      sample_nodes=tree.new_index[sample_nodes_old], sample_us=sample_us)
+                      sample_nodes=tree.new_index[sample_nodes_old], sample_us=sample_us,
+                      line_ticks=_line_ticks(nodes, tree.new_index.tolist(), path))
+
+
+def _line_ticks(nodes: list[Any], new_index: list[int], path: Path) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Each node's ``positionTicks`` (``[{"line": 12, "ticks": 3}, ...]``), by tree node index."""
+    out: dict[int, tuple[tuple[int, int], ...]] = {}
+    for i, node in enumerate(nodes):
+        ticks = node.get("positionTicks")
+        if not ticks:
+            continue
+        try:
+            pairs = tuple((int(t["line"]), int(t["ticks"])) for t in ticks)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise invalid(path, "cpuprofile", f"node {node.get('id')} has malformed positionTicks ({exc})") from exc
+        if any(line < 1 or count < 0 for line, count in pairs):
+            raise invalid(path, "cpuprofile", f"node {node.get('id')} has a positionTick below line 1 or 0 ticks")
+        out[new_index[i]] = pairs
+    return out

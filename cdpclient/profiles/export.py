@@ -129,6 +129,22 @@ def _paths(tree: Any) -> list[list[int]]:
     return paths
 
 
+def _split(values: list[int], weights: list[int]) -> list[list[int]]:
+    """``values`` shared out in the proportions of ``weights``, each column summing to its value exactly
+    (largest remainders first)."""
+    total = sum(weights)
+    parts = [[0] * len(values) for _ in weights]
+    for c, value in enumerate(values):
+        shares = [value * w / total for w in weights]
+        floors = [int(x) for x in shares]
+        for i, f in enumerate(floors):
+            parts[i][c] = f
+        left = value - sum(floors)
+        for i in sorted(range(len(weights)), key=lambda i: floors[i] - shares[i])[:left]:
+            parts[i][c] += 1
+    return parts
+
+
 def pprof(profile: Profile) -> bytes:
     """The profile as an uncompressed ``perftools.profiles.Profile`` message."""
     tree = profile.tree
@@ -153,11 +169,22 @@ def pprof(profile: Profile) -> bytes:
     for i, f in enumerate(tree.frames):
         # pprof lines are 1-based; the function's own line stands in for the call line.
         loc_of_frame[i] = builder.location(f.label, f.url, max(f.line, 0), max(f.line, 0))
-    for stack, values in tree.stacks():
+    line_ticks = profile.line_ticks if isinstance(profile, CpuProfile) else {}
+    for node, stack, values in tree.node_stacks():
         ints = [round(float(values[c]) * k) for c, k in cols]
         if not stack or not any(ints):
             continue
-        builder.sample([loc_of_frame[f] for f in reversed(stack)], ints)
+        callers = [loc_of_frame[f] for f in reversed(stack[:-1])]
+        lines = line_ticks.get(node)
+        if not lines or not sum(t for _, t in lines):
+            builder.sample([loc_of_frame[stack[-1]], *callers], ints)
+            continue
+        # A CPU profile's own samples by line (V8's positionTicks): one leaf location per line, so that
+        # `pprof -list FUNC` puts the time on the hot line; the values split in the ticks' proportions.
+        leaf = tree.frames[stack[-1]]
+        for (line, _), part in zip(lines, _split(ints, [t for _, t in lines]), strict=True):
+            if any(part):
+                builder.sample([builder.location(leaf.label, leaf.url, max(leaf.line, 0), line), *callers], part)
     if not builder.samples:
         raise AnalysisError("the profile holds no samples to export")
     return builder.serialize(**opts)

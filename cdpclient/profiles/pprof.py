@@ -54,6 +54,7 @@ class PprofBuilder:
     functions: dict[tuple[str, str, int], int] = field(default_factory=dict)
     locations: dict[tuple[int, int], int] = field(default_factory=dict)
     samples: list[bytes] = field(default_factory=list)
+    mapping_file: str = "node"  # the one mapping's file name: what ran the JavaScript
 
     def string(self, text: str) -> int:
         return self.strings.setdefault(text, len(self.strings))
@@ -79,8 +80,12 @@ class PprofBuilder:
                   default_sample_type: str | None = None, comments: Sequence[str] = ()) -> bytes:
         parts = [_bytes(1, _int(1, self.string(t)) + _int(2, self.string(u))) for t, u in self.sample_types]
         parts += [_bytes(2, s) for s in self.samples]
+        # One mapping for all the JavaScript, symbolised already: without one pprof warns "Main binary
+        # filename not available" and asks for symbols it will not find.
+        parts.append(_bytes(3, _int(1, 1) + _int(5, self.string(self.mapping_file)) + _int(7, 1) + _int(8, 1)
+                            + _int(9, 1)))
         for (fid, line), lid in self.locations.items():
-            parts.append(_bytes(4, _int(1, lid) + _bytes(4, _int(1, fid) + _int(2, line))))
+            parts.append(_bytes(4, _int(1, lid) + _int(2, 1) + _bytes(4, _int(1, fid) + _int(2, line))))
         for (name, filename, start_line), fid in self.functions.items():
             n = self.string(name)
             parts.append(_bytes(5, _int(1, fid) + _int(2, n) + _int(3, n) + _int(4, self.string(filename))

@@ -231,3 +231,32 @@ def test_real_pprof_reads_the_exports(cpu_profiles, heap_profiles, tmp_path: Pat
         assert kind_line in done.stdout
         rows = [line.split() for line in done.stdout.splitlines() if line.strip().endswith(leader)]
         assert rows, done.stdout
+
+
+def test_cpu_pprof_puts_time_on_lines_and_names_a_mapping(cpu_profiles, tmp_path: Path, Profile) -> None:  # type: ignore[no-untyped-def]  # noqa: N803
+    """V8's positionTicks become one leaf location per line (``pprof -list`` shows the hot line), the
+    values still add up, and every location sits in one mapping (pprof: no 'Main binary filename')."""
+    profile = load_profile(cpu_profiles.base)
+    assert profile.line_ticks, "node --cpu-prof writes positionTicks"
+    dest = export_profile(cpu_profiles.base, "cpuprofile", "pprof", tmp_path / "cpu.pb.gz")
+    prof, strings = _decode(Profile, dest)
+    assert len(prof.mapping) == 1 and strings[prof.mapping[0].filename] == "node"
+    assert prof.mapping[0].has_functions and prof.mapping[0].has_line_numbers
+    assert all(loc.mapping_id == prof.mapping[0].id for loc in prof.location)
+    assert sum(s.value[0] for s in prof.sample) == profile.sample_count  # nothing lost in the split
+    assert sum(s.value[1] for s in prof.sample) == pytest.approx(profile.tree.totals()[0] * 1000, rel=1e-4)
+    crunch = next(fn for fn in prof.function if strings[fn.name] == "crunch")
+    by_line: dict[int, int] = {}
+    for s in prof.sample:
+        leaf = next(loc for loc in prof.location if loc.id == s.location_id[0])
+        if leaf.line[0].function_id == crunch.id:
+            by_line[leaf.line[0].line] = by_line.get(leaf.line[0].line, 0) + s.value[0]
+    ticks: dict[int, int] = {}
+    for node, pairs in profile.line_ticks.items():
+        if profile.tree.frames[int(profile.tree.frame[node])].name == "crunch":
+            for line, count in pairs:
+                ticks[line] = ticks.get(line, 0) + count
+    assert set(by_line) == {line for line, count in ticks.items() if count}  # the lines V8 saw, not line 3
+    hottest = max(ticks, key=ticks.__getitem__)
+    assert by_line[hottest] >= 0.8 * max(by_line.values())  # the hot line leads (split by ticks, rounded)
+    assert crunch.start_line == 3 and any(line > 3 for line in by_line)
