@@ -381,8 +381,12 @@ def sample(
 
 
 async def take_sample(target: Target, opts: TimedOptions) -> list[Row]:
-    return await _timed(target, opts, "heapprofile", "sample", duration=opts.duration,
+    rows = await _timed(target, opts, "heapprofile", "sample", duration=opts.duration,
                         interval=int(opts.interval or 32768), include_collected=opts.include_collected)
+    for row in rows:
+        if row["meta"].get("note"):  # an empty profile, saved: say why and what to do
+            common.warn(str(row["meta"]["note"]))
+    return rows
 
 
 @target_command

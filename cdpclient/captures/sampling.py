@@ -34,6 +34,10 @@ async def sampler_running(target: CaptureTarget) -> bool:
     return True
 
 
+EMPTY_NOTE = ("the profile holds no samples: every object sampled was collected before it stopped (only "
+              "what is still alive is kept); --include-collected keeps the collected ones too")
+
+
 async def take_sampling_heap_profile(target: CaptureTarget, path: str | os.PathLike[str], *, duration: float,
                                      interval: int = DEFAULT_SAMPLING_INTERVAL, include_collected: bool = False,
                                      stop: asyncio.Event | None = None, progress: ProgressCallback | None = None,
@@ -67,9 +71,15 @@ async def take_sampling_heap_profile(target: CaptureTarget, path: str | os.PathL
             })], stop_command=("HeapProfiler.stopSampling", None), cleanup=[],
             duration=duration, stop=stop, progress=progress, stop_timeout=_STOP_TIMEOUT)
         size, profile = write_profile(out, reply, "HeapProfiler.stopSampling")
+    samples = len(profile.get("samples", ()))
+    meta: dict[str, object] = {}
+    if not samples:  # saved anyway (it is what V8 said), but never without a word
+        meta["note"] = (EMPTY_NOTE if not include_collected else
+                        "the profile holds no samples: nothing was allocated while it ran, or less than one "
+                        "sampling interval of it; a smaller --interval samples more")
     return CaptureResult(
         kind="heapprofile", path=Path(path), size=size, duration_s=time.monotonic() - t0, started=started,
         session=target.session_id, pid=pid, node_version=node_version,
         options={"duration_s": duration, "interval_bytes": interval, "include_collected": include_collected},
-        meta={"profiled_s": round(elapsed, 3), "stopped_early": early, "samples": len(profile.get("samples", ())),
-              "compressed": compress})
+        meta={"profiled_s": round(elapsed, 3), "stopped_early": early, "samples": samples,
+              "compressed": compress, **meta})
