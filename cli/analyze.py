@@ -122,13 +122,13 @@ _HideIdleOption = typer.Option(False, "--hide-idle", help="CPU profiles: leave o
 def _profile_by(by: str | None, kind: str) -> None:
     """``--by`` for a profile, refused in the same words as for a heap snapshot."""
     from cdpclient.errors import UsageError
-    from cdpclient.profiles.analysis import normalize_by
+    from cdpclient.profiles.analysis import grouping_words, normalize_by
     from cdpclient.store.kinds import title
 
     try:
         normalize_by(by, kind)
     except UsageError:
-        raise typer.BadParameter(f"{by!r}: a {title(kind)} groups by function, file or package",
+        raise typer.BadParameter(f"{by!r}: a {title(kind)} groups by {grouping_words(kind)}",
                                  param_hint="--by") from None
 
 
@@ -159,8 +159,8 @@ def _profiles_only(sort: bool, focus: str | None, ignore: str | None, hide_idle:
 def top(
     capture: str = typer.Argument(..., metavar="ID", help="Capture id, id prefix, or a file path."),
     by: str | None = _by_option("Heap snapshots: class (default), object, or function (closures by the "
-                                   "function and line they come from). Profiles: passed to the profile view "
-                                   "(function, url, ...)."),
+                                   "function and line they come from). Profiles: function (default), file, package, "
+                                   "or line (CPU profiles: time per line of each function)."),
     limit: int = typer.Option(30, "--limit", min=1, help="Rows to show."),
     sort: str = typer.Option("self", "--sort", help="Profiles: rank by self (default) or total."),
     focus: str | None = _FocusOption,

@@ -44,14 +44,25 @@ def load_profile(path: Path, kind: str | None = None, *, events_path: Path | Non
                         path=str(path), kind=kind)
 
 
+def groupings(kind: str) -> tuple[str, ...]:
+    """What ``--by`` can be for a profile of ``kind``: a CPU profile also by line (V8's positionTicks)."""
+    return (*GROUPINGS, "line") if kind == "cpuprofile" else GROUPINGS
+
+
+def grouping_words(kind: str) -> str:
+    """``function, file or package`` (a CPU profile: ``function, file, package or line``)."""
+    names = groupings(kind)
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def normalize_by(by: str | None, kind: str) -> str:
-    """The grouping for ``--by``: function (default), file or package; UsageError otherwise."""
+    """The grouping for ``--by``: function (default), file or package, and line for a CPU profile;
+    UsageError otherwise."""
     if by is None:
         return "function"
     value = _ALIASES.get(by.lower(), by.lower())
-    if value not in GROUPINGS:
-        raise UsageError(f"{{by}} {by}: a {title(kind)} groups by function, file or package",
-                         options=("by",))
+    if value not in groupings(kind):
+        raise UsageError(f"{{by}} {by}: a {title(kind)} groups by {grouping_words(kind)}", options=("by",))
     return value
 
 
@@ -116,7 +127,39 @@ class TopResult:
                 "heap_over_time": self.heap_over_time, "notes": self.notes}
 
 
+def _line_rows(profile: CpuProfile) -> list[Row]:
+    """Rows per function and line: each node's own time shared out over the lines V8 saw it on
+    (``positionTicks``; a node without them stays on its function's line). A line calls nothing:
+    its total is its self."""
+    tree = profile.tree
+    names = [m.name for m in tree.metrics]
+    frames = tree.frame.tolist()
+    sums: dict[tuple[int, int], list[float]] = {}
+    for node, _stack, values in tree.node_stacks():
+        frame = tree.frames[frames[node]]
+        if frame.name == ROOT and not frame.url:
+            continue
+        lines = profile.line_ticks.get(node)
+        ticks = sum(t for _, t in lines) if lines else 0
+        for line, weight in (lines if lines and ticks else ((frame.line, 1),)):
+            share = weight / ticks if ticks else 1.0
+            acc = sums.setdefault((frames[node], line), [0.0] * len(names))
+            for m, value in enumerate(values.tolist()):
+                acc[m] += value * share
+    rows = []
+    for (f, line), acc in sums.items():
+        frame = tree.frames[f]
+        at = f"{frame.url}:{line}" if frame.url and line > 0 else frame.url
+        own = dict(zip(names, acc, strict=True))
+        rows.append(Row(key=f"{frame.label} {at}" if at else frame.label, name=frame.label, location=at,
+                        package=package_of(frame), self=own, total=dict(own)))
+    return rows
+
+
 def _rows(profile: Profile, by: str) -> list[Row]:
+    if by == "line":
+        assert isinstance(profile, CpuProfile)  # normalize_by lets only a CPU profile group by line
+        return _line_rows(profile)
     tree = profile.tree
     keys, self_v, total_v = tree.group(_grouping(by))
     names = [m.name for m in tree.metrics]

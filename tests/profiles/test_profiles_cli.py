@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from nodeproc import run_cli  # type: ignore[attr-defined]
 
 
@@ -33,8 +34,8 @@ def test_top_diff_export_on_profile_files(cpu_profiles, heap_profiles, timeline_
 
     done = run_cli("top", str(cpu_profiles.base), "--by", "nonsense", *store)
     assert done.returncode == 2 and done.stderr.strip() == (
-        "cdpclient: error: Invalid value for --by: 'nonsense': a CPU profile groups by function, file or package "
-        "(see 'cdpclient top --help')")
+        "cdpclient: error: Invalid value for --by: 'nonsense': a CPU profile groups by function, file, package or "
+        "line (see 'cdpclient top --help')")
     assert not (tmp_path / "store").exists()
 
 
@@ -74,3 +75,28 @@ def test_stored_timeline_finds_its_events_side_file(timeline_files, tmp_path: Pa
     done = run_cli("flame", record.id[:12], "-o", str(tmp_path / "tl.svg"), "--store", str(tmp_path / "store"))
     assert done.returncode == 0, done.stderr
     assert "allocationHotSpot" in (tmp_path / "tl.svg").read_text()
+
+
+def test_top_by_line_puts_a_functions_time_on_its_lines(cpu_profiles, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``--by line``: V8's positionTicks spread each function's own time over its lines; the lines of a
+    function add up to its self time, and a heap profile has no lines to group by."""
+    store = ["--store", str(tmp_path / "store")]
+    done = run_cli("top", str(cpu_profiles.base), "--by", "line", "--focus", "crunch", "--limit", "1000",
+                   "--json", *store)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["by"] == "line"
+    crunch = [r for r in data["rows"] if r["name"] == "crunch"]
+    lines = {int(r["location"].rsplit(":", 1)[1]) for r in crunch}
+    from cdpclient.profiles import load_profile
+
+    profile = load_profile(cpu_profiles.base)
+    seen = {line for node, pairs in profile.line_ticks.items()  # type: ignore[union-attr]
+            if profile.tree.frames[int(profile.tree.frame[node])].name == "crunch" for line, n in pairs if n}
+    assert lines == seen and 3 not in lines  # the lines V8 saw it on, not the function's first line (3)
+    by_function = run_cli("top", str(cpu_profiles.base), "--focus", "crunch", "--limit", "1000", "--json", *store)
+    whole = next(r for r in json.loads(by_function.stdout)["rows"] if r["name"] == "crunch")
+    assert sum(r["self"]["time"] for r in crunch) == pytest.approx(whole["self"]["time"], rel=1e-9)
+    assert sum(r["self"]["samples"] for r in crunch) == pytest.approx(whole["self"]["samples"], rel=1e-9)
+    shown = run_cli("top", str(cpu_profiles.base), "--by", "line", "--limit", "5", *store)
+    assert shown.returncode == 0 and "crunch" in shown.stdout, shown.stderr
