@@ -37,3 +37,15 @@ ensure_compat_node() {
   "$bin" --version >/dev/null
   echo "$bin"
 }
+
+# Debian's Chromium, for the test that runs a flame graph's script in a real browser (it skips without
+# one). Installed only where apt-get can (root); never fatal: the rest of the suite does not need it.
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Chromium (Debian package chromium) for the flame graph browser test" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || echo "setup: could not install Chromium; its test will be skipped" >&2
+  fi
+  return 0
+}
