@@ -297,8 +297,8 @@ def import_(
 
 def export(
     ref: str = typer.Argument(..., metavar="ID", help="Capture id, unique prefix, or capture file path."),
-    output: Path = typer.Option(..., "--output", "-o", help="File to write, a directory to write into, or - "
-                                                           "for stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File to write, a directory to write into, "
+                                                                    "or - for stdout."),
     redact: bool = typer.Option(False, "--redact", help="Heap snapshots: replace every string value with "
                                                         "'*' of the same length (counts, sizes, structure kept)."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="Profiles: collapsed, speedscope or pprof; "
@@ -306,19 +306,37 @@ def export(
     as_json: bool = typer.Option(False, "--json", help="Print {\"path\": ...} as JSON."),
     store: str | None = StoreOption,
     max_expand: str | None = MaxExpandOption,
+    push: str | None = typer.Option(None, "--push", metavar="URL", help="Profiles: send the pprof export to a "
+                                    "Pyroscope-compatible server (http://host:4040; user:password@ for basic "
+                                    "auth; $CDPCLIENT_PUSH_TOKEN as a bearer token)."),
+    app: str | None = typer.Option(None, "--app", help="--push: the application name (default: the capture's "
+                                   "app or pod label, else cdpclient)."),
+    tag: list[str] | None = typer.Option(None, "--tag", metavar="KEY=VALUE", help="--push: a label of the "
+                                         "profile (repeatable; the capture's labels are sent too)."),
+    tenant: str | None = typer.Option(None, "--tenant", envvar="CDPCLIENT_PUSH_TENANT",
+                                      help="--push: the tenant of a multi-tenant server (X-Scope-OrgID)."),
 ) -> None:
-    """Copy a capture out: original format, decompressed; or redacted; or in another format.
+    """Copy a capture out: original format, decompressed; or redacted; or in another format; or push a
+    profile to Pyroscope.
 
     Example: cdpclient export 01M80T -o /tmp/share.heapsnapshot --redact
 
     Example: cdpclient export 01M8W0 --format json -o memory.json  (a watch recording's samples)
 
     Example: cdpclient export 01M8D --format collapsed -o - | flamegraph.pl > cpu.svg
+
+    Example: cdpclient export 01M8D --format pprof --push http://pyroscope:4040 --app checkout --tag env=prod
     """
     from cdpclient.store.kinds import FORMATS
 
     if fmt is not None and fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    if push is not None:
+        _push(ref, push, fmt, app, tag or [], tenant, output, as_json, store)
+        return
+    if output is None:
+        raise typer.BadParameter("give a file, a directory or - (or --push URL for a profile)",
+                                 param_hint="--output")
     if redact:
         note("redacting (streaming; string values become '*')...")
     if str(output) == "-":  # to stdout, for a pipe: nothing else is printed there
@@ -334,6 +352,54 @@ def export(
         print_json({"path": str(written)})
     else:
         say(str(written))
+
+
+def _push(ref: str, server: str, fmt: str | None, app: str | None, tags: list[str], tenant: str | None,
+          output: Path | None, as_json: bool, store_dir: str | None) -> None:
+    """``export --push``: the pprof export of a profile, sent to a Pyroscope server (and written to -o too)."""
+    import asyncio
+    import os
+    import tempfile
+
+    from cdpclient.errors import UsageError
+    from cdpclient.profiles.push import push_pprof
+    from cdpclient.store.kinds import PROFILE_KINDS
+
+    if fmt not in (None, "pprof"):
+        raise typer.BadParameter(f"--push sends pprof, not {fmt}", param_hint="--format")
+    if output is not None and str(output) == "-":
+        raise typer.BadParameter("--push prints what was sent, not the profile: give a file or leave -o out",
+                                 param_hint="--output")
+    target = _store(store_dir)
+    record = target.resolve(ref)
+    if record.kind not in PROFILE_KINDS:
+        raise UsageError(f"{record.id} is a {record.kind}: --push sends profiles (cpu, sample, timeline)")
+    labels = dict(record.labels)
+    labels.update(parse_labels(tags))
+    name = app or labels.pop("app", None) or labels.get("pod") or "cdpclient"
+    with tempfile.TemporaryDirectory(prefix="cdpclient-push-") as tmp:
+        written = target.export(record, Path(tmp) / "profile.pb.gz", fmt="pprof")
+        data = written.read_bytes()
+        if output is not None:
+            saved = target.export(record, output, fmt="pprof")
+    try:
+        start = dt.datetime.fromisoformat(record.created).timestamp()
+    except ValueError:
+        start = record.path.stat().st_mtime - (record.duration_s or 0.0)
+    end = start + (record.duration_s or 0.0)
+    rate = None
+    if record.kind == "cpuprofile":  # Pyroscope's sampleRate (Hz): the profile's own median interval
+        from cdpclient.profiles import load_profile
+
+        interval = float(getattr(load_profile(target.materialize(record), "cpuprofile"), "interval_us", 0.0))
+        rate = round(1e6 / interval) if interval > 0 else None
+    result = asyncio.run(push_pprof(data, server, app=name, labels=labels, start=start, end=end,
+                                    sample_rate=rate, tenant=tenant,
+                                    token=os.environ.get("CDPCLIENT_PUSH_TOKEN") or None))
+    if as_json:
+        print_json({**result.to_dict(), "capture": record.id, **({"path": str(saved)} if output else {})})
+    else:
+        say(f"pushed {record.id} ({human_bytes(result.bytes)} pprof) to {result.url} as {result.name}")
 
 
 store_app = typer.Typer(help=(

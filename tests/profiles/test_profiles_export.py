@@ -260,3 +260,104 @@ def test_cpu_pprof_puts_time_on_lines_and_names_a_mapping(cpu_profiles, tmp_path
     hottest = max(ticks, key=ticks.__getitem__)
     assert by_line[hottest] >= 0.8 * max(by_line.values())  # the hot line leads (split by ticks, rounded)
     assert crunch.start_line == 3 and any(line > 3 for line in by_line)
+
+
+class _Ingest:
+    """A stand-in for Pyroscope's ``POST /ingest`` on 127.0.0.1 (aiohttp, in a thread of its own), checking
+    what Pyroscope checks: the required query (name, from, until), format=pprof, a multipart body with a
+    ``profile`` part; it keeps what it got, and answers ``status`` (400 with Pyroscope's words when the
+    request lacks something)."""
+
+    def __init__(self, status: int = 200) -> None:
+        import asyncio
+        import threading
+
+        from aiohttp import web
+
+        self.status = status
+        self.got: list[dict[str, Any]] = []
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def ingest(request: web.Request) -> web.Response:
+            q = request.query
+            missing = [k for k in ("name", "from", "until") if not q.get(k)]
+            if missing or q.get("format") != "pprof" or not request.content_type.startswith("multipart/form-data"):
+                return web.Response(status=400, text=f"bad request: missing {missing or 'format=pprof / multipart'}")
+            if int(q["from"]) > int(q["until"]):
+                return web.Response(status=400, text="from is after until")
+            parts = {}
+            reader = await request.multipart()
+            async for part in reader:
+                parts[part.name] = await part.read()  # type: ignore[union-attr]
+            if "profile" not in parts:
+                return web.Response(status=400, text="no profile part")
+            self.got.append({"query": dict(q), "headers": dict(request.headers), "profile": bytes(parts["profile"])})
+            return web.Response(status=self.status, text="" if self.status < 300 else "ingestion is down\nmore")
+
+        async def start() -> None:
+            app = web.Application()
+            app.router.add_post("/ingest", ingest)
+            self.runner = web.AppRunner(app)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+
+        self.thread = threading.Thread(target=lambda: (self.loop.run_until_complete(start()), self.loop.run_forever()),
+                                       daemon=True)
+        self.thread.start()
+        assert ready.wait(10)
+
+    def close(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_export_push_sends_what_a_pyroscope_ingest_reads(cpu_profiles, tmp_path: Path, Profile) -> None:  # type: ignore[no-untyped-def]  # noqa: N803
+    from nodeproc import run_cli  # type: ignore[attr-defined]
+
+    server = _Ingest()
+    try:
+        store = ["--store", str(tmp_path / "store")]
+        done = run_cli("export", str(cpu_profiles.base), "--format", "pprof", "--push",
+                       f"http://ops:s3cret@127.0.0.1:{server.port}", "--app", "checkout", "--tag", "env=prod",
+                       "--tag", "region=eu", "--tenant", "team-a", "--json", *store,
+                       env={"CDPCLIENT_PUSH_TOKEN": "tok-123"})
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["status"] == 200 and result["name"] == "checkout{env=prod,region=eu}"
+        assert "s3cret" not in done.stdout + done.stderr and "tok-123" not in done.stdout + done.stderr
+        (sent,) = server.got
+        q, headers = sent["query"], sent["headers"]
+        assert q["name"] == "checkout{env=prod,region=eu}" and q["spyName"] == "cdpclient"
+        assert int(q["from"]) <= int(q["until"]) and int(q["sampleRate"]) > 0
+        assert headers["X-Scope-OrgID"] == "team-a" and headers["Authorization"] == "Bearer tok-123"
+        path = tmp_path / "sent.pb.gz"
+        path.write_bytes(sent["profile"])
+        prof, strings = _decode(Profile, path)  # the same pprof export, gzipped
+        assert _types(prof, strings) == [("samples", "count"), ("cpu", "nanoseconds")]
+
+        basic = run_cli("export", str(cpu_profiles.base), "--push", f"http://ops:s3cret@127.0.0.1:{server.port}/",
+                        *store)
+        assert basic.returncode == 0 and "pushed" in basic.stderr + basic.stdout
+        assert server.got[1]["headers"]["Authorization"].startswith("Basic ")  # no token: the URL's user
+        assert server.got[1]["query"]["name"] == "cdpclient"
+
+        server.status = 503
+        refused = run_cli("export", str(cpu_profiles.base), "--push", f"http://127.0.0.1:{server.port}", *store)
+        assert refused.returncode == 1 and refused.stderr.strip().splitlines() == [
+            f"cdpclient: error: http://127.0.0.1:{server.port}/ingest refused the profile: HTTP 503: ingestion is down"]
+    finally:
+        server.close()
+    gone = run_cli("export", str(cpu_profiles.base), "--push", f"http://127.0.0.1:{server.port}", *store)
+    assert gone.returncode == 1 and len(gone.stderr.strip().splitlines()) == 1
+    assert f"cannot push to http://127.0.0.1:{server.port}/ingest" in gone.stderr
+    bad = run_cli("export", str(cpu_profiles.base), "--push", "ftp://x", *store)
+    assert bad.returncode == 2 and "not an http(s) URL" in bad.stderr
+    heap = run_cli("export", str(cpu_profiles.base), "--push", "http://127.0.0.1:9", "--app", "a b", *store)
+    assert heap.returncode == 2 and "application name" in heap.stderr
