@@ -4,8 +4,8 @@
 The query names the application (``name=APP{label=value,...}``), the time the profile covers (``from``
 and ``until``, Unix seconds), ``format=pprof``, the sample rate of a CPU profile in Hz and
 ``spyName=cdpclient``. The URL's user and password go as basic authentication; ``token`` as a bearer
-token (in their place, when both are given); ``tenant`` as ``X-Scope-OrgID`` (multi-tenant servers). The token and password are never part
-of an error message.
+token (in their place, when both are given); ``tenant`` as ``X-Scope-OrgID`` (multi-tenant servers).
+The token and password are never part of an error message.
 """
 
 from __future__ import annotations
