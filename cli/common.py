@@ -286,15 +286,16 @@ _TARGET_PARAMS = [
                       default=typer.Option(9229, "--inspect-port", help="Inspector port inside the pod.",
                                            rich_help_panel=_K8S)),
     inspect.Parameter("pid", inspect.Parameter.KEYWORD_ONLY, annotation=int | None,
-                      default=typer.Option(None, "--pid", help="Node process id inside the container "
-                                                                "(default: found by scanning /proc).",
-                                           rich_help_panel=_K8S)),
+                      default=typer.Option(None, "--pid", help="A local Node process instead of ENDPOINT "
+                                                                "(its inspector opened by SIGUSR1 and closed "
+                                                                "again); with --pod, the process in the container "
+                                                                "(default: found by scanning /proc).")),
     inspect.Parameter("kubectl", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
                       default=typer.Option(None, "--kubectl", help="kubectl binary to use.", rich_help_panel=_K8S)),
     inspect.Parameter("keep_inspector", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                       default=typer.Option(False, "--keep-inspector",
-                                           help="Leave an inspector this run opened open afterwards.",
-                                           rich_help_panel=_K8S)),
+                                           help="Leave an inspector this run opened (--pod, --pid) open "
+                                                "afterwards.")),
     inspect.Parameter("parallel", inspect.Parameter.KEYWORD_ONLY, annotation=int,
                       default=typer.Option(4, "--parallel", min=1, help="With --selector: pods captured at once.",
                                            rich_help_panel=_K8S)),
@@ -319,6 +320,8 @@ def target_command(fn: Callable[..., T]) -> Callable[..., T]:
             raise typer.BadParameter("give --pod or --selector, not both")
         if spec.is_kube and spec.endpoint:
             raise typer.BadParameter("give ENDPOINT or --pod/--selector, not both")
+        if spec.pid is not None and spec.endpoint and not spec.is_kube:
+            raise typer.BadParameter("give ENDPOINT or --pid, not both")
         return fn(spec=spec, **values)
 
     wrapper.__signature__ = inspect.Signature(params, return_annotation=sig.return_annotation)  # type: ignore[attr-defined]
@@ -344,6 +347,13 @@ async def open_target(spec: TargetSpec, **connect_kwargs: Any) -> AsyncIterator[
             kubeconfig=spec.kubeconfig, inspect_port=spec.inspect_port, pid=spec.pid,
             kubectl=spec.kubectl, keep_inspector=spec.keep_inspector, on_event=note, **connect_kwargs,
         ) as target:
+            yield target
+        return
+    if spec.pid is not None:  # a local process: its inspector opened and closed as for a pod
+        from cdpclient.local import attach_pid
+
+        async with attach_pid(spec.pid, keep_inspector=spec.keep_inspector, on_event=note, target_id=spec.target_id,
+                              **connect_kwargs) as target:
             yield target
         return
     async with cdpclient.connect(spec.resolved_endpoint, target_id=spec.target_id, on_warning=warn,

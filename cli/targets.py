@@ -19,8 +19,28 @@ def register(app: typer.Typer) -> None:
 
 
 @target_command
-def targets(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
-    """List the inspector targets at ENDPOINT, with the Node/V8 version."""
+def targets(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+            local: bool = typer.Option(False, "--local", help="List the Node processes on this machine instead, "
+                                       "and the inspector each listens on (nothing is opened).")) -> None:
+    """List the inspector targets at ENDPOINT, with the Node/V8 version; or (--local) the local Node processes.
+
+    Example: cdpclient targets --local   (then: cdpclient snapshot --pid PID)
+    """
+    if local:
+        if spec.endpoint or spec.is_kube or spec.pid is not None:
+            raise typer.BadParameter("--local lists this machine's processes: no ENDPOINT, --pod or --pid")
+        from cdpclient.local import local_node_processes
+
+        procs = common.run(local_node_processes())
+        if as_json:
+            common.print_json([p.to_dict() for p in procs])
+            return
+        if not procs:
+            common.note("no Node.js processes here that this user can see")
+            return
+        typer.echo(common.table([(p.pid, f"127.0.0.1:{p.port}" if p.port else "closed (--pid opens it)",
+                                  p.command[:100]) for p in procs], ["PID", "INSPECTOR", "COMMAND"]))
+        return
     rows = common.run(_targets(spec))
     if as_json:
         common.print_json(rows)
@@ -34,7 +54,7 @@ def targets(spec: TargetSpec, as_json: bool = typer.Option(False, "--json", help
 async def _targets(spec: TargetSpec) -> list[dict[str, Any]]:
     import cdpclient
 
-    if spec.is_kube:
+    if spec.is_kube or spec.pid is not None:
         async with common.open_target(spec) as target:
             version = target.version or {}
             return [_target_row(target.info, version)]

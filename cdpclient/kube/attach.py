@@ -16,17 +16,12 @@ from cdpclient.kube.failures import explain
 from cdpclient.kube.forward import PortForward
 from cdpclient.kube.kubectl import Kubectl
 from cdpclient.kube.pods import PodInfo, get_pod
+from cdpclient.local import CLOSE_INSPECTOR_JS as _CLOSE_INSPECTOR_JS
+from cdpclient.local import CLOSE_TIMEOUT, SIGUSR1_TIMEOUT
 from cdpclient.target import connect
 
-SIGUSR1_TIMEOUT = 8.0      # how long an inspector may take to open after SIGUSR1
 ANSWER_TIMEOUT = 15.0      # how long the inspector may take to answer through the forward
-CLOSE_TIMEOUT = 120.0      # how long closing the inspector may wait for a busy main thread
 DISTROLESS_PROBE = 2.0     # how long to look for an inspector in a container we cannot look into
-
-# `require` is reachable only with includeCommandLineAPI.  inspector.close() drops every session at
-# once (ours too, so no reply comes back); process._debugEnd() is the same on Nodes without it.
-_CLOSE_INSPECTOR_JS = ("(() => { const i = require('inspector');"
-                       " if (typeof i.close === 'function') i.close(); else process._debugEnd(); })()")
 
 
 @contextlib.asynccontextmanager
