@@ -44,12 +44,14 @@ from cdpclient.store.store import LEGACY_PATH, Store
 
 @dataclass
 class MovedCapture:
-    """One capture a move dealt with: ``how`` is ``moved`` or ``present`` (already in the destination)."""
+    """One capture a move dealt with: ``how`` is ``moved`` or ``present`` (already in the destination);
+    ``copied``: moved by copying (another file system), not by a rename."""
 
     id: str
     kind: str
     stored_size: int
     how: str
+    copied: bool = False
 
 
 @dataclass
@@ -62,7 +64,7 @@ class MoveResult:
 
     source: Path
     dest: Path
-    method: str  # "rename" (same file system) or "copy" (copied, verified, then removed)
+    method: str  # "rename" (one file system), else "copy" (some or all copied, verified, then removed)
     captures: list[MovedCapture] = field(default_factory=list)
     left: dict[str, str] = field(default_factory=dict)
     source_removed: bool = False
@@ -132,6 +134,8 @@ def move_store(source: Store, dest: Store, *, merge: bool = False,
             result.left[capture_id] = str(why)
             continue
         result.captures.append(done)
+        if done.copied:  # e.g. a bind mount: one device, yet rename says EXDEV
+            result.method = "copy"
         if progress is not None:
             progress(done)
     if not result.left:
@@ -192,13 +196,17 @@ def _move_one(source: Store, dest: Store, capture_id: str, same_fs: bool) -> Mov
                         "not moved")
         _forget(source, capture_id)  # the destination has it whole: the source's copy can go
         return MovedCapture(capture_id, kind, stored, "present")
+    renamed = False
     if same_fs:
         try:
             os.rename(src_dir, dst_dir)
+            renamed = True
         except OSError as exc:
             if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):  # published there in the meantime
                 raise _Left(f"{dest.root} got a capture with the id {capture_id} meanwhile; not moved") from exc
-            raise _error(exc, capture_id) from exc
+            if exc.errno != errno.EXDEV:  # EXDEV: one device, two mounts (a bind mount): copy it
+                raise _error(exc, capture_id) from exc
+    if renamed:
         _make_private(dst_dir)
         fileio.fsync_path(dest.layout.captures_dir)
     else:
@@ -207,7 +215,7 @@ def _move_one(source: Store, dest: Store, capture_id: str, same_fs: bool) -> Mov
         with contextlib.suppress(StoreError):  # the next listing indexes it otherwise
             dest.index.put(meta)
     _forget(source, capture_id)
-    return MovedCapture(capture_id, kind, stored, "moved")
+    return MovedCapture(capture_id, kind, stored, "moved", copied=not renamed)
 
 
 def _copy_verified(src_dir: Path, names: list[str], dest: Store, capture_id: str) -> None:

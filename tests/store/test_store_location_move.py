@@ -186,6 +186,56 @@ def test_move_across_file_systems_copies_checks_then_removes(cli: Cli, work: Pat
     assert_private(dest)
 
 
+def test_a_bind_mount_of_the_same_device_is_copied(cli: Cli, work: Path, tmp_path: Path) -> None:
+    """One device, two mounts: the same st_dev, yet rename says EXDEV; the captures are copied instead."""
+    real, bound = tmp_path / "real", tmp_path / "bound"
+    real.mkdir()
+    bound.mkdir()
+    try:
+        done = subprocess.run(["mount", "--bind", str(real), str(bound)], capture_output=True, text=True, timeout=10)
+    except FileNotFoundError:
+        pytest.skip("no mount command here")
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount here ({done.stderr.strip() or done.returncode})")
+    try:
+        ids = fill(work / "recordings", 2)
+        env = {"XDG_DATA_HOME": str(bound / "data")}
+        moved = cli("store", "move", "--json", env=env)
+        assert moved.returncode == 0, moved.stderr
+        result = json.loads(moved.stdout)
+        assert result["method"] == "copy" and result["moved"] == ids  # tried as one file system, copied
+        assert on_disk(bound / "data" / "cdpclient") == set(ids) and not (work / "recordings").exists()
+        assert cli("store", "verify", env=env).returncode == 0
+        assert_private(bound / "data" / "cdpclient")
+    finally:
+        subprocess.run(["umount", str(bound)], capture_output=True, timeout=10)
+
+
+def test_a_full_destination_stops_the_move_and_a_rerun_finishes_it(cli: Cli, work: Path,
+                                                                    tmpfs: Callable[[str], Path]) -> None:
+    mnt = tmpfs("2m")
+    src = work / "recordings"
+    with Store.open(src) as store:
+        for _ in range(2):  # two captures of 500 kB
+            with store.new_capture("heapsnapshot") as pending:
+                pending.path.write_text(SMALL["heapsnapshot"] + " " * 500_000)
+    ids = sorted(on_disk(src))
+    filler = mnt / "filler"
+    filler.write_bytes(b"x" * 1_300_000)  # room for one capture, not two
+    env = {"XDG_DATA_HOME": str(mnt / "data")}
+    dest = mnt / "data" / "cdpclient"
+    full = cli("store", "move", env=env)
+    assert full.returncode == 1
+    assert full.stderr == (f"cdpclient: error: no space left to move {ids[1]}: it stays in the source; "
+                           "free space and run the move again\n")
+    assert on_disk(dest) == {ids[0]} and on_disk(src) == {ids[1]} and list((dest / "tmp").iterdir()) == []
+    filler.unlink()
+    done = cli("store", "move", env=env)
+    assert done.returncode == 0, done.stderr
+    assert on_disk(dest) == set(ids) and not src.exists()
+    assert cli("store", "verify", env=env).returncode == 0
+
+
 def test_move_refusals(cli: Cli, work: Path, tmp_path: Path) -> None:
     env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
     src, dest = work / "recordings", tmp_path / "xdg" / "cdpclient"
