@@ -135,6 +135,20 @@ def test_a_store_in_recordings_is_hinted_at_never_moved(cli: Cli, work: Path, tm
     assert "./recordings" not in named.stderr
 
 
+def test_the_hint_is_given_once_per_command_in_one_process(cli_runner, work: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from cdpclient_cli.app import app
+
+    fill(work / "recordings", 1)
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("CDPCLIENT_STORE", raising=False)
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    for _ in range(2):  # a test runner's commands share a process: each says it once
+        done = cli_runner.invoke(app, ["ls"], env=env)
+        assert done.exit_code == 0
+        assert done.stderr.count("a store is in ./recordings (1 captures)") == 1
+
+
 def test_a_recordings_folder_that_is_not_a_store_gets_no_hint(cli: Cli, work: Path, tmp_path: Path) -> None:
     # like the repository's recordings/: example inspector recordings and a README, no captures/
     (work / "recordings" / "fixtures").mkdir(parents=True)
