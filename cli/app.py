@@ -63,6 +63,7 @@ class OneLineGroup(TyperGroup):
              complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
              **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        common.new_command()
         end = argv.index("--") if "--" in argv else len(argv)
         if "--debug" in argv[:end]:  # anywhere on the line, not only before the command
             common.state.debug = True

@@ -364,16 +364,26 @@ async def open_target(spec: TargetSpec, **connect_kwargs: Any) -> AsyncIterator[
 # --- the recordings store -------------------------------------------------------
 
 StoreOption = typer.Option(None, "--store", envvar="CDPCLIENT_STORE", show_envvar=True,
-                           help="Recordings store directory (default ./recordings).")
+                           help="Store directory (default $XDG_DATA_HOME/cdpclient, else "
+                                "~/.local/share/cdpclient).")
 
 _warned_stores: set[str] = set()
+_hinted: list[bool] = []  # the ./recordings hint was given (once per command: see new_command)
 
 
-def open_store(path: str | None) -> Store:
-    """The store a command names (``--store``, ``$CDPCLIENT_STORE``, ``./recordings``).
+def new_command() -> None:
+    """A command starts (the app's ``main``; several run in one process under a test runner)."""
+    _hinted.clear()
+
+
+def open_store(path: str | None, *, hint: bool = True) -> Store:
+    """The store a command names (``--store``, ``$CDPCLIENT_STORE``, else the per-user default).
 
     An existing root open to other users is said once per process (one warning line with
-    the ``chmod`` that closes it); its mode is left as it is.
+    the ``chmod`` that closes it); its mode is left as it is.  When the default is used and
+    ``./recordings`` (the old default) holds a store with captures, one hint line says how to
+    move it or use it, once per process (``hint=False``: the command that moves it).  Nothing
+    moves on its own.
     """
     from cdpclient.store import Store
 
@@ -381,6 +391,14 @@ def open_store(path: str | None) -> Store:
     if str(store.root) not in _warned_stores and (problem := store.exposure()) is not None:
         _warned_stores.add(str(store.root))
         warn(problem)
+    if hint and not path and not _hinted:
+        _hinted.append(True)
+        from cdpclient.store.move import legacy_store
+
+        found = legacy_store()
+        if found is not None and found[0] != store.root:
+            note(f"cdpclient: a store is in ./recordings ({found[1]} captures): `cdpclient store move` moves it "
+                 f"to {store.root}; --store ./recordings uses it")
     return store
 
 

@@ -49,7 +49,10 @@ async def _demo(every: str, store_dir: str | None) -> None:
     listing = _step("ls", "--label", run_label, "--json", *store_args, show=False)
     ids = [r["id"] for r in sorted(json.loads(listing), key=lambda r: r.get("series_index") or 0)]
     _step("leaks", *ids, *store_args)
-    common.note(f"\ndone in {time.monotonic() - started:.0f}s. The snapshots stay in the store: "
+    from cdpclient.store import Store
+
+    common.note(f"\ndone in {time.monotonic() - started:.0f}s. The snapshots stay in the store "
+                f"({Store.open(store_dir).root}): "
                 f"`cdpclient ls --label {run_label}`; open any .heapsnapshot in Chrome DevTools (Memory tab).")
 
 

@@ -28,7 +28,7 @@ def plot(
 
       cdpclient plot 01M8W0 -o memory.svg
 
-      cdpclient plot ./recordings/captures/01M8W0/01M8W0.watch.zst -o /tmp --json
+      cdpclient plot ~/.local/share/cdpclient/captures/01M8W0/01M8W0.watch.zst -o /tmp --json
     """
     from cdpclient.errors import AnalysisError, StoreError
     from cdpclient.store.kinds import title as kind_title

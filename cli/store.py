@@ -1,4 +1,4 @@
-"""Commands: ls, show, rm, prune, import, export, and the ``store`` group (reindex, verify)."""
+"""Commands: ls, show, rm, prune, import, export, and the ``store`` group (reindex, verify, move)."""
 
 from __future__ import annotations
 
@@ -408,6 +408,7 @@ store_app = typer.Typer(help=(
     "  cdpclient store verify          (every sha256; exit 1 if a capture is damaged)\n\n"
     "  cdpclient store verify 01M80T 01M80V\n\n"
     "  cdpclient store reindex --store /srv/rec   (rebuild a lost or damaged index)\n\n"
+    "  cdpclient store move              (./recordings, the old default, into the per-user store)\n\n"
     "See also: cdpclient ls, show, rm, prune, import, export; cdpclient cache ls (caches of plain files)."),
     no_args_is_help=True)
 
@@ -460,6 +461,55 @@ def verify(
         why = record.problem or _STATUS_WHY.get(record.status, f"see cdpclient show {record.id}")
         typer.echo(printable(f"cdpclient: error: capture {record.id} is {record.status}: {why}"), err=True)
     if bad:
+        raise typer.Exit(1)
+
+
+@store_app.command("move")
+def move(
+    source: Path | None = typer.Argument(None, metavar="[SRC]",
+                                         help="The store to move (default ./recordings, the old default)."),
+    to: str | None = typer.Option(None, "--to", metavar="DST",
+                                  help="Where to (default: the store other commands use: --store, "
+                                       "$CDPCLIENT_STORE, else the per-user data directory)."),
+    merge: bool = typer.Option(False, "--merge", help="DST already holds captures: add SRC's to them (by id "
+                                                       "and sha256, skipping the ones it has)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what moved as JSON."),
+    store: str | None = StoreOption,
+) -> None:
+    """Move every capture of a store into another, then remove the emptied one; across file systems too (copied, sha256 checked, then removed: a capture is always in one of the two). An interrupted move is finished by running it again.
+
+    Example: cdpclient store move   (./recordings into ~/.local/share/cdpclient)
+
+    Example: cdpclient store move /mnt/old-store --to /srv/rec --merge
+    """  # noqa: E501  (rich help keeps a paragraph's line breaks: one paragraph, one line)
+    from cdpclient.store import MovedCapture, Store, move_store
+    from cdpclient.store.store import LEGACY_PATH
+
+    if to and store and Path(to).expanduser().absolute() != Path(store).expanduser().absolute():
+        raise typer.BadParameter("give the destination once: --to or --store (or $CDPCLIENT_STORE)",
+                                 param_hint="--to")
+    dest = open_store(to or store, hint=False)
+    src = Store.open(source if source is not None else LEGACY_PATH)
+
+    def said(done: MovedCapture) -> None:
+        if not as_json:
+            verb = "moved" if done.how == "moved" else "present"
+            say(f"{verb} {done.id}  {done.kind}  {human_bytes(done.stored_size)}")
+
+    result = move_store(src, dest, merge=merge, progress=said)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        moved = [c for c in result.captures if c.how == "moved"]
+        present = len(result.captures) - len(moved)
+        how = "renamed" if result.method == "rename" else "copied, sha256 checked, removed from the source"
+        note(f"moved {len(moved)} captures ({human_bytes(sum(c.stored_size for c in moved))}) from {src.root} "
+             f"to {dest.root} ({how})" + (f"; {present} were already there" if present else ""))
+        if result.source_leftovers:
+            note(f"{src.root} is kept: it holds files that are not the store's ({', '.join(result.source_leftovers)})")
+    for capture_id, why in sorted(result.left.items()):
+        typer.echo(printable(f"cdpclient: error: {capture_id} stays in {src.root}: {why}"), err=True)
+    if result.left:
         raise typer.Exit(1)
 
 

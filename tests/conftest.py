@@ -14,6 +14,20 @@ from nodeproc import APPS, NODE, NodeProcess, _pump, run_cli, start_node, wait_l
 __all__ = ["APPS", "NODE", "NodeProcess", "_pump", "run_cli", "start_node", "wait_listening", "wait_output"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _store_default_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A command or script that uses the default store (``$XDG_DATA_HOME/cdpclient``) writes into the
+    session's tmp, never into the home of whoever runs the tests (tests that check the default set
+    their own XDG_DATA_HOME and HOME)."""
+    old = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = old
+
+
 @pytest.fixture
 def node_app() -> Iterator[Callable[..., NodeProcess]]:
     """Factory fixture: ``node_app("idle.js", *args, node_args=(), env=None)``; all stopped after the test."""

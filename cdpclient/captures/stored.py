@@ -1,6 +1,6 @@
 """Captures straight into the recordings store: one call, the stored record back.
 
-    store = cdpclient.store.Store.open("./recordings")
+    store = cdpclient.store.Store.open()  # the per-user store (or $CDPCLIENT_STORE)
     async with cdpclient.connect("127.0.0.1:9229") as target:
         record = await cdpclient.capture_to_store(target, store, "heapsnapshot", gc=True)
         series = await cdpclient.heap_snapshot_series_to_store(target, store, count=3, every=60)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from cdpclient.store.kinds import EXTENSIONS, KINDS, detect_kind, validate_file
+from cdpclient.store.move import MovedCapture, MoveResult, move_store
 from cdpclient.store.record import (
     STATUS_CORRUPT,
     STATUS_EXTERNAL,
@@ -19,11 +20,13 @@ from cdpclient.store.record import (
     order_series,
     series_notes,
 )
-from cdpclient.store.store import PendingCapture, Store
+from cdpclient.store.store import PendingCapture, Store, default_path
 
 __all__ = [
     # the store
-    "Store", "PendingCapture", "CaptureRecord",
+    "Store", "PendingCapture", "CaptureRecord", "default_path",
+    # moving a store's captures into another (``cdpclient store move``)
+    "move_store", "MoveResult", "MovedCapture",
     # what records say about each other
     "ids_comparable", "order_series", "order_by_time", "series_notes",
     # kinds and files

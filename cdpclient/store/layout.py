@@ -18,6 +18,8 @@
                                     its writer: see ``writer_token``)
       cache/<id>/                   analysis caches and decompressed copies (disposable;
                                     removed with the capture by rm and prune)
+      move.json                     while ``store move`` empties this store: where to
+                                    (so an interrupted move can be rerun; see store/move.py)
 
 A capture directory appears by one atomic rename of a complete temp
 directory, so a reader never sees half a capture.
@@ -81,6 +83,10 @@ class Layout:
     @property
     def cache_root(self) -> Path:
         return self.root / "cache"
+
+    @property
+    def move_journal_path(self) -> Path:
+        return self.root / "move.json"
 
     # --- one capture -----------------------------------------------------------
     def capture_dir(self, capture_id: str) -> Path:

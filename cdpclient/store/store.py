@@ -53,8 +53,10 @@ from cdpclient.store.record import (
     CaptureRecord,
 )
 
-DEFAULT_PATH = "./recordings"
 ENV_VAR = "CDPCLIENT_STORE"
+# Where the store lived by default before it moved to the per-user data directory: only
+# ``cdpclient store move`` (and the CLI's hint that a store is still there) look at it.
+LEGACY_PATH = "./recordings"
 META_FORMAT = 1
 # Keys the store writes itself; a capture's ``pending.meta`` cannot override them.
 _RESERVED = ("format", "id", "kind", "file", "created", "size", "sha256", "compression",
@@ -66,6 +68,17 @@ _LIVE = "recording"
 
 # ``check(path, kind)``: raises InvalidCaptureFile for a file its kind's reader refuses.
 ContentCheck = Callable[[Path, str], None]
+
+
+def default_path() -> Path:
+    """The store used when none is named: ``$XDG_DATA_HOME/cdpclient``, else ``~/.local/share/cdpclient``.
+
+    One place per user whatever directory a command runs in (the XDG base directory spec:
+    a relative ``$XDG_DATA_HOME`` is invalid and ignored).
+    """
+    base = os.environ.get("XDG_DATA_HOME") or ""
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"
+    return root / "cdpclient"
 
 
 def iso(ts: float) -> str:
@@ -106,12 +119,13 @@ class Store:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> Store:
-        """The store at ``path``, else ``$CDPCLIENT_STORE``, else ``./recordings``.
+        """The store at ``path``, else ``$CDPCLIENT_STORE``, else the per-user default (:func:`default_path`).
 
-        Nothing is created until the first write (a capture or an import); a new root is 0700.
+        Nothing is created until the first write (a capture or an import); a new root is 0700,
+        and so are the missing parents it needs (``~/.local/share`` on a fresh account).
         An existing root is used with the mode it has (see :meth:`exposure`).
         """
-        raw = path if path not in (None, "") else (os.environ.get(ENV_VAR) or DEFAULT_PATH)
+        raw = path if path not in (None, "") else (os.environ.get(ENV_VAR) or default_path())
         return cls(Path(os.fspath(raw)).expanduser().absolute())
 
     def exposure(self) -> str | None:

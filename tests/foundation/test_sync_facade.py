@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
 import re
 import signal
 import socket
@@ -219,13 +220,17 @@ def test_the_readme_script_example_runs_as_written(node_app, tmp_path: Path) -> 
     # Only the waits are shortened: a 30 s profile and snapshots a minute apart are the example's.
     source = readme_block("script", app.endpoint).replace("duration=30", "duration=1").replace("every=60", "every=0.5")
     script = _script(tmp_path, source)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**{k: v for k, v in os.environ.items() if k != "CDPCLIENT_STORE"},
+                               "XDG_DATA_HOME": str(tmp_path / "data")})
     assert done.returncode == 0, done.stderr
     heap_used, *top = done.stdout.splitlines()
     assert int(heap_used) > 0 and len(top) == 5, done.stdout
     assert all(int(line.split()[-1].replace(",", "")) > 0 for line in top), done.stdout
     assert (tmp_path / "a.heapsnapshot").exists() and (tmp_path / "app.cpuprofile").exists()
-    assert len(list((tmp_path / "recordings").glob("**/*.heapsnapshot*"))) == 4  # one capture and a series of 3
+    # Store.open(): the per-user store ($XDG_DATA_HOME/cdpclient), one capture and a series of 3
+    assert len(list((tmp_path / "data" / "cdpclient").glob("**/*.heapsnapshot*"))) == 4
+    assert not (tmp_path / "recordings").exists()
 
 
 def test_another_thread_ends_a_timed_capture_early_through_call_soon(node_app, tmp_path: Path) -> None:

@@ -148,7 +148,11 @@ def test_resolving_a_bad_path_says_why(store: Store, tmp_path: Path) -> None:
 def test_store_location_comes_from_argument_env_or_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CDPCLIENT_STORE", raising=False)
-    assert Store.open().root == tmp_path / "recordings"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert Store.open().root == tmp_path / "xdg" / "cdpclient"  # the per-user store, not ./recordings
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert Store.open().root == tmp_path / "home" / ".local" / "share" / "cdpclient"
     monkeypatch.setenv("CDPCLIENT_STORE", str(tmp_path / "env"))
     assert Store.open().root == tmp_path / "env"
     assert Store.open(tmp_path / "arg").root == tmp_path / "arg"
