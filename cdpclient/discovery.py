@@ -27,6 +27,7 @@ from cdpclient.errors import (
     TargetNotFound,
     UsageError,
 )
+from cdpclient.recording.active import active as recording_active
 
 __all__ = ["Endpoint", "TargetInfo", "parse_endpoint", "list_targets", "get_version", "select_target",
            "is_loopback", "remote_warning"]
@@ -176,6 +177,8 @@ async def _get_json(endpoint: Endpoint, path: str, timeout: float) -> Any:
             async with http.get(url, allow_redirects=False) as response:
                 body = await response.read()
                 status = response.status
+        if (recorder := recording_active()) is not None:
+            recorder.http("GET", path, status, body)
     except TimeoutError as exc:
         raise CDPTimeout(f"no answer from {endpoint.address} within {timeout:g}s", timeout=timeout) from exc
     except aiohttp.ClientConnectorError as exc:
