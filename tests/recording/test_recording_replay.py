@@ -278,3 +278,34 @@ async def test_speed_1_keeps_the_recorded_delay_and_max_drops_it(node, tmp_path)
                 assert await target.evaluate(slow, await_promise=True) == 5
                 took[speed] = time.monotonic() - start
     assert took[1.0] >= 0.35 and took[None] < 0.2, took
+
+
+def test_a_killed_recorder_leaves_a_readable_recording(node, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import time
+
+    rec = tmp_path / "killed.cdprec"
+    proc = subprocess.Popen([sys.executable, "-m", "cdpclient_cli.app", "cpu", node.endpoint, "--duration", "30s",
+                             "--record", str(rec), "--out", str(tmp_path / "never.cpuprofile")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if rec.exists() and any('"method":"Profiler.start"' in r.get("text", "")
+                                    for r in read_recording(rec).records):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the recording never showed Profiler.start")
+        time.sleep(0.2)  # its reply
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    recording = read_recording(rec)
+    assert recording.truncated and "stopped" in (recording.problem or "")
+    kinds = [r["k"] for r in recording.records]
+    assert kinds[0] == fmt.HTTP and fmt.OPEN in kinds and fmt.CLOSE not in kinds
+    assert summarize(recording)["commands"]["Profiler.start"] == 1
