@@ -180,15 +180,14 @@ def show(
 
 
 def _show_recording(path: str, as_json: bool) -> None:
-    from cdpclient.recording import read_recording, summarize
+    from cdpclient.recording import summarize_file
 
-    recording = read_recording(path)
-    info = summarize(recording)
+    info = summarize_file(path)
     if as_json:
         print_json(info)
     else:
-        if recording.truncated:
-            warn(f"{path} is cut short ({recording.problem}): described up to its last complete record")
+        if not info["complete"]:
+            warn(f"{path} is cut short ({info['problem']}): described up to its last complete record")
         desc = info["description"]
         targets = "; ".join(f"{t['id']} ({t['title'] or t['url']})" for t in info["targets"]) or "-"
         chunks = info["heap_snapshot_chunks"]
@@ -215,7 +214,7 @@ def _show_recording(path: str, as_json: bool) -> None:
             say(f"{title}:")
             for method, count in counts.items():
                 say(f"  {count:>7}  {method}")
-    if recording.truncated:
+    if not info["complete"]:
         raise typer.Exit(1)
 
 

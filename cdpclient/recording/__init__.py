@@ -18,11 +18,11 @@ from typing import Any
 from cdpclient.recording.active import active, recording_to, use
 
 __all__ = ["active", "recording_to", "use", "Recorder", "Recording", "read_recording", "iter_records",
-           "is_recording", "Script", "ReplayServer", "summarize", "pod_path"]
+           "is_recording", "Script", "ReplayServer", "summarize", "summarize_file", "pod_path"]
 
 _LAZY = {"Recorder": "writer", "Recording": "reader", "read_recording": "reader", "iter_records": "reader",
          "is_recording": "reader", "Script": "script", "ReplayServer": "replay", "summarize": "summary",
-         "pod_path": "writer"}
+         "summarize_file": "summary", "pod_path": "writer"}
 
 
 def __getattr__(name: str) -> Any:

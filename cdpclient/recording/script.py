@@ -90,6 +90,7 @@ class Script:
         self._opened = opened
         self._next = 0  # the next target message to go out is at or after this position
         self._by_rec_id = {it.rec_id: it for it in self.items if it.sent and it.rec_id is not None}
+        self._answered = {it.rec_id for it in self.items if not it.sent and it.rec_id is not None}
 
     @property
     def finished(self) -> bool:
@@ -108,16 +109,22 @@ class Script:
         exact = [it for it in unmatched if it.params == params]
         if exact:
             item = exact[0]
-        elif unmatched:
+        elif unmatched and unmatched[0].rec_id in self._answered:
             item = unmatched[0]
             self.notes.append(f"{method}: answered with the recorded reply to the same method "
                               f"(its params differ from the recording's)")
         else:
             self.missing.append(method)
-            self.notes.append(f"{method} is not in the recording (or was asked more often than recorded): "
-                              "answered with a CDP error")
-            return json.dumps({"id": client_id, "error": {
-                "code": ERROR_CODE, "message": f"cdpclient replay: {method} is not in the recording"}})
+            if unmatched:  # recorded, but the recording was cut before its reply
+                self.notes.append(f"{method}: the recording ends before its reply (it was cut short): "
+                                  "answered with a CDP error")
+                text = f"cdpclient replay: the recording ends before the reply to {method}"
+            else:
+                shown = params if len(params) <= 100 else params[:97] + "..."
+                self.notes.append(f"{method} is not in the recording (or was asked more often than recorded): "
+                                  f"answered with a CDP error; its params: {shown}")
+                text = f"cdpclient replay: {method} is not in the recording"
+            return json.dumps({"id": client_id, "error": {"code": ERROR_CODE, "message": text}})
         item.real = now
         item.client_id = client_id if isinstance(client_id, int) else None
         return None

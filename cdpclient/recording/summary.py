@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from cdpclient.errors import InvalidCaptureFile
 from cdpclient.recording import format as fmt
-from cdpclient.recording.reader import Recording
+from cdpclient.recording.reader import Recording, iter_records
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "summarize_file"]
 
 _METHOD = re.compile(r'"method":"([^"]+)"')
 
@@ -22,14 +25,39 @@ def _method(text: str) -> str | None:
 
 def summarize(recording: Recording) -> dict[str, Any]:
     """A JSON-able description of ``recording``."""
+    info = _count(recording.records, recording.chunks_kept)
+    return _describe(recording.header, info, recording.path, recording.truncated, recording.problem,
+                     recording.size, recording.expanded, len(recording.records) + 1)
+
+
+def summarize_file(path: str | Path) -> dict[str, Any]:
+    """:func:`summarize` of the file at ``path``, read as a stream (a recording of GBs needs no memory for it)."""
+    stream = iter_records(path)
+    records = iter(stream)
+    header = next(records, None)
+    if header is None or header.get("k") != fmt.HEADER:
+        raise InvalidCaptureFile(f"{stream.path} has no recording header", path=stream.path, kind="recording")
+    counted = [0]
+
+    def counting() -> Iterable[dict[str, Any]]:
+        for rec in records:
+            counted[0] += 1
+            yield rec
+
+    info = _count(counting(), header.get("chunks", fmt.CHUNKS_FULL) == fmt.CHUNKS_FULL)
+    return _describe(header, info, stream.path, stream.truncated, stream.problem, stream.size, stream.expanded,
+                     counted[0] + 1)
+
+
+def _count(records: Iterable[dict[str, Any]], chunks_kept: bool) -> dict[str, Any]:
     commands: Counter[str] = Counter()
     events: Counter[str] = Counter()
     replies = errors = sent_bytes = received_bytes = sessions = 0
-    chunks = {"count": 0, "size": 0, "kept": recording.chunks_kept}
+    chunks = {"count": 0, "size": 0, "kept": chunks_kept}
     targets: list[dict[str, Any]] = []
     node_version: str | None = None
     duration = 0.0
-    for rec in recording.records:
+    for rec in records:
         kind = rec.get("k")
         duration = max(duration, float(rec.get("t", 0.0)))
         if kind == fmt.SEND:
@@ -64,12 +92,18 @@ def summarize(recording: Recording) -> dict[str, Any]:
                 targets = [{"id": t.get("id"), "title": t.get("title"), "url": t.get("url")}
                            for t in body if isinstance(t, dict)]
     return {
-        "kind": "recording", "path": str(recording.path), "format": recording.header.get(fmt.MAGIC_KEY),
-        "cdpclient": recording.header.get("cdpclient"), "started": recording.header.get("started"),
-        "description": recording.description, "complete": not recording.truncated, "problem": recording.problem,
         "targets": targets, "node_version": node_version, "sessions": sessions, "duration_s": round(duration, 3),
-        "records": len(recording.records) + 1, "file_size": recording.size, "expanded_size": recording.expanded,
         "sent_bytes": sent_bytes, "received_bytes": received_bytes, "replies": replies, "error_replies": errors,
         "heap_snapshot_chunks": chunks,
         "commands": dict(commands.most_common()), "events": dict(events.most_common()),
+    }
+
+
+def _describe(header: dict[str, Any], counts: dict[str, Any], path: Path, truncated: bool, problem: str | None,
+              size: int, expanded: int, records: int) -> dict[str, Any]:
+    return {
+        "kind": "recording", "path": str(path), "format": header.get(fmt.MAGIC_KEY),
+        "cdpclient": header.get("cdpclient"), "started": header.get("started"),
+        "description": dict(header.get("description") or {}), "complete": not truncated, "problem": problem,
+        "records": records, "file_size": size, "expanded_size": expanded, **counts,
     }

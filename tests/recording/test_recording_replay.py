@@ -79,7 +79,12 @@ def test_capture_against_its_replay_is_byte_identical(node, tmp_path, replays, c
     assert replayed.read_bytes() == recorded.read_bytes()
     code, err = replay.finish()
     assert code == 0, err
-    assert "not in the recording" not in err and "differ" not in err, err
+    # What the capture asks after its file is complete (the snapshot's follow-up: the object-id witness,
+    # rss after) races the command's exit, so a replay may be asked it when the recording was not.
+    follow_up = ('"objectGroup":"cdpclient-ids"', "HeapProfiler.getHeapObjectId", "Runtime.releaseObjectGroup",
+                 "process.memoryUsage().rss")
+    for line in err.splitlines():
+        assert any(text in line for text in follow_up), err
 
     shown = run_cli("show", str(rec), "--json")
     assert shown.returncode == 0, shown.stderr
