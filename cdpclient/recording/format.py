@@ -4,9 +4,10 @@ Each record is a map whose ``k`` says what it is; every record after the header 
 ``t``, seconds since the recording started (``time.monotonic``).  Websocket records
 carry ``c``, the session number (0, 1, ...: a command may open more than one).
 
-* ``header``: ``{"cdpclient-recording": FORMAT, "k": "header", "cdpclient": version,
-  "started": ISO-8601 UTC, "description": {...}, "chunks": "full" | "digest"}``;
-  the first key makes a recording recognisable from its first bytes.
+* the header, first: ``{"stream": "cdpclient.session", "version": FORMAT, "header": {"cdpclient":
+  version, "started": ISO-8601 UTC, "description": {...}, "chunks": "full" | "digest"}}``: the
+  header of every msgpack record stream of the project (:mod:`cdpclient.msgstream`), so a
+  recording is recognisable from its first (decompressed) bytes.
 * ``http``: ``method``, ``path``, ``status``, ``body`` (bytes): a discovery request.
 * ``open``: ``c``, ``path``: a websocket session opened (the URL's path, the target id).
 * ``send`` / ``recv``: ``c``, ``text``: one websocket message, client to target / back, raw.
@@ -21,11 +22,12 @@ its last complete record.
 
 from __future__ import annotations
 
-FORMAT = 1
-MAGIC_KEY = "cdpclient-recording"
-HEAD = b"\xb3" + MAGIC_KEY.encode()  # the msgpack str of the first key, after the map's first byte
+from typing import Any
 
-HEADER = "header"
+FORMAT = 1
+STREAM = "cdpclient.session"
+HEAD = b"\xa6stream" + bytes([0xA0 + len(STREAM)]) + STREAM.encode()  # after the map's first byte
+
 HTTP = "http"
 OPEN = "open"
 SEND = "send"
@@ -38,3 +40,17 @@ CHUNK_PREFIX = '{"method":"' + CHUNK_EVENT + '"'  # how Node starts the message
 
 CHUNKS_FULL = "full"
 CHUNKS_DIGEST = "digest"
+
+
+def header_record(fields: dict[str, Any]) -> dict[str, Any]:
+    """The first record of a recording, holding ``fields``."""
+    return {"stream": STREAM, "version": FORMAT, "header": fields}
+
+
+def is_header(record: dict[str, Any]) -> bool:
+    return record.get("stream") == STREAM
+
+
+def header_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """A header record's fields, with its ``version``."""
+    return {**dict(record.get("header") or {}), "version": record.get("version")}

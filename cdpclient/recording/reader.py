@@ -123,11 +123,11 @@ def read_recording(path: str | Path) -> Recording:
     """All of ``path``'s records (see :func:`iter_records`); the header is checked."""
     stream = iter_records(path)
     records = list(stream)
-    if not records or records[0].get("k") != fmt.HEADER:
+    if not records or not fmt.is_header(records[0]):
         raise InvalidCaptureFile(f"{stream.path} has no recording header", path=stream.path, kind="recording")
-    header = records[0]
-    if int(header.get(fmt.MAGIC_KEY, 0)) > fmt.FORMAT:
-        raise InvalidCaptureFile(f"{stream.path} is recording format {header.get(fmt.MAGIC_KEY)}; this cdpclient "
+    header = fmt.header_fields(records[0])
+    if int(header.get("version") or 0) > fmt.FORMAT:
+        raise InvalidCaptureFile(f"{stream.path} is recording format {header.get('version')}; this cdpclient "
                                  f"reads format {fmt.FORMAT} (upgrade cdpclient)", path=stream.path, kind="recording")
     return Recording(stream.path, header, records[1:], stream.truncated, stream.problem, stream.size,
                      stream.expanded)

@@ -34,9 +34,10 @@ def summarize_file(path: str | Path) -> dict[str, Any]:
     """:func:`summarize` of the file at ``path``, read as a stream (a recording of GBs needs no memory for it)."""
     stream = iter_records(path)
     records = iter(stream)
-    header = next(records, None)
-    if header is None or header.get("k") != fmt.HEADER:
+    first = next(records, None)
+    if first is None or not fmt.is_header(first):
         raise InvalidCaptureFile(f"{stream.path} has no recording header", path=stream.path, kind="recording")
+    header = fmt.header_fields(first)
     counted = [0]
 
     def counting() -> Iterable[dict[str, Any]]:
@@ -102,7 +103,7 @@ def _count(records: Iterable[dict[str, Any]], chunks_kept: bool) -> dict[str, An
 def _describe(header: dict[str, Any], counts: dict[str, Any], path: Path, truncated: bool, problem: str | None,
               size: int, expanded: int, records: int) -> dict[str, Any]:
     return {
-        "kind": "recording", "path": str(path), "format": header.get(fmt.MAGIC_KEY),
+        "kind": "recording", "path": str(path), "format": header.get("version"),
         "cdpclient": header.get("cdpclient"), "started": header.get("started"),
         "description": dict(header.get("description") or {}), "complete": not truncated, "problem": problem,
         "records": records, "file_size": size, "expanded_size": expanded, **counts,

@@ -46,11 +46,9 @@ class Recorder:
         self.closed = False
         from cdpclient import __version__
 
-        header = {fmt.MAGIC_KEY: fmt.FORMAT, "k": fmt.HEADER, "cdpclient": __version__,
-                  "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
-                  "description": description or {},
-                  "chunks": fmt.CHUNKS_FULL if keep_chunks else fmt.CHUNKS_DIGEST}
-        self._write(header)
+        self._write(fmt.header_record({
+            "cdpclient": __version__, "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
+            "description": description or {}, "chunks": fmt.CHUNKS_FULL if keep_chunks else fmt.CHUNKS_DIGEST}))
 
     def _now(self) -> float:
         return round(time.monotonic() - self._start, 6)
