@@ -27,6 +27,7 @@ from cdpclient.errors import (
     TargetNotFound,
     UsageError,
 )
+from cdpclient.hostport import is_loopback
 from cdpclient.recording.active import active as recording_active
 
 __all__ = ["Endpoint", "TargetInfo", "parse_endpoint", "list_targets", "get_version", "select_target",
@@ -103,16 +104,6 @@ def parse_endpoint(text: str) -> Endpoint:
             raise UsageError(f"ws:// endpoint {text!r} has no target id path (ws://host:port/<id>)")
         return Endpoint(host, port, ws_url=f"ws://{hostport.join(host, port)}{parts.path}")
     return Endpoint(host, port)
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 _LOOPBACK_FOR = {False: "127.0.0.1", True: "::1"}  # by "is it IPv6"

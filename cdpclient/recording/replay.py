@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from cdpclient import hostport
-from cdpclient.discovery import is_loopback
 from cdpclient.errors import UsageError
 from cdpclient.recording import format as fmt
 from cdpclient.recording.reader import Recording
@@ -39,7 +38,7 @@ class ReplayServer:
 
     def __init__(self, recording: Recording, *, host: str = "127.0.0.1", port: int = 0, speed: float | None = 1.0,
                  on_note: Callable[[str], None] | None = None, allow_remote: bool = False) -> None:
-        if not is_loopback(host) and not allow_remote:
+        if not hostport.is_loopback(host) and not allow_remote:
             raise UsageError(f"{host} is not a loopback address: a replay grants what an inspector grants to whoever "
                              "reaches it; give {allow_remote} to listen there anyway", options=("allow_remote",))
         self.recording = recording
