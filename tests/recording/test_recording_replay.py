@@ -314,3 +314,21 @@ def test_a_killed_recorder_leaves_a_readable_recording(node, tmp_path) -> None: 
     kinds = [r["k"] for r in recording.records]
     assert kinds[0] == fmt.HTTP and fmt.OPEN in kinds and fmt.CLOSE not in kinds
     assert summarize(recording)["commands"]["Profiler.start"] == 1
+
+
+@pytest.mark.parametrize("command", ["targets", "info", "snapshot", "cpu", "sample", "timeline", "report", "watch"])
+def test_every_target_command_takes_record(cli_runner, command) -> None:  # type: ignore[no-untyped-def]
+    from cdpclient_cli.app import app
+
+    result = cli_runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--record" in result.output and "CDPCLIENT_RECORD" in result.output and "--record-no-chunks" in result.output
+
+
+def test_watch_of_one_target_is_recorded(node, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rec = tmp_path / "watch.cdprec"
+    done = run_cli("watch", node.endpoint, "--every", "0.2s", "--for", "0.6s", "--record", str(rec),
+                   "--store", str(tmp_path / "store"))
+    assert done.returncode == 0, done.stderr
+    info = summarize(read_recording(rec))
+    assert info["complete"] and info["description"]["command"] == "watch" and info["commands"]["Runtime.evaluate"] >= 2
