@@ -1,7 +1,8 @@
 """The recording format: a stream of msgpack maps, one per record, in a zstd stream.
 
-Each record is a map whose ``k`` says what it is; every record after the header has
-``t``, seconds since the recording started (``time.monotonic``).  Websocket records
+Each record is a map whose ``t`` says what it is (the convention of the project's record
+streams, :mod:`cdpclient.msgstream`) and ``ts``, seconds since the recording started
+(``time.monotonic``).  Websocket records
 carry ``c``, the session number (0, 1, ...: a command may open more than one).
 
 * the header, first: ``{"stream": "cdpclient.session", "version": FORMAT, "header": {"cdpclient":

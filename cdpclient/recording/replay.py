@@ -47,11 +47,11 @@ class ReplayServer:
         self.notes: list[str] = []
         self._http: dict[str, dict[str, Any]] = {}
         for rec in recording.records:
-            if rec.get("k") == fmt.HTTP:
+            if rec.get("t") == fmt.HTTP:
                 self._http[str(rec["path"])] = rec  # the last answer to each path
         self._sessions: dict[str, list[int]] = {}
         for rec in recording.records:
-            if rec.get("k") == fmt.OPEN:
+            if rec.get("t") == fmt.OPEN:
                 self._sessions.setdefault(str(rec["path"]), []).append(int(rec["c"]))
         self._played: dict[str, int] = {}
         self._runner: web.AppRunner | None = None

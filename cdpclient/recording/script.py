@@ -61,11 +61,11 @@ class Script:
         for rec in records:
             if rec.get("c") != session:
                 continue
-            kind = rec.get("k")
+            kind = rec.get("t")
             if kind == fmt.OPEN:
-                start_t = float(rec.get("t", 0.0))
+                start_t = float(rec.get("ts", 0.0))
             elif kind == fmt.SEND:
-                item = _Item(True, float(rec["t"]), rec["text"])
+                item = _Item(True, float(rec["ts"]), rec["text"])
                 try:
                     msg = json.loads(item.text)
                     item.method, item.rec_id = msg.get("method"), msg.get("id")
@@ -74,7 +74,7 @@ class Script:
                     pass
                 self.items.append(item)
             elif kind == fmt.RECV:
-                item = _Item(False, float(rec["t"]), rec["text"])
+                item = _Item(False, float(rec["ts"]), rec["text"])
                 match = _ID_PREFIX.match(item.text)
                 if match:
                     item.rec_id = int(match.group(1))

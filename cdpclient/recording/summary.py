@@ -59,8 +59,8 @@ def _count(records: Iterable[dict[str, Any]], chunks_kept: bool) -> dict[str, An
     node_version: str | None = None
     duration = 0.0
     for rec in records:
-        kind = rec.get("k")
-        duration = max(duration, float(rec.get("t", 0.0)))
+        kind = rec.get("t")
+        duration = max(duration, float(rec.get("ts", 0.0)))
         if kind == fmt.SEND:
             sent_bytes += len(rec["text"])
             commands[_method(rec["text"]) or "?"] += 1

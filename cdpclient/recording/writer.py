@@ -67,19 +67,19 @@ class Recorder:
 
     def http(self, method: str, path: str, status: int, body: bytes) -> None:
         """A discovery request and its answer."""
-        self._write({"k": fmt.HTTP, "t": self._now(), "method": method, "path": path, "status": status,
+        self._write({"t": fmt.HTTP, "ts": self._now(), "method": method, "path": path, "status": status,
                      "body": bytes(body)})
 
     def ws_open(self, path: str) -> int:
         """A websocket session opened; returns its number for the other ``ws_`` calls."""
         session = self._sessions
         self._sessions += 1
-        self._write({"k": fmt.OPEN, "t": self._now(), "c": session, "path": path})
+        self._write({"t": fmt.OPEN, "ts": self._now(), "c": session, "path": path})
         return session
 
     def ws_send(self, session: int, text: str | bytes) -> None:
         self._end_chunks(session)
-        self._write({"k": fmt.SEND, "t": self._now(), "c": session, "text": _text(text)})
+        self._write({"t": fmt.SEND, "ts": self._now(), "c": session, "text": _text(text)})
 
     def ws_recv(self, session: int, text: str | bytes) -> None:
         message = _text(text)
@@ -87,11 +87,11 @@ class Recorder:
             self._chunk(session, message)
             return
         self._end_chunks(session)
-        self._write({"k": fmt.RECV, "t": self._now(), "c": session, "text": message})
+        self._write({"t": fmt.RECV, "ts": self._now(), "c": session, "text": message})
 
     def ws_close(self, session: int, reason: str) -> None:
         self._end_chunks(session)
-        self._write({"k": fmt.CLOSE, "t": self._now(), "c": session, "reason": reason})
+        self._write({"t": fmt.CLOSE, "ts": self._now(), "c": session, "reason": reason})
 
     # --- chunks left out ---------------------------------------------------------------
 
@@ -108,7 +108,7 @@ class Recorder:
         run = self._pending.pop(session, None)
         if run is not None:
             count, size, sha, t = run
-            self._write({"k": fmt.CHUNKS, "t": t, "c": session, "count": count, "size": size,
+            self._write({"t": fmt.CHUNKS, "ts": t, "c": session, "count": count, "size": size,
                          "sha256": sha.hexdigest()})
 
     def close(self) -> None:

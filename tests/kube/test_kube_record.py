@@ -29,5 +29,5 @@ def test_fleet_records_one_file_per_pod(add_pod, cluster, kube_args, tmp_path, c
         assert recording.description["target"] == name
         info = summarize(recording)
         assert info["commands"].get("Runtime.evaluate", 0) >= 1 and info["sessions"] >= 1
-        assert any(r["k"] == fmt.RECV and '"value":42' in r["text"] for r in recording.records)
+        assert any(r["t"] == fmt.RECV and '"value":42' in r["text"] for r in recording.records)
     assert not (tmp_path / "fleet.cdprec").exists()

@@ -105,7 +105,7 @@ def test_chunks_left_out_keep_count_size_and_sha256(node, tmp_path) -> None:  # 
     rec, out = tmp_path / "digest.cdprec", tmp_path / "digest.heapsnapshot"
     done = run_cli("snapshot", node.endpoint, "--record", str(rec), "--record-no-chunks", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    runs = [r for r in read_recording(rec).records if r["k"] == fmt.CHUNKS]
+    runs = [r for r in read_recording(rec).records if r["t"] == fmt.CHUNKS]
     assert len(runs) == 1 and runs[0]["count"] > 1
     assert runs[0]["size"] == out.stat().st_size  # the chunks are the file, in order
     assert runs[0]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
@@ -132,8 +132,8 @@ async def test_truncated_recording_reads_and_replays_up_to_the_cut(node, tmp_pat
         assert part.records == whole.records[:len(part.records)]
     cut.write_bytes(data[:len(data) * 3 // 4])
     part = read_recording(cut)
-    sent = [r for r in part.records if r["k"] == fmt.SEND]
-    replied = [r for r in part.records if r["k"] == fmt.RECV and r["text"].startswith('{"id"')]
+    sent = [r for r in part.records if r["t"] == fmt.SEND]
+    replied = [r for r in part.records if r["t"] == fmt.RECV and r["text"].startswith('{"id"')]
     assert 0 < len(replied) < 6 + 1
 
     shown = run_cli("show", str(cut))
@@ -172,7 +172,7 @@ def test_record_by_environment_on_a_discovery_command_and_never_overwrite(node, 
     rec = tmp_path / "targets.cdprec"
     done = run_cli("targets", node.endpoint, "--json", env={"CDPCLIENT_RECORD": str(rec)})
     assert done.returncode == 0, done.stderr
-    paths = [r["path"] for r in read_recording(rec).records if r["k"] == fmt.HTTP]
+    paths = [r["path"] for r in read_recording(rec).records if r["t"] == fmt.HTTP]
     assert "/json/list" in paths and "/json/version" in paths
     again = run_cli("targets", node.endpoint, "--record", str(rec))
     assert again.returncode != 0 and "exists" in again.stderr and "Traceback" not in again.stderr
@@ -262,7 +262,7 @@ async def test_chrome_remote_interface_attaches_to_a_replay(node, tmp_path) -> N
 def _listed_id(rec: Path) -> str:
     import json
 
-    body = next(r["body"] for r in read_recording(rec).records if r["k"] == fmt.HTTP and r["path"] == "/json/list")
+    body = next(r["body"] for r in read_recording(rec).records if r["t"] == fmt.HTTP and r["path"] == "/json/list")
     return str(json.loads(body)[0]["id"])
 
 
@@ -311,7 +311,7 @@ def test_a_killed_recorder_leaves_a_readable_recording(node, tmp_path) -> None: 
             proc.wait(10)
     recording = read_recording(rec)
     assert recording.truncated and "stopped" in (recording.problem or "")
-    kinds = [r["k"] for r in recording.records]
+    kinds = [r["t"] for r in recording.records]
     assert kinds[0] == fmt.HTTP and fmt.OPEN in kinds and fmt.CLOSE not in kinds
     assert summarize(recording)["commands"]["Profiler.start"] == 1
 
