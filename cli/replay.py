@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import common
+from .common import StoreOption
 
 
 def register(app: typer.Typer) -> None:
@@ -26,13 +27,14 @@ def _speed(text: str) -> float | None:
 
 
 def replay(
-    path: str = typer.Argument(..., metavar="FILE", help="A recording made with --record."),
+    path: str = typer.Argument(..., metavar="FILE", help="A recording made with --record, or its id in the store."),
     listen: str = typer.Option("127.0.0.1:0", "--listen", metavar="HOST:PORT",
                                help="Where to listen (port 0: a free one). Loopback unless --allow-remote."),
     speed: str = typer.Option("1", "--speed", help="1: the recorded timing; max: as fast as possible."),
     allow_remote: bool = typer.Option(False, "--allow-remote",
                                       help="Listen on a non-loopback address (anyone reaching it gets the recording)."),
     once: bool = typer.Option(False, "--once", help="Exit when every recorded session has been played and closed."),
+    store: str | None = StoreOption,
 ) -> None:
     """Serve a recording as a Node inspector: /json/list, /json/version and the websocket, as recorded.
 
@@ -48,6 +50,14 @@ def replay(
     if endpoint.ws_url:
         raise typer.BadParameter("give HOST:PORT", param_hint="--listen")
     port = 0 if listen.rstrip().endswith(":0") else endpoint.port
+    import os
+
+    if not os.path.exists(path):  # an id of the store (cdpclient import FILE keeps a recording there)
+        with common.open_store(store) as st:
+            record = st.resolve(path)
+            if record.kind != "recording":
+                raise typer.BadParameter(f"{record.id} is a {record.kind}, not a recording", param_hint="FILE")
+            path = str(record.path)
     recording = read_recording(path)
     if recording.truncated:
         common.warn(f"{path} is cut short ({recording.problem}): replaying up to its last complete record")

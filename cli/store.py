@@ -155,6 +155,10 @@ def show(
         return
     if damaged:  # the first thing said, and the exit status says it too
         warn(f"capture {record.id} is {record.status}: {record.problem}")
+    if record.kind == "recording" and not damaged:  # what it holds, as `show FILE` says it
+        say(f"id           {record.id}")
+        _show_recording(str(record.path), False)
+        return
     fields = record.to_dict()
     fields = {"status": fields.pop("status"), **fields}  # the status leads
     meta = fields.pop("meta")

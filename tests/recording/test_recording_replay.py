@@ -332,3 +332,25 @@ def test_watch_of_one_target_is_recorded(node, tmp_path) -> None:  # type: ignor
     assert done.returncode == 0, done.stderr
     info = summarize(read_recording(rec))
     assert info["complete"] and info["description"]["command"] == "watch" and info["commands"]["Runtime.evaluate"] >= 2
+
+
+def test_a_recording_is_a_store_kind_and_replays_by_id(node, tmp_path, replays) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    rec, recorded = _record(node, tmp_path, "stored", "cpu", "--duration", "0.2s")
+    store = str(tmp_path / "store")
+    done = run_cli("import", str(rec), "--store", store)
+    assert done.returncode == 0 and "(recording," in done.stdout, done.stdout + done.stderr
+    listed = json.loads(run_cli("ls", "--kind", "recording", "--store", store, "--json").stdout)
+    assert [r["kind"] for r in listed] == ["recording"]
+    ref = listed[0]["id"]
+    assert listed[0]["meta"]["records"]["send"] >= 5 if "meta" in listed[0] else True
+    shown = run_cli("show", ref, "--store", store)
+    assert shown.returncode == 0 and "Profiler.stop" in shown.stdout and ref in shown.stdout, shown.stderr
+    replay = Replay(Path(ref), "--store", store, "--speed", "max")
+    replays.append(replay)
+    again = tmp_path / "again.cpuprofile"
+    done = run_cli("cpu", replay.endpoint, "--duration", "0.2s", "--out", str(again))
+    assert done.returncode == 0, done.stderr
+    assert again.read_bytes() == recorded.read_bytes()
+    assert replay.finish()[0] == 0
