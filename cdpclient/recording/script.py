@@ -127,6 +127,10 @@ class Script:
             return json.dumps({"id": client_id, "error": {"code": ERROR_CODE, "message": text}})
         item.real = now
         item.client_id = client_id if isinstance(client_id, int) else None
+        earlier = next((it for it in self.items[:self.items.index(item)] if it.sent and it.real is None), None)
+        if earlier is not None:  # its reply is held until the client asks what was recorded before it
+            self.notes.append(f"{method}: its reply waits for {earlier.method}, which the recording has before it "
+                              "and the client has not asked (yet)")
         return None
 
     def next_due(self) -> Outgoing | None:

@@ -354,3 +354,33 @@ def test_a_recording_is_a_store_kind_and_replays_by_id(node, tmp_path, replays) 
     assert done.returncode == 0, done.stderr
     assert again.read_bytes() == recorded.read_bytes()
     assert replay.finish()[0] == 0
+
+
+async def test_replies_carry_the_clients_own_ids(node, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rec = tmp_path / "ids.cdprec"
+    with recording_to(rec):
+        async with cdpclient.connect(node.endpoint) as target:
+            values = [await target.evaluate(f"{n} + 0.5") for n in range(3)]
+    async with ReplayServer(read_recording(rec), speed=None) as server:
+        async with cdpclient.connect(server.address, command_timeout=5) as target:
+            with pytest.raises(ProtocolError):
+                await target.send("Debugger.enable")  # takes id 1: every later id is one past the recorded one
+            assert [await target.evaluate(f"{n} + 0.5") for n in (0, 1, 2)] == values
+
+
+async def test_a_command_asked_before_its_turn_is_held_and_said(node, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    rec = tmp_path / "order.cdprec"
+    with recording_to(rec):
+        async with cdpclient.connect(node.endpoint) as target:
+            assert [await target.evaluate(f"{n} * 3") for n in (1, 2)] == [3, 6]
+    notes: list[str] = []
+    async with ReplayServer(read_recording(rec), speed=None, on_note=notes.append) as server:
+        async with cdpclient.connect(server.address) as target:
+            second = asyncio.ensure_future(target.evaluate("2 * 3"))  # before its turn: held
+            await asyncio.sleep(0.2)
+            assert not second.done()
+            assert any("waits for Runtime.evaluate" in n for n in notes), notes
+            assert await target.evaluate("1 * 3") == 3  # its turn comes, and so does the held reply
+            assert await asyncio.wait_for(second, 5) == 6
