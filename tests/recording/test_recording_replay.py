@@ -384,3 +384,12 @@ async def test_a_command_asked_before_its_turn_is_held_and_said(node, tmp_path) 
             assert any("waits for Runtime.evaluate" in n for n in notes), notes
             assert await target.evaluate("1 * 3") == 3  # its turn comes, and so does the held reply
             assert await asyncio.wait_for(second, 5) == 6
+
+
+def test_the_package_exports_resolve() -> None:
+    import cdpclient.recording as package
+
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
+    with pytest.raises(AttributeError):
+        package.nonsense  # noqa: B018
