@@ -157,8 +157,10 @@ class ReplayServer:
         if n >= len(sessions):
             self._note(f"a client opened session {n + 1} on {path}; the recording has {len(sessions)}")
             return web.Response(status=400, text="the recording has no more sessions on this path\n")
-        self._played[path] = n + 1
         ws = web.WebSocketResponse(max_msg_size=0, autoping=False)
+        if not ws.can_prepare(request).ok:  # a plain GET of the path: no session is used up by it
+            return web.Response(status=400, text="a websocket path: connect with a websocket client\n")
+        self._played[path] = n + 1
         await ws.prepare(request)
         script = Script(self.recording.records, sessions[n], opened=time.monotonic())
         progress = asyncio.Event()

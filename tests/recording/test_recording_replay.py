@@ -362,6 +362,13 @@ async def test_replies_carry_the_clients_own_ids(node, tmp_path) -> None:  # typ
         async with cdpclient.connect(node.endpoint) as target:
             values = [await target.evaluate(f"{n} + 0.5") for n in range(3)]
     async with ReplayServer(read_recording(rec), speed=None) as server:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:  # a plain GET of the websocket path uses no session up
+            listed = await (await http.get(f"http://{server.address}/json/list")).json()
+            path = listed[0]["webSocketDebuggerUrl"].split(server.address, 1)[1]
+            assert (await http.get(f"http://{server.address}{path}")).status == 400
+            assert (await http.get(f"http://{server.address}/json/protocol")).status == 404
         async with cdpclient.connect(server.address, command_timeout=5) as target:
             with pytest.raises(ProtocolError):
                 await target.send("Debugger.enable")  # takes id 1: every later id is one past the recorded one
