@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -29,6 +30,7 @@ from cdpclient.errors import (
     TargetUnresponsive,
 )
 from cdpclient.protocol import Event, MalformedMessage, Protocol, Reply
+from cdpclient.recording.active import active as recording_active
 
 __all__ = ["Connection", "Subscription", "Stall", "DEFAULT_TIMEOUT", "DEFAULT_STALL_TIMEOUT", "STALL_NOTICE"]
 
@@ -117,6 +119,9 @@ class Connection:
         self._close_reason: str | None = None
         self.callback_errors: list[BaseException] = []
         self._subscriptions: set[Subscription] = set()
+        # A recorder (cdpclient.recording) sees every message both ways; None, the default, costs one test.
+        self._recorder = recording_active()
+        self._session = self._recorder.ws_open(urlsplit(url).path) if self._recorder is not None else 0
         self._reader = asyncio.create_task(self._read_loop(), name=f"cdp-reader {url}")
 
     # --- opening and closing ---------------------------------------------------
@@ -227,6 +232,8 @@ class Connection:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._replies[msg_id] = future
         try:
+            if self._recorder is not None:
+                self._recorder.ws_send(self._session, text)
             try:
                 await self._ws.send(text)
             except websockets.ConnectionClosed as exc:
@@ -379,6 +386,8 @@ class Connection:
         try:
             async for data in self._ws:
                 self._last_message = time.monotonic()
+                if self._recorder is not None:
+                    self._recorder.ws_recv(self._session, data)
                 try:
                     message = self._protocol.receive(data)
                 except MalformedMessage as exc:
@@ -426,6 +435,8 @@ class Connection:
             return
         self._close_reason = reason
         self._closed.set()
+        if self._recorder is not None:
+            self._recorder.ws_close(self._session, reason)
         self._protocol.fail_all()
         for future in list(self._replies.values()):
             if not future.done():

@@ -27,6 +27,8 @@ from cdpclient.errors import (
     TargetNotFound,
     UsageError,
 )
+from cdpclient.hostport import is_loopback
+from cdpclient.recording.active import active as recording_active
 
 __all__ = ["Endpoint", "TargetInfo", "parse_endpoint", "list_targets", "get_version", "select_target",
            "is_loopback", "remote_warning"]
@@ -104,16 +106,6 @@ def parse_endpoint(text: str) -> Endpoint:
     return Endpoint(host, port)
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 _LOOPBACK_FOR = {False: "127.0.0.1", True: "::1"}  # by "is it IPv6"
 
 
@@ -176,6 +168,8 @@ async def _get_json(endpoint: Endpoint, path: str, timeout: float) -> Any:
             async with http.get(url, allow_redirects=False) as response:
                 body = await response.read()
                 status = response.status
+        if (recorder := recording_active()) is not None:
+            recorder.http("GET", path, status, body)
     except TimeoutError as exc:
         raise CDPTimeout(f"no answer from {endpoint.address} within {timeout:g}s", timeout=timeout) from exc
     except aiohttp.ClientConnectorError as exc:

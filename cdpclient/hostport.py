@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 
 def bracket(host: str) -> str:
     """``host`` as written in a URL authority: an IPv6 address gets brackets."""
@@ -11,3 +13,13 @@ def bracket(host: str) -> str:
 def join(host: str, port: int | str) -> str:
     """``host:port``, with an IPv6 host bracketed (``[::1]:9229``)."""
     return f"{bracket(host)}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "targets",     # targets, info
     "capture",     # snapshot, cpu, sample, timeline, report
     "watch",       # watch
+    "replay",      # replay (a recording made with --record)
     "pull",        # pull (files Node wrote in a pod)
     "store",       # ls, show, rm, prune, import, export, store reindex
     "cache",       # cache ls, cache clear (the cache of plain files)

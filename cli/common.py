@@ -247,6 +247,10 @@ class TargetSpec:
     kubectl: str | None = None
     keep_inspector: bool = False
     parallel: int = 4
+    record: str | None = None
+    record_chunks: bool = True
+    record_here: bool = False
+    """open_target opens the recorder itself (a fleet run's pod: one recording per pod)."""
 
     @property
     def is_kube(self) -> bool:
@@ -300,6 +304,21 @@ _TARGET_PARAMS = [
                       default=typer.Option(4, "--parallel", min=1, help="With --selector: pods captured at once.",
                                            rich_help_panel=_K8S)),
 ]
+
+# --- recording the session (cdpclient.recording): its own block, shared by every target command
+_REC = "Recording"
+_TARGET_PARAMS += [
+    inspect.Parameter("record", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                      default=typer.Option(None, "--record", metavar="FILE", envvar="CDPCLIENT_RECORD",
+                                           show_envvar=True, rich_help_panel=_REC,
+                                           help="Record the whole inspector conversation into FILE (a new 0600 "
+                                                "file; with --selector one per pod, FILE.POD): see "
+                                                "'cdpclient replay' and docs/recordings.md.")),
+    inspect.Parameter("record_chunks", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                      default=typer.Option(True, "--record-chunks/--record-no-chunks", rich_help_panel=_REC,
+                                           help="Keep heap snapshot chunks in the recording, or only their "
+                                                "count, size and sha256.")),
+]
 _TARGET_NAMES = [p.name for p in _TARGET_PARAMS]
 
 
@@ -320,12 +339,47 @@ def target_command(fn: Callable[..., T]) -> Callable[..., T]:
             raise typer.BadParameter("give --pod or --selector, not both")
         if spec.is_kube and spec.endpoint:
             raise typer.BadParameter("give ENDPOINT or --pod/--selector, not both")
+<<<<<<< HEAD
         if spec.pid is not None and spec.endpoint and not spec.is_kube:
             raise typer.BadParameter("give ENDPOINT or --pid, not both")
         return fn(spec=spec, **values)
+=======
+        if not spec.record or spec.selector:  # a fleet records per pod (open_target)
+            return fn(spec=spec, **values)
+        with recording(spec, spec.record, command=fn.__name__.strip("_")):
+            return fn(spec=spec, **values)
+>>>>>>> i16-record
 
     wrapper.__signature__ = inspect.Signature(params, return_annotation=sig.return_annotation)  # type: ignore[attr-defined]
     return wrapper
+
+
+@contextlib.contextmanager
+def recording(spec: TargetSpec, path: str, command: str | None = None) -> Iterator[None]:
+    """Record the inspector traffic of the block into ``path`` (the description names no argv: it may hold secrets)."""
+    from cdpclient import recording as rec
+    from cdpclient.errors import UsageError
+
+    description = {"command": command,
+                   "target": spec.pod or spec.resolved_endpoint, "target_id": spec.target_id,
+                   "namespace": spec.namespace if spec.pod else None}
+    try:
+        cm = rec.recording_to(path, description={k: v for k, v in description.items() if v is not None},
+                              keep_chunks=spec.record_chunks)
+        recorder = cm.__enter__()
+    except FileExistsError:
+        raise UsageError(f"--record {path}: the file exists (a recording is never overwritten); "
+                         "remove it or name another") from None
+    except OSError as exc:
+        raise UsageError(f"--record {path}: cannot create it ({exc.strerror or exc})") from None
+    try:
+        yield
+    except BaseException as exc:
+        cm.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    else:
+        cm.__exit__(None, None, None)
+    note(f"recorded {recorder.records} records to {path}")
 
 
 @contextlib.asynccontextmanager
@@ -339,6 +393,11 @@ async def open_target(spec: TargetSpec, **connect_kwargs: Any) -> AsyncIterator[
 
     if spec.selector:
         raise typer.BadParameter("--selector names a fleet; this command takes one target (use --pod)")
+    if spec.record and spec.record_here:
+        with recording(spec, spec.record, command="fleet"):
+            async with open_target(dataclasses.replace(spec, record_here=False), **connect_kwargs) as target:
+                yield target
+        return
     if spec.pod:
         from cdpclient import kube
 

@@ -65,7 +65,12 @@ async def _run(spec: TargetSpec, capture_one: CaptureOne, as_json: bool) -> int:
     namespaces = {p.name: p.namespace for p in pods}
 
     def one(name: str) -> Awaitable[Any]:
-        return capture_one(dataclasses.replace(spec, pod=name, selector=None, namespace=namespaces[name]))
+        pod_spec = dataclasses.replace(spec, pod=name, selector=None, namespace=namespaces[name])
+        if spec.record:  # one recording per pod: FILE with the pod's name inserted
+            from cdpclient.recording import pod_path
+
+            pod_spec = dataclasses.replace(pod_spec, record=str(pod_path(spec.record, name)), record_here=True)
+        return capture_one(pod_spec)
 
     results = await kube.for_each_pod(pods, one, parallel=parallel,
                                       on_event=lambda pod, message: note(f"[{pod}] {message}"))

@@ -131,8 +131,15 @@ def show(
 ) -> None:
     """Show all metadata of a capture, checking its file's sha256.
 
+    A recording file (--record) is described instead: target, Node version, commands and events, sizes.
+
     Example: cdpclient show 01M80T --json
     """
+    from cdpclient.recording.reader import is_recording
+
+    if is_recording(ref):
+        _show_recording(ref, as_json)
+        return
     st = _store(store)
     record = st.resolve(ref)
     if record.stored_size > 256 << 20:
@@ -148,6 +155,10 @@ def show(
         return
     if damaged:  # the first thing said, and the exit status says it too
         warn(f"capture {record.id} is {record.status}: {record.problem}")
+    if record.kind == "recording" and not damaged:  # what it holds, as `show FILE` says it
+        say(f"id           {record.id}")
+        _show_recording(str(record.path), False)
+        return
     fields = record.to_dict()
     fields = {"status": fields.pop("status"), **fields}  # the status leads
     meta = fields.pop("meta")
@@ -169,6 +180,45 @@ def show(
             shown = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
             say(f"{key:<{width}}  {shown}")
     if damaged:
+        raise typer.Exit(1)
+
+
+def _show_recording(path: str, as_json: bool) -> None:
+    from cdpclient.recording import summarize_file
+
+    info = summarize_file(path)
+    if as_json:
+        print_json(info)
+    else:
+        if not info["complete"]:
+            warn(f"{path} is cut short ({info['problem']}): described up to its last complete record")
+        desc = info["description"]
+        targets = "; ".join(f"{t['id']} ({t['title'] or t['url']})" for t in info["targets"]) or "-"
+        chunks = info["heap_snapshot_chunks"]
+        rows = [
+            ("kind", "recording" + ("" if info["complete"] else " (cut short)")),
+            ("path", info["path"]),
+            ("started", info["started"]),
+            ("recorded by", f"cdpclient {info['cdpclient']} ({desc.get('command') or '-'})"),
+            ("target", f"{desc.get('target', '-')}: {targets}"),
+            ("node", info["node_version"] or "-"),
+            ("duration", f"{info['duration_s']:.3f}s"),
+            ("sessions", info["sessions"]),
+            ("records", info["records"]),
+            ("size", f"{human_bytes(info['file_size'])} on disk, {human_bytes(info['expanded_size'])} expanded"),
+            ("traffic", f"{human_bytes(info['sent_bytes'])} sent, {human_bytes(info['received_bytes'])} received"),
+            ("replies", f"{info['replies']} ({info['error_replies']} errors)"),
+            ("chunks", f"{chunks['count']} heap snapshot chunks, {human_bytes(chunks['size'])}"
+                       + ("" if chunks["kept"] else " (left out: count, size and sha256 only)")),
+        ]
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            say(f"{key:<{width}}  {value}")
+        for title, counts in (("commands", info["commands"]), ("events", info["events"])):
+            say(f"{title}:")
+            for method, count in counts.items():
+                say(f"  {count:>7}  {method}")
+    if not info["complete"]:
         raise typer.Exit(1)
 
 

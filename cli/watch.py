@@ -121,6 +121,11 @@ def _plan(every: str, duration: str | None, when: list[str] | None, then: list[s
 async def _watch(spec: TargetSpec, plan: WatchPlan, store_dir: str | None, as_json: bool) -> WatchResult:
     from cdpclient.watch import watch, watch_fleet
 
+    if spec.selector and spec.record:
+        from cdpclient.errors import UsageError
+
+        raise UsageError("--record with --selector is for the capture commands (one recording per pod); "
+                         "watch one pod (--pod) to record it")
     status = _Status(as_json, fleet=bool(spec.selector))
     with common.open_store(store_dir) as store, common.early_stop("stopping the watch (Ctrl-C again to abort)") as stop:
         try:

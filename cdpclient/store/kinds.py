@@ -52,6 +52,7 @@ TABLE: dict[str, Kind] = {k.name: k for k in (
     Kind("heapprofile", ".heapprofile", "sampling heap profile", EXPORT_FORMATS),
     Kind("report", ".json", "diagnostic report"),
     Kind("watch", ".watch", "watch recording", WATCH_FORMATS, stream="cdpclient.watch"),
+    Kind("recording", ".cdprec", "inspector session recording", stream="cdpclient.session"),
 )}
 KINDS: tuple[str, ...] = tuple(TABLE)
 EXTENSIONS: dict[str, str] = {k.name: k.extension for k in TABLE.values()}

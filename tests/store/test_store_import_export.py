@@ -18,7 +18,8 @@ STRING_TYPES = ("string", "concatenated string", "sliced string")
 
 
 @pytest.mark.compat
-@pytest.mark.parametrize("kind", [k for k in KINDS if k != "watch"])  # JSON kinds Node writes; watch: its own test
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in kinds_mod.STREAM_KINDS])  # JSON kinds Node writes;
+# the streams cdpclient writes (watch, recording) have their own tests
 def test_import_detects_each_kind_from_content(store: Store, node_files: dict[str, Path], tmp_path: Path,
                                                kind: str) -> None:
     src = tmp_path / "renamed.bin"  # the name says nothing: the content decides

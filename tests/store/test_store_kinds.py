@@ -11,8 +11,9 @@ from cdpclient.store import kinds
 
 
 def test_every_kind_has_one_row() -> None:
-    assert kinds.KINDS == ("heapsnapshot", "heaptimeline", "cpuprofile", "heapprofile", "report", "watch")
-    assert kinds.STREAM_KINDS == ("watch",)
+    assert kinds.KINDS == ("heapsnapshot", "heaptimeline", "cpuprofile", "heapprofile", "report", "watch",
+                           "recording")
+    assert kinds.STREAM_KINDS == ("watch", "recording")
     assert set(kinds.EXTENSIONS) == set(kinds.KINDS) == set(kinds.TABLE)
     assert len(set(kinds.EXTENSIONS.values())) == len(kinds.KINDS)  # an extension names one kind
     assert kinds.HEAP_KINDS == ("heapsnapshot", "heaptimeline")

@@ -40,9 +40,9 @@ def test_a_cut_stream_is_still_a_watch_recording(tmp_path: Path, write_watch: Wr
 
 def test_other_streams_and_binary_files_are_refused(tmp_path: Path) -> None:
     other = tmp_path / "other.bin"
-    with msgstream.StreamWriter(other, "cdpclient.session") as w:
+    with msgstream.StreamWriter(other, "cdpclient.other") as w:  # cdpclient.session is a kind: recording
         w.write({"t": "x"})
-    with pytest.raises(InvalidCaptureFile, match="cdpclient.session"):
+    with pytest.raises(InvalidCaptureFile, match="cdpclient.other"):
         validate_file(other)
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x85\xa6stream" + b"\xc1" * 20)  # starts like a stream, is not one
