@@ -339,16 +339,12 @@ def target_command(fn: Callable[..., T]) -> Callable[..., T]:
             raise typer.BadParameter("give --pod or --selector, not both")
         if spec.is_kube and spec.endpoint:
             raise typer.BadParameter("give ENDPOINT or --pod/--selector, not both")
-<<<<<<< HEAD
         if spec.pid is not None and spec.endpoint and not spec.is_kube:
             raise typer.BadParameter("give ENDPOINT or --pid, not both")
-        return fn(spec=spec, **values)
-=======
         if not spec.record or spec.selector:  # a fleet records per pod (open_target)
             return fn(spec=spec, **values)
         with recording(spec, spec.record, command=fn.__name__.strip("_")):
             return fn(spec=spec, **values)
->>>>>>> i16-record
 
     wrapper.__signature__ = inspect.Signature(params, return_annotation=sig.return_annotation)  # type: ignore[attr-defined]
     return wrapper
