@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import inspect
 import os
@@ -117,9 +118,11 @@ class LoopThread:
             raise UsageError("this cdpclient.sync target is closed")
         done: concurrent.futures.Future[R] = concurrent.futures.Future()
         tasks: list[asyncio.Task[R]] = []
+        # The caller's context (a recording_to of the caller's thread, say) goes with the coroutine.
+        context = contextvars.copy_context()
 
         def start() -> None:
-            task = self.loop.create_task(coro)
+            task = self.loop.create_task(coro, context=context)
             tasks.append(task)
             task.add_done_callback(functools.partial(_settle, done))
 

@@ -400,3 +400,20 @@ def test_the_package_exports_resolve() -> None:
         assert getattr(package, name) is not None, name
     with pytest.raises(AttributeError):
         package.nonsense  # noqa: B018
+
+
+def test_the_sync_facade_records_what_the_callers_thread_asked_for(node, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # its loop runs in a thread of its own: each call carries the caller's context (the active recorder)
+    import cdpclient.sync
+
+    rec = tmp_path / "sync.cdprec"
+    with recording_to(rec), cdpclient.sync.connect(node.endpoint) as target:
+        assert target.evaluate("6 * 7") == 42
+    summary = summarize(read_recording(rec))
+    assert "Runtime.evaluate" in json_text(summary)
+
+
+def json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value, default=str)
