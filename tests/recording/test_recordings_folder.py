@@ -18,7 +18,7 @@ from cdpclient.recording import ReplayServer, read_recording
 
 REPO = Path(__file__).parent.parent.parent
 FOLDER = REPO / "recordings"
-MAJORS = ("20", "22")
+MAJORS = ("18", "20", "22")  # 18: the events and replies of an older Node, not installed here
 
 
 @pytest.mark.parametrize("major", MAJORS)
@@ -50,3 +50,4 @@ async def test_a_reply_that_came_late_times_out_a_client_that_waits_less(major: 
             await target.evaluate("slowAnswer(1500)", await_promise=True, timeout=0.5)
     async with ReplayServer(recording, speed=None) as server, cdpclient.connect(server.address) as target:
         assert await target.evaluate("slowAnswer(1500)", await_promise=True, timeout=5) == 1500
+
