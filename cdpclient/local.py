@@ -188,23 +188,29 @@ async def attach_pid(pid: int, *, keep_inspector: bool = False, on_event: Callab
         raise
 
 
+async def close_inspector_through(target: Any) -> None:
+    """Close the target's inspector through its own session (shared with :mod:`cdpclient.kube.attach`).
+
+    The main thread may still be busy (a heap snapshot goes on in the target after its client is gone):
+    the evaluation runs when it is done, so it may wait up to :data:`CLOSE_TIMEOUT`.
+    """
+    try:
+        await target.send("Runtime.evaluate", {"expression": CLOSE_INSPECTOR_JS, "includeCommandLineAPI": True},
+                          timeout=CLOSE_TIMEOUT)
+    except ConnectionLost:
+        pass  # expected: closing the inspector ends our own session too
+
+
 async def _close(target: Any, pid: int, port: int, emit: Callable[[str], None]) -> None:
     """Close the inspector this run opened; say so, or say when that is not certain."""
     from cdpclient.target import connect
 
-    async def via(t: Any) -> None:
-        try:
-            await t.send("Runtime.evaluate", {"expression": CLOSE_INSPECTOR_JS, "includeCommandLineAPI": True},
-                         timeout=CLOSE_TIMEOUT)
-        except ConnectionLost:
-            pass  # expected: closing the inspector ends our own session too
-
     try:
         if target is not None and not target.connection.closed:
-            await via(target)
+            await close_inspector_through(target)
         elif port in listening_ports(pid):
             async with connect(f"127.0.0.1:{port}", timeout=10) as fresh:
-                await via(fresh)
+                await close_inspector_through(fresh)
         for _ in range(50):
             if port not in listening_ports(pid):
                 break

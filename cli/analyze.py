@@ -6,6 +6,7 @@ CPU profiles, sampling heap profiles and timelines go to ``cli.profile_views``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +54,10 @@ _DevtoolsOption = typer.Option(False, "--devtools", help="The numbers and names 
                                "docs/heap-analysis.md.")
 
 
-def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devtools: bool = False) -> HeapSnapshot:
-    """Load a snapshot through its cache, with progress lines on stderr."""
-    from cdpclient import heap
-
+def _cache_and_progress(store: Store, record: CaptureRecord, path: Path,
+                        first_line: str) -> tuple[Path | None, Callable[[str], None]]:
+    """The capture's analysis cache directory (None for a read-only store: analysed without one) and a
+    progress callback that says ``first_line (SIZE) ...`` on stderr at the first stage."""
     try:
         cache_dir = store.cache_dir(record)
     except Exception:  # a read-only store: analyse without a cache
@@ -65,9 +66,17 @@ def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devt
 
     def progress(stage: str) -> None:
         if not stages:
-            note(f"analysing {label} ({human_bytes(path.stat().st_size)}) ...")
+            note(f"{first_line} ({human_bytes(path.stat().st_size)}) ...")
         stages.append(stage)
 
+    return cache_dir, progress
+
+
+def _load_heap(store: Store, record: CaptureRecord, path: Path, label: str, devtools: bool = False) -> HeapSnapshot:
+    """Load a snapshot through its cache, with progress lines on stderr."""
+    from cdpclient import heap
+
+    cache_dir, progress = _cache_and_progress(store, record, path, f"analysing {label}")
     with named(path, record.path):
         return heap.load(path, cache_dir=cache_dir, progress=progress,
                          dominance="user-roots" if devtools else "gc-roots",
@@ -79,17 +88,7 @@ def _census(store: Store, record: CaptureRecord, path: Path, label: str, devtool
     """What a Comparison by class needs of a snapshot: its cached analysis, else its classes only."""
     from cdpclient import heap
 
-    try:
-        cache_dir = store.cache_dir(record)
-    except Exception:  # a read-only store
-        cache_dir = None
-    stages: list[str] = []
-
-    def progress(stage: str) -> None:
-        if not stages:
-            note(f"reading {label} ({human_bytes(path.stat().st_size)}) ...")
-        stages.append(stage)
-
+    cache_dir, progress = _cache_and_progress(store, record, path, f"reading {label}")
     with named(path, record.path):
         return heap.census(path, cache_dir=cache_dir, progress=progress,
                            classes="devtools" if devtools else "memlab", on_note=note)

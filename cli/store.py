@@ -427,11 +427,9 @@ def _push(ref: str, server: str, fmt: str | None, app: str | None, tags: list[st
     labels = dict(record.labels)
     labels.update(parse_labels(tags))
     name = app or labels.pop("app", None) or labels.get("pod") or "cdpclient"
-    with tempfile.TemporaryDirectory(prefix="cdpclient-push-") as tmp:
-        written = target.export(record, Path(tmp) / "profile.pb.gz", fmt="pprof")
-        data = written.read_bytes()
-        if output is not None:
-            saved = target.export(record, output, fmt="pprof")
+    with tempfile.TemporaryDirectory(prefix="cdpclient-push-") as tmp:  # the export once: -o, else a temp file
+        saved = target.export(record, output if output is not None else Path(tmp) / "profile.pb.gz", fmt="pprof")
+        data = saved.read_bytes()
     try:
         start = dt.datetime.fromisoformat(record.created).timestamp()
     except ValueError:

@@ -29,6 +29,16 @@ def _finish(workspace: cache.Workspace, path: Path, snap: HeapSnapshot, cache_di
         snap.adopt(cached)  # mapped, not resident: what a series of snapshots needs
 
 
+def _tell_compile(on_note: Callable[[str], None] | None) -> None:
+    """Say, before the kernels compile on a first run, that they will (see :func:`_kernels.compile_notice`)."""
+    if on_note is not None:
+        from cdpclient.heap import _kernels
+
+        notice = _kernels.compile_notice()
+        if notice is not None:
+            on_note(notice)
+
+
 def caching() -> bool:
     """Whether a cache is still being written in the background."""
     return any(thread.is_alive() for thread in _pending)
@@ -70,12 +80,7 @@ def load(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | No
                 and cached.meta.get("classes", "memlab") == classes:
             return cached
     say: Progress = progress or (lambda _msg: None)
-    if on_note is not None:
-        from cdpclient.heap import _kernels
-
-        notice = _kernels.compile_notice()
-        if notice is not None:
-            on_note(notice)
+    _tell_compile(on_note)
     raw = parse_file(path, progress=say)
     workspace: cache.Workspace | None = cache.Workspace(Path(cache_dir) if cache_dir is not None else None)
     assert workspace is not None
@@ -117,12 +122,7 @@ def census(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | 
         cached = cache.read(Path(cache_dir), path)
         if cached is not None and cached.meta.get("classes", "memlab") == classes:
             return cached
-    if on_note is not None:
-        from cdpclient.heap import _kernels
-
-        notice = _kernels.compile_notice()
-        if notice is not None:
-            on_note(notice)
+    _tell_compile(on_note)
     say: Progress = progress or (lambda _msg: None)
     raw = parse_file(path, progress=say, edges=classes != "memlab")  # memlab's classes read no edge
     say("classes")

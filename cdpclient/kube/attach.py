@@ -10,14 +10,13 @@ from typing import Any
 
 import aiohttp
 
-from cdpclient.errors import CDPClientError, ConnectionLost, KubeError, NoShellInContainer
+from cdpclient.errors import CDPClientError, KubeError, NoShellInContainer
 from cdpclient.kube import procscan
 from cdpclient.kube.failures import explain
 from cdpclient.kube.forward import PortForward
 from cdpclient.kube.kubectl import Kubectl
 from cdpclient.kube.pods import PodInfo, get_pod
-from cdpclient.local import CLOSE_INSPECTOR_JS as _CLOSE_INSPECTOR_JS
-from cdpclient.local import CLOSE_TIMEOUT, SIGUSR1_TIMEOUT
+from cdpclient.local import SIGUSR1_TIMEOUT, close_inspector_through
 from cdpclient.target import connect
 
 ANSWER_TIMEOUT = 15.0      # how long the inspector may take to answer through the forward
@@ -197,19 +196,10 @@ class _Attachment:
 
     async def close_inspector(self, target: Any) -> None:
         """Close the inspector this run opened; report through ``emit`` when that is not certain."""
-        async def via(t: Any) -> None:
-            try:
-                # The main thread may still be busy (a heap snapshot goes on in the target after its
-                # client is gone): the evaluation runs when it is done.
-                await t.send("Runtime.evaluate", {"expression": _CLOSE_INSPECTOR_JS, "includeCommandLineAPI": True},
-                             timeout=CLOSE_TIMEOUT)
-            except ConnectionLost:
-                pass  # expected: closing the inspector ends our own session too
-
         fresh_forward: PortForward | None = None
         try:
             if target is not None and not target.connection.closed:
-                await via(target)
+                await close_inspector_through(target)
             else:
                 if self.port not in await self.listening_ports():
                     return  # it never opened (SIGUSR1 did nothing) or is closed already
@@ -219,7 +209,7 @@ class _Attachment:
                 fresh_forward = PortForward(self.kc, self.pod.name, self.port)
                 local = await fresh_forward.start()
                 async with connect(f"127.0.0.1:{local}", timeout=10) as fresh:
-                    await via(fresh)
+                    await close_inspector_through(fresh)
             still = self.port in await self.listening_ports()
         except (CDPClientError, OSError) as exc:
             self.emit(f"warning: could not close the inspector of pid {self.pid} in pod {self.pod.name} "
