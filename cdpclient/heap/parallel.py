@@ -25,6 +25,21 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def one_at_a_time(callback: Callable[[str], None] | None) -> Callable[[str], None]:
+    """``callback`` (a progress report) made safe to call from the threads of :func:`together` and
+    :func:`start`: one call at a time, so a caller's check-then-record (print only the first stage)
+    sees each call whole."""
+    if callback is None:
+        return lambda _msg: None
+    lock = threading.Lock()
+
+    def call(message: str) -> None:
+        with lock:
+            callback(message)
+
+    return call
+
+
 def together(*calls: Callable[[], Any]) -> list[Any]:
     """The results of ``calls``, run at once when there is more than one core, else one after the other.
 

@@ -130,7 +130,7 @@ class _Parser:
         self.mm = mm
         self.buf = buf
         self.size = buf.shape[0]
-        self.progress = progress or (lambda _msg: None)
+        self.progress = parallel.one_at_a_time(progress)  # nodes and edges report from their threads
         self.nodes_seen = False  # the 'nodes' key was met (its array may still be parsing in a thread)
         self.header: dict[str, Any] | None = None
         self.nodes: dict[str, Any] | None = None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cdpclient.heap.devtools import CLASSES, devtools_classes, devtools_self_sizes, weakmap_table_edges_as_weak
-from cdpclient.heap.parallel import together
+from cdpclient.heap.parallel import one_at_a_time, together
 from cdpclient.heap.parse import Progress, RawSnapshot
 from cdpclient.heap.strings import StringTable
 
@@ -228,7 +228,7 @@ def analyse(raw: RawSnapshot, path: Path, progress: Progress | None = None, *,
         raise ValueError(f"dominance must be one of {DOMINANCE}")
     if classes not in CLASSES:
         raise ValueError(f"classes must be one of {CLASSES}")
-    say = progress or (lambda _msg: None)
+    say = one_at_a_time(progress)  # the two strands report from their threads
     spill = workspace.spill if workspace is not None else (lambda _name, array: array)
     strings = StringTable(raw.string_blob, raw.string_starts, raw.string_ends)
     node_types, edge_types = raw.node_types, raw.edge_types

@@ -161,3 +161,24 @@ def test_the_census_passes_over_the_edges_but_checks_their_count(app_snapshot: P
     cut.write_text(text[: text.index('"strings"')])  # the strings never come
     with pytest.raises(InvalidCaptureFile):
         heap.census(cut)
+
+
+def test_progress_is_reported_one_call_at_a_time(app_snapshot: Path, tmp_path: Path) -> None:
+    """The parser's threads and the analysis's strands all report progress: a callback never runs twice at
+    once (the CLI prints its 'analysing ...' line at the first stage only, once)."""
+    inside, overlaps, stages = [0], [0], []
+
+    def progress(stage: str) -> None:
+        inside[0] += 1
+        overlaps[0] += inside[0] > 1
+        time.sleep(0.02)  # long enough that a second thread would arrive while this one runs
+        stages.append(stage)
+        inside[0] -= 1
+
+    heap.load(app_snapshot, progress=progress)
+    assert overlaps[0] == 0 and {"classes", "distances", "dominators"} <= set(stages)
+    done = subprocess.run([sys.executable, "-m", "cdpclient_cli.app", "top", str(app_snapshot), "--json"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")})
+    assert done.returncode == 0, done.stderr
+    assert sum(line.startswith("analysing ") for line in done.stderr.splitlines()) == 1, done.stderr
